@@ -1,0 +1,1 @@
+"""Generic geospatial core: CRSs, measurement, tiles and storage."""

@@ -1,0 +1,49 @@
+"""Exceptions raised by the geospatial core; ``server/errors.py`` maps them to HTTP statuses."""
+
+
+class GeoError(Exception):
+    """Geospatial core error."""
+
+    def __init__(self, message: str | None = None) -> None:
+        """Use the class docstring as the message when none is given."""
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class InvalidCRS(GeoError):
+    """Unsupported or unparseable coordinate reference system."""
+
+
+class CRSMismatchError(GeoError):
+    """Coordinate reference systems are missing or do not match."""
+
+
+class InvalidBBox(GeoError):
+    """Bounding box is malformed or out of range."""
+
+
+class InvalidGeometry(GeoError):
+    """Geometry is invalid or of an unexpected type."""
+
+
+class UnknownFeature(GeoError):
+    """Feature not found."""
+
+
+class UnknownCollection(GeoError):
+    """Collection not found."""
+
+
+class StoreUnavailable(GeoError):
+    """Feature store is unavailable."""
+
+
+class StaleVersion(GeoError):
+    """Record was changed by someone else; reload and retry."""
+
+
+class InvalidFilter(GeoError):
+    """Filter expression is invalid."""
+
+
+class TileOutsideBounds(GeoError):
+    """Tile lies outside the tile matrix set or the data bounds."""

@@ -1,0 +1,203 @@
+"""The storage interface every planmap store implements (GeoPackage by default, PostGIS to scale out)."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import pandas as pd
+
+import geopandas as gpd
+from shapely.geometry.base import BaseGeometry
+
+from geo.types import BBox
+
+HISTORY_COLUMNS = (
+    "seq",
+    "layer",
+    "feature_id",
+    "date",
+    "status",
+    "percent",
+    "note",
+    "author",
+    "recorded_at",
+    "data",
+    "is_demo",
+)
+"""Columns of the append-only progress history, in order."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which features to read: every given condition must hold (AND).
+
+    Attributes
+    ----------
+    bbox : (minx, miny, maxx, maxy) in CRS84, or None. Features whose geometry intersects it.
+    intersects : a CRS84 geometry, or None. Features whose geometry intersects it.
+    equals : column -> value, or column -> sequence of values (IN).
+    cql : a CQL2-JSON expression (dict), or None, already checked against the layer's queryables.
+    ids : feature ids, or None.
+    """
+
+    bbox: BBox | None = None
+    intersects: BaseGeometry | None = None
+    equals: Mapping[str, Any] = field(default_factory=dict)
+    cql: Mapping[str, Any] | None = None
+    ids: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ``sortby`` term: a column and a direction."""
+
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One progress report, as appended to the history (never updated or deleted).
+
+    ``data`` carries layer-specific measurements (e.g. a water section's monthly readings) as JSON.
+    """
+
+    layer: str
+    feature_id: str
+    date: date
+    status: str
+    percent: float | None = None
+    note: str = ""
+    author: str = ""
+    data: Mapping[str, Any] | None = None
+    is_demo: bool = False
+
+    def to_row(self, recorded_at: str) -> dict[str, Any]:
+        """Return the entry as a history-table row (without ``seq``)."""
+        return {
+            "layer": self.layer,
+            "feature_id": self.feature_id,
+            "date": self.date.isoformat(),
+            "status": self.status,
+            "percent": self.percent,
+            "note": self.note,
+            "author": self.author,
+            "recorded_at": recorded_at,
+            "data": json.dumps(self.data, ensure_ascii=False) if self.data is not None else None,
+            "is_demo": int(self.is_demo),
+        }
+
+
+WriteMode = Literal["create", "replace"]
+
+
+class FeatureStore(ABC):
+    """A store of feature layers, their progress history and their data versions.
+
+    Layers are GeoDataFrames in CRS84 (lon/lat) with a unique string ``id`` column. Every write bumps the
+    layer's data version in the same transaction, so a version names exactly one state of the layer.
+    Use it as a context manager; ``close()`` releases connections.
+    """
+
+    id_column = "id"
+
+    def __enter__(self) -> FeatureStore:
+        """Return the open store."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the store."""
+        self.close()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections and file handles."""
+
+    @abstractmethod
+    def layers(self) -> list[str]:
+        """Return the ids of the feature layers held."""
+
+    @abstractmethod
+    def write_layer(self, layer: str, frame: gpd.GeoDataFrame, mode: WriteMode = "replace") -> None:
+        """Create or replace a layer from a CRS84 GeoDataFrame with a unique ``id`` column."""
+
+    @abstractmethod
+    def columns(self, layer: str) -> dict[str, str]:
+        """Return the layer's attribute columns and their types (str, int, float, bool, date, json)."""
+
+    @abstractmethod
+    def read(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Return the matching features (CRS84), ordered by ``sortby`` then ``id``."""
+
+    @abstractmethod
+    def count(self, layer: str, where: Filter | None = None) -> int:
+        """Return how many features match."""
+
+    def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
+        """Return the one feature with this id; raise ``UnknownFeature`` when there is none."""
+        from geo.errors import UnknownFeature
+
+        frame = self.read(layer, Filter(ids=[feature_id]), limit=1)
+        if frame.empty:
+            raise UnknownFeature(f"no feature {feature_id!r} in collection {layer!r}")
+        return frame
+
+    @abstractmethod
+    def bounds(self, layer: str) -> BBox | None:
+        """Return the layer's extent in CRS84, or None when it is empty."""
+
+    @abstractmethod
+    def history(
+        self,
+        layer: str | None = None,
+        feature_ids: Sequence[str] | None = None,
+        until: date | None = None,
+    ) -> pd.DataFrame:
+        """Return progress-history rows (``HISTORY_COLUMNS``), oldest first, optionally up to a date."""
+
+    @abstractmethod
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Append history entries in one transaction (bulk load); bumps the versions of the layers touched."""
+
+    @abstractmethod
+    def record_progress(
+        self,
+        entry: HistoryEntry,
+        set_values: Mapping[str, Any],
+        expected_version: str | None = None,
+    ) -> str:
+        """Append ``entry`` and set the feature's current attributes in one transaction.
+
+        Raises ``StaleVersion`` when ``expected_version`` is given and no longer the feature's version,
+        and ``UnknownFeature`` when the feature does not exist. Returns the layer's new data version.
+        """
+
+    @abstractmethod
+    def version(self, layer: str) -> str:
+        """Return the layer's data version: an opaque string that changes on every write."""
+
+    @abstractmethod
+    def feature_version(self, layer: str, feature_id: str) -> str:
+        """Return one feature's version: changes whenever that feature is written."""
+
+    @abstractmethod
+    def get_meta(self, key: str) -> Any:
+        """Return a JSON metadata value stored under ``key``, or None."""
+
+    @abstractmethod
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON metadata value under ``key``."""

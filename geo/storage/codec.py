@@ -1,0 +1,121 @@
+"""Converting GeoDataFrames to and from what a store holds (typed columns, GeoPackage geometry blobs)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+
+STORE_CRS = "EPSG:4326"
+"""Every layer is held in lon/lat (x = longitude), as GeoPackage and GeoJSON both expect."""
+
+COLUMN_TYPES = ("str", "int", "float", "bool", "date", "datetime", "json")
+
+# GeoPackage geometry header: 8 bytes, then an envelope whose size depends on flag bits 1-3 (spec 2.1.3).
+_ENVELOPE_BYTES = (0, 32, 48, 48, 64)
+
+
+def gpkg_blob_to_wkb(blob: bytes | None) -> bytes | None:
+    """Strip the GeoPackage header from a geometry blob, leaving standard WKB.
+
+    Written by hand because neither shapely nor pyogrio decode single GeoPackage blobs; the header is a
+    fixed 8 bytes plus an envelope of a size given by the flags byte.
+    """
+    if blob is None:
+        return None
+    flags = blob[3]
+    if flags & 0b10000:  # empty geometry
+        return None
+    return bytes(blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0b111] :])
+
+
+def infer_type(series: pd.Series) -> str:
+    """Return the planmap column type of a pandas column."""
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series):
+        return "int"
+    if pd.api.types.is_float_dtype(series):
+        return "float"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    sample = series.dropna()
+    first = sample.iloc[0] if len(sample) else ""
+    if isinstance(first, bool):
+        return "bool"
+    if isinstance(first, datetime):
+        return "datetime"
+    if isinstance(first, date):
+        return "date"
+    if isinstance(first, dict | list):
+        return "json"
+    return "str"
+
+
+def _encode_value(value: Any, kind: str) -> Any:
+    if value is None or (not isinstance(value, dict | list) and pd.isna(value)):
+        return None
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False)
+    if kind in ("date", "datetime") and hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def encode_frame(frame: gpd.GeoDataFrame, id_column: str) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Return a copy ready for GDAL (dates as ISO text, JSON as text) and the column types.
+
+    Raises ``ValueError`` when the id column is missing or not unique, or the frame has no CRS.
+    """
+    if id_column not in frame.columns:
+        raise ValueError(f"layer needs an {id_column!r} column")
+    if not frame[id_column].is_unique:
+        raise ValueError(f"{id_column!r} values must be unique")
+    if frame.crs is None:
+        raise ValueError("layer has no CRS")
+    out = frame.to_crs(STORE_CRS) if not frame.crs.equals(STORE_CRS) else frame.copy()
+    geom = out.geometry.name
+    types: dict[str, str] = {}
+    for name in out.columns:
+        if name == geom:
+            continue
+        kind = "str" if name == id_column else infer_type(out[name])
+        types[name] = kind
+        if kind in ("json", "date", "datetime"):
+            out[name] = out[name].map(lambda v, k=kind: _encode_value(v, k)).astype(object)
+        elif kind == "str":
+            out[name] = out[name].map(lambda v: None if v is None or pd.isna(v) else str(v)).astype(object)
+    return out, types
+
+
+def decode_frame(frame: gpd.GeoDataFrame, types: dict[str, str]) -> gpd.GeoDataFrame:
+    """Give columns read back from a store their planmap types (bools, parsed JSON, nullable ints)."""
+    for name in frame.columns:
+        kind = types.get(name)
+        if kind == "bool":
+            frame[name] = frame[name].astype("boolean" if frame[name].isna().any() else bool)
+        elif kind == "json":
+            frame[name] = frame[name].map(lambda v: None if v is None else json.loads(v))
+        elif kind == "int":
+            frame[name] = frame[name].astype("Int64" if frame[name].isna().any() else "int64")
+        elif kind == "float":
+            frame[name] = frame[name].astype(float)
+    return frame
+
+
+def frame_from_rows(
+    rows: Sequence[Sequence[Any]],
+    names: Sequence[str],
+    to_wkb: Callable[[Any], bytes | None] = lambda b: b,
+) -> gpd.GeoDataFrame:
+    """Build a GeoDataFrame from rows whose last value is a geometry blob."""
+    data = pd.DataFrame([r[:-1] for r in rows], columns=list(names), dtype=object)
+    blobs = np.array([to_wkb(r[-1]) for r in rows], dtype=object)
+    return gpd.GeoDataFrame(data, geometry=shapely.from_wkb(blobs), crs=STORE_CRS)

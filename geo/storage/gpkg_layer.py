@@ -1,0 +1,108 @@
+"""Atomic layer replacement in a live GeoPackage: GDAL writes a staging file, SQLite moves it in.
+
+GDAL (through pyogrio) writes the layer with its spec-conformant schema (feature table, R-tree, triggers,
+gpkg_* rows) into a separate staging GeoPackage. One SQLite transaction on the live file then drops the old
+layer and copies the new one in. GDAL never writes to the live WAL database itself: two SQLite libraries
+writing one WAL file at once corrupted it in testing, and this way readers see the old or the new layer,
+never a half-written one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+
+_META_TABLES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents")
+_RTREE_SHADOWS = ("_node", "_parent", "_rowid")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def write_staging(frame: gpd.GeoDataFrame, layer: str, directory: Path, geometry_name: str) -> Path:
+    """Write ``frame`` as the only layer of a new staging GeoPackage next to the live file."""
+    handle = tempfile.NamedTemporaryFile(prefix=f".{layer}-", suffix=".gpkg", dir=directory, delete=False)
+    handle.close()
+    path = Path(handle.name)
+    path.unlink()
+    pyogrio.write_dataframe(
+        frame,
+        path,
+        layer=layer,
+        driver="GPKG",
+        layer_options={"FID": "fid", "GEOMETRY_NAME": geometry_name, "SPATIAL_INDEX": "YES"},
+    )
+    return path
+
+
+def _layer_objects(conn: sqlite3.Connection, schema: str, layer: str, geometry_name: str) -> list[tuple[str, str, str]]:
+    """Return (type, name, sql) of the layer's table, R-tree, indexes and triggers in ``schema``."""
+    rtree = f"rtree_{layer}_{geometry_name}"
+    rows = conn.execute(
+        f"SELECT type, name, sql FROM {schema}.sqlite_master WHERE (tbl_name = ? OR tbl_name = ?) AND sql NOT NULL",
+        (layer, rtree),
+    ).fetchall()
+    return [r for r in rows if not (r[1].startswith(rtree) and r[1].endswith(_RTREE_SHADOWS))]
+
+
+def _main_tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+
+
+def drop_layer(conn: sqlite3.Connection, layer: str, geometry_name: str) -> None:
+    """Drop a feature layer, its R-tree, triggers and gpkg_* rows (inside the caller's transaction)."""
+    for kind, name, _ in _layer_objects(conn, "main", layer, geometry_name):
+        if kind == "trigger":
+            conn.execute(f"DROP TRIGGER IF EXISTS main.{_q(name)}")
+    # Always qualify with main: unqualified names also resolve in the attached staging database.
+    conn.execute(f"DROP TABLE IF EXISTS main.{_q(f'rtree_{layer}_{geometry_name}')}")
+    conn.execute(f"DROP TABLE IF EXISTS main.{_q(layer)}")
+    present = _main_tables(conn)
+    for table in _META_TABLES:
+        if table in present:
+            conn.execute(f"DELETE FROM main.{table} WHERE lower(table_name) = lower(?)", (layer,))
+
+
+def copy_layer(conn: sqlite3.Connection, staging: Path, layer: str, geometry_name: str) -> None:
+    """Replace ``layer`` in the live database with the one in ``staging``, in one transaction.
+
+    ``conn`` must be in autocommit mode with no open transaction (ATTACH is not allowed inside one).
+    Triggers and indexes are created after the bulk copy so the R-tree triggers do not fire per row.
+    """
+    conn.execute("ATTACH DATABASE ? AS staging", (str(staging),))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _copy(conn, layer, geometry_name)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("DETACH DATABASE staging")
+
+
+def _copy(conn: sqlite3.Connection, layer: str, geometry_name: str) -> None:
+    drop_layer(conn, layer, geometry_name)
+    objects = _layer_objects(conn, "staging", layer, geometry_name)
+    for _, _, sql in (o for o in objects if o[0] == "table"):
+        conn.execute(sql)
+    rtree = f"rtree_{layer}_{geometry_name}"
+    for table in (layer, rtree):
+        conn.execute(f"INSERT INTO main.{_q(table)} SELECT * FROM staging.{_q(table)}")
+    for _, _, sql in (o for o in objects if o[0] in ("index", "trigger")):
+        conn.execute(sql)
+    present = _main_tables(conn)
+    staged = {r[0] for r in conn.execute("SELECT name FROM staging.sqlite_master WHERE type = 'table'")}
+    for table in _META_TABLES:
+        if table in present and table in staged:
+            conn.execute(
+                f"INSERT OR REPLACE INTO main.{table} SELECT * FROM staging.{table} WHERE lower(table_name) = lower(?)",
+                (layer,),
+            )
+    conn.execute("INSERT OR IGNORE INTO main.gpkg_spatial_ref_sys SELECT * FROM staging.gpkg_spatial_ref_sys")

@@ -1,0 +1,162 @@
+"""SQLite WHERE/ORDER BY clauses for a Filter, with bound parameters and identifiers checked by schema."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+import shapely
+from shapely import box
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import InvalidFilter
+from geo.storage.base import Filter, SortKey
+from geo.storage.codec import gpkg_blob_to_wkb
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@lru_cache(maxsize=64)
+def _prepared(wkb: bytes) -> BaseGeometry:
+    geom = shapely.from_wkb(wkb)
+    shapely.prepare(geom)
+    return geom
+
+
+def _intersects(blob: bytes | None, wkb: bytes) -> int:
+    raw = gpkg_blob_to_wkb(blob)
+    if raw is None:
+        return 0
+    return int(_prepared(wkb).intersects(shapely.from_wkb(raw)))
+
+
+def _bounds(blob: bytes | None) -> tuple[float, float, float, float] | None:
+    raw = gpkg_blob_to_wkb(blob)
+    if raw is None:
+        return None
+    minx, miny, maxx, maxy = shapely.from_wkb(raw).bounds
+    return minx, maxx, miny, maxy
+
+
+def _bound_function(index: int) -> Any:
+    def value(blob: bytes | None) -> float | None:
+        bounds = _bounds(blob)
+        return None if bounds is None else bounds[index]
+
+    return value
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Register the SQL functions planmap and the GeoPackage R-tree triggers need.
+
+    SQLite has no spatial functions without SpatiaLite, which is not on PyPI. GDAL's R-tree triggers call
+    ``ST_IsEmpty`` and ``ST_MinX``..``ST_MaxY`` (GeoPackage spec, R-tree extension), so any UPDATE of a
+    feature table needs them; ``planmap_intersects`` is the exact test after the R-tree narrowed the rows.
+    """
+    conn.create_function("planmap_intersects", 2, _intersects, deterministic=True)
+    conn.create_function("ST_IsEmpty", 1, lambda b: int(gpkg_blob_to_wkb(b) is None), deterministic=True)
+    for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
+        conn.create_function(name, 1, _bound_function(i), deterministic=True)
+
+
+def to_sql_value(value: Any, kind: str) -> Any:
+    """Encode a Python value as SQLite stores a column of planmap type ``kind``."""
+    if value is None:
+        return None
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False)
+    if kind == "bool":
+        return int(bool(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _spatial(layer: str, geom_col: str, geom: BaseGeometry) -> tuple[str, list[Any]]:
+    """R-tree candidates; an exact shapely test only where the envelope is not inside a query box."""
+    rtree = _q(f"rtree_{layer}_{geom_col}")
+    minx, miny, maxx, maxy = geom.bounds
+    overlap = f"SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+    params: list[Any] = [maxx, minx, maxy, miny]
+    exact = f"planmap_intersects({_q(geom_col)}, ?)"
+    if geom.equals(box(minx, miny, maxx, maxy)):
+        inside = f"SELECT id FROM {rtree} WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"
+        sql = f'("fid" IN ({inside}) OR ("fid" IN ({overlap}) AND {exact}))'
+        return sql, [minx, maxx, miny, maxy, *params, shapely.to_wkb(geom)]
+    return f'("fid" IN ({overlap}) AND {exact})', [*params, shapely.to_wkb(geom)]
+
+
+def _check_column(name: str, types: dict[str, str]) -> str:
+    if name not in types:
+        raise InvalidFilter(f"unknown property {name!r}; queryable properties are {sorted(types)}")
+    return _q(name)
+
+
+def _equals(column: str, value: Any, types: dict[str, str]) -> tuple[str, list[Any]]:
+    ident = _check_column(column, types)
+    kind = types[column]
+    if isinstance(value, list | tuple | set | frozenset):
+        values = [to_sql_value(v, kind) for v in value]
+        if not values:
+            return "0", []
+        return f"{ident} IN ({', '.join('?' * len(values))})", values
+    if value is None:
+        return f"{ident} IS NULL", []
+    return f"{ident} = ?", [to_sql_value(value, kind)]
+
+
+def where_clause(layer: str, geom_col: str, where: Filter | None, types: dict[str, str]) -> tuple[str, list[Any]]:
+    """Return `` WHERE ...`` (or an empty string) and its parameters."""
+    if where is None:
+        return "", []
+    parts: list[str] = []
+    params: list[Any] = []
+
+    def add(sql: str, values: Sequence[Any]) -> None:
+        parts.append(sql)
+        params.extend(values)
+
+    if where.bbox is not None:
+        add(*_spatial(layer, geom_col, box(*where.bbox)))
+    if where.intersects is not None:
+        add(*_spatial(layer, geom_col, where.intersects))
+    if where.ids is not None:
+        add(*_equals("id", list(where.ids), types))
+    for column, value in where.equals.items():
+        add(*_equals(column, value, types))
+    if where.cql is not None:
+        from geo.storage.cql_sql import cql_to_sql
+
+        add(*cql_to_sql(where.cql, types, geom_col=geom_col, layer=layer))
+    return (" WHERE " + " AND ".join(parts), params) if parts else ("", [])
+
+
+def order_clause(sortby: Sequence[SortKey], types: dict[str, str]) -> str:
+    """Return `` ORDER BY ...``; ties are broken by id so pages are stable."""
+    terms = [f"{_check_column(k.column, types)} {'DESC' if k.descending else 'ASC'}" for k in sortby]
+    terms.append('"id" ASC')
+    return " ORDER BY " + ", ".join(terms)
+
+
+def history_conditions(
+    layer: str | None, feature_ids: Sequence[str] | None, until: date | None
+) -> tuple[str, list[Any]]:
+    """Return the WHERE part of a history query."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if layer is not None:
+        parts.append("layer = ?")
+        params.append(layer)
+    if feature_ids is not None:
+        parts.append(f"feature_id IN ({', '.join('?' * len(feature_ids))})" if feature_ids else "0")
+        params.extend(feature_ids)
+    if until is not None:
+        parts.append("date <= ?")
+        params.append(until.isoformat())
+    return (" WHERE " + " AND ".join(parts), params) if parts else ("", [])

@@ -1,0 +1,28 @@
+"""Exceptions raised by the plan domain; ``server/errors.py`` maps them to HTTP statuses."""
+
+
+class LayerError(Exception):
+    """Plan layer error."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class UnknownLayer(LayerError):
+    """Layer not found in the plan catalogue."""
+
+
+class UnknownCounty(LayerError):
+    """County code not found."""
+
+
+class InvalidProgressQuery(LayerError):
+    """Progress query is invalid."""
+
+
+class InvalidProgressUpdate(LayerError):
+    """Progress update is invalid."""
+
+
+class DataNotBuilt(LayerError):
+    """The planmap data has not been built yet; run `planmap build-demo`."""
