@@ -364,7 +364,7 @@ def from_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike, coordsys: CoordSys) -> tu
 def convert_geometry(geom: Geometries, src: CoordSys, dst: CoordSys) -> Geometries:
     """Convert a lon/lat shapely geometry (or array of them) between WGS84, CGCS2000, GCJ-02 and BD-09."""
     to_w, from_w = _conversion(_TO_WGS84, src), _conversion(_FROM_WGS84, dst)
-    if src == dst:
+    if src == dst or {src, dst} <= {"wgs84", "cgcs2000"}:
         return geom
     return shapely.transform(geom, _xy_func(lambda x, y: from_w(*to_w(x, y))))
 

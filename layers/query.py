@@ -1,0 +1,106 @@
+"""Turning a user's selection (bbox, county, status, attributes, CQL2 text, as_of) into a store Filter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import cql2
+
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import InvalidFilter
+from geo.storage.base import FeatureStore, Filter
+from geo.types import BBox
+from layers.errors import UnknownCounty
+from layers.models import Layer
+from layers.progress import status_as_of
+
+COUNTY_CODES = ("430302", "430304", "430321", "430381", "430382")
+GEOMETRY_PROPERTY = "geometry"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a request selects from one layer; ``to_filter`` resolves it against a store.
+
+    ``attributes`` holds equality conditions by queryable name (a list means IN); ``status`` and
+    ``county`` are the common ones. ``cql`` is CQL2 text. With ``as_of``, ``status`` is matched against
+    each feature's status on that day (history replay) instead of its current status.
+    """
+
+    bbox: BBox | None = None
+    intersects: BaseGeometry | None = None
+    county: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    cql: str | None = None
+    as_of: date | None = None
+    ids: tuple[str, ...] | None = None
+
+
+def queryables(layer: Layer) -> dict[str, str]:
+    """Return queryable property name -> planmap type (plus ``geometry``)."""
+    props: dict[str, str] = {f.name: f.type for f in layer.fields if f.queryable}
+    props[GEOMETRY_PROPERTY] = "geometry"
+    return props
+
+
+def parse_cql(text: str, layer: Layer) -> dict[str, Any]:
+    """Parse CQL2 text into CQL2-JSON with the ``cql2`` package and check every property is queryable."""
+    try:
+        expr = cql2.parse_text(text)
+    except Exception as exc:  # cql2 raises ParseError and ValueError subclasses from Rust
+        raise InvalidFilter(f"invalid CQL2 filter: {exc}") from exc
+    cql: dict[str, Any] = expr.to_json()
+    allowed = queryables(layer)
+    unknown = sorted(_properties(cql) - set(allowed))
+    if unknown:
+        raise InvalidFilter(f"unknown properties {unknown} in filter; queryables are {sorted(allowed)}")
+    return cql
+
+
+def _properties(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        if "property" in node and len(node) == 1:
+            return {str(node["property"])}
+        return set().union(*(_properties(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_properties(v) for v in node)) if node else set()
+    return set()
+
+
+def _check_attributes(layer: Layer, attributes: Mapping[str, Any]) -> None:
+    allowed = queryables(layer)
+    for name in attributes:
+        if name not in allowed or name == GEOMETRY_PROPERTY:
+            raise InvalidFilter(f"unknown property {name!r}; queryables are {sorted(allowed)}")
+
+
+def to_filter(selection: Selection, layer: Layer, store: FeatureStore) -> Filter:
+    """Resolve a selection into a store ``Filter`` for ``layer``.
+
+    Raises ``UnknownCounty`` for a county code outside Xiangtan and ``InvalidFilter`` for unknown
+    properties or malformed CQL2.
+    """
+    bad = [c for c in selection.county if c not in COUNTY_CODES]
+    if bad:
+        raise UnknownCounty(f"unknown county code(s) {bad}; Xiangtan's are {list(COUNTY_CODES)}")
+    _check_attributes(layer, selection.attributes)
+    equals: dict[str, Any] = dict(selection.attributes)
+    if selection.county and "county" in layer.field_names:
+        equals["county"] = list(selection.county)
+    elif selection.county:
+        equals["id"] = list(selection.county)  # the counties layer is keyed by adcode
+    ids = list(selection.ids) if selection.ids is not None else None
+    if selection.status and selection.as_of is None:
+        equals["status"] = list(selection.status)
+    elif selection.status and selection.as_of is not None:
+        frame = store.read(layer.id, columns=["id"])
+        status = status_as_of(store, layer, frame["id"], selection.as_of)
+        matching = frame.loc[status.isin(selection.status).to_numpy(), "id"].tolist()
+        ids = matching if ids is None else [i for i in ids if i in set(matching)]
+    cql = parse_cql(selection.cql, layer) if selection.cql else None
+    return Filter(bbox=selection.bbox, intersects=selection.intersects, equals=equals, cql=cql, ids=ids)

@@ -1,0 +1,139 @@
+"""FastAPI dependencies: the store, the catalogue and the layer named in the path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from geo.bbox import parse_bbox
+from geo.errors import InvalidFilter
+from geo.storage.base import FeatureStore, Filter
+from layers.models import Layer
+from layers.query import Selection, to_filter
+from layers.registry import LayerRegistry
+from server.settings import Settings
+
+
+def get_store(request: Request) -> FeatureStore:
+    """Return the store opened at startup."""
+    store: FeatureStore = request.app.state.store
+    return store
+
+
+def get_registry(request: Request) -> LayerRegistry:
+    """Return the plan catalogue."""
+    registry: LayerRegistry = request.app.state.registry
+    return registry
+
+
+def get_settings(request: Request) -> Settings:
+    """Return the application's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def layer_param(
+    request: Request,
+    collectionId: Annotated[str, Path(description="Layer (collection) id, e.g. `farmland`", examples=["farmland"])],
+) -> Layer:
+    """Look the path's collection id up in the catalogue; unknown ids raise ``UnknownLayer`` (404)."""
+    return get_registry(request).get(collectionId)
+
+
+StoreDep = Annotated[FeatureStore, Depends(get_store)]
+RegistryDep = Annotated[LayerRegistry, Depends(get_registry)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+LayerDep = Annotated[Layer, Depends(layer_param)]
+
+
+RESERVED_PARAMS = frozenset(
+    {
+        "f",
+        "limit",
+        "offset",
+        "bbox",
+        "bbox-crs",
+        "crs",
+        "datetime",
+        "properties",
+        "sortby",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "county",
+        "status",
+        "as_of",
+        "lang",
+        "format",
+        "precision",
+        "tms",
+        "colormap",
+        "rescale",
+    }
+)
+"""Query parameters with their own meaning; any other parameter filters by a queryable of that name."""
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+@dataclass(frozen=True)
+class FeatureQuery:
+    """The selection parameters shared by items, tiles, exports and progress endpoints."""
+
+    layer: Layer
+    selection: Selection
+
+    def to_filter(self, store: FeatureStore) -> Filter:
+        """Resolve into a store filter (history replay for ``status`` with ``as_of``)."""
+        return to_filter(self.selection, self.layer, store)
+
+
+def feature_query(
+    request: Request,
+    layer: LayerDep,
+    bbox: Annotated[
+        str | None,
+        Query(description="Bounding box `minx,miny,maxx,maxy` (lon/lat in CRS84 unless `bbox-crs` says otherwise)"),
+    ] = None,
+    bbox_crs: Annotated[
+        str | None, Query(alias="bbox-crs", description="CRS of `bbox` (OGC URI), e.g. EPSG:4490 or EPSG:4547")
+    ] = None,
+    county: Annotated[str | None, Query(description="County adcode(s), comma-separated, e.g. `430321,430381`")] = None,
+    status: Annotated[
+        str | None, Query(description="Status value(s), comma-separated, e.g. `completed` or `planned,in_progress`")
+    ] = None,
+    filter: Annotated[
+        str | None, Query(description="CQL2 text filter, e.g. `area_mu > 1000 AND county = '430321'`")
+    ] = None,
+    filter_lang: Annotated[
+        str | None, Query(alias="filter-lang", description="Filter language; only `cql2-text` is accepted")
+    ] = None,
+    as_of: Annotated[
+        date | None, Query(description="Replay the progress history to this date (YYYY-MM-DD) for `status`")
+    ] = None,
+) -> FeatureQuery:
+    """Collect the selection parameters; any other queryable name in the query string filters by equality."""
+    if filter_lang not in (None, "cql2-text"):
+        raise InvalidFilter(f"filter-lang {filter_lang!r} is not supported; use cql2-text")
+    attributes = {
+        name: list(_csv(value)) if "," in value else value
+        for name, value in request.query_params.items()
+        if name not in RESERVED_PARAMS
+    }
+    selection = Selection(
+        bbox=parse_bbox(bbox, bbox_crs) if bbox else None,
+        county=_csv(county),
+        status=_csv(status),
+        attributes=attributes,
+        cql=filter,
+        as_of=as_of,
+    )
+    return FeatureQuery(layer=layer, selection=selection)
+
+
+FeatureQueryDep = Annotated[FeatureQuery, Depends(feature_query)]

@@ -1,0 +1,90 @@
+"""One table mapping domain errors to HTTP statuses, and the handlers that answer them as JSON."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo import errors as geo_errors
+from layers import errors as layer_errors
+
+logger = logging.getLogger(__name__)
+
+STATUS_CODES: dict[type[Exception], int] = {
+    geo_errors.UnknownCollection: 404,
+    geo_errors.UnknownFeature: 404,
+    geo_errors.TileOutsideBounds: 404,
+    geo_errors.InvalidBBox: 400,
+    geo_errors.InvalidCRS: 400,
+    geo_errors.InvalidFilter: 400,
+    geo_errors.InvalidGeometry: 400,
+    geo_errors.CRSMismatchError: 400,
+    geo_errors.StaleVersion: 412,
+    geo_errors.StoreUnavailable: 503,
+    layer_errors.UnknownLayer: 404,
+    layer_errors.UnknownCounty: 404,
+    layer_errors.InvalidProgressQuery: 400,
+    layer_errors.InvalidProgressUpdate: 400,
+    layer_errors.DataNotBuilt: 503,
+}
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every error response (the OGC API exception shape plus the status)."""
+
+    code: str
+    description: str
+    status: int
+
+
+def error_response(status: int, code: str, description: str) -> JSONResponse:
+    """Return a JSON error response."""
+    body = ErrorBody(code=code, description=description, status=status)
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+def _status_for(exc: Exception) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Answer domain errors, validation errors and HTTP errors with ``ErrorBody`` JSON."""
+
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+        status = _status_for(exc)
+        if status >= 500:
+            logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+        return error_response(status, type(exc).__name__, str(exc))
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(400, "InvalidParameterValue", _validation_message(exc))
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable"}.get(exc.status_code, "HTTPError")
+        response = error_response(exc.status_code, code, str(exc.detail))
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    for cls in (geo_errors.GeoError, layer_errors.LayerError):
+        app.add_exception_handler(cls, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,0 +1,52 @@
+"""The FastAPI application: ``create_app(settings)`` wires the store, the catalogue and the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from layers.registry import load_catalogue
+from layers.store import open_plan_store
+from server.errors import add_exception_handlers
+from server.routers import ROUTERS
+from server.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the planmap application; startup opens the store named by the settings, shutdown closes it."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_plan_store(settings.store.url)
+        app.state.store = store
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title=settings.api.title,
+        description="湘潭市2025年重点项目空间进度 · Xiangtan 2025 work-plan projects: OGC API Features, tiles, "
+        "spatial-progress queries, exports and offline maps.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = load_catalogue()
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.api.cors_origins,
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Content-Crs", "Link", "Content-Disposition"],
+    )
+    add_exception_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,15 @@
+"""Liveness and data-version report."""
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from server.deps import RegistryDep, StoreDep
+
+router = APIRouter(tags=["Health"])
+
+
+@router.get("/healthz", operation_id="health", summary="Service health and data versions")
+def health(store: StoreDep, registry: RegistryDep) -> dict[str, Any]:
+    """Return ok and each layer's data version."""
+    return {"status": "ok", "versions": {layer.id: store.version(layer.id) for layer in registry}}

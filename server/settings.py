@@ -1,0 +1,60 @@
+"""Settings grouped by concern, read from ``PLANMAP_*`` environment variables or ``.env``, built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_CONFIG = SettingsConfigDict(env_prefix="PLANMAP_", env_file=".env", extra="ignore")
+
+
+class StoreSettings(BaseSettings):
+    """Where the data lives: a GeoPackage file (default) or a PostGIS database."""
+
+    model_config = _CONFIG
+
+    data_dir: Path = Field(Path("data"), description="directory for the GeoPackage, rasters and caches")
+    gpkg_path: Path | None = Field(None, description="GeoPackage file; default <data_dir>/planmap.gpkg")
+    database_url: str | None = Field(None, description="PostGIS DSN (postgresql://...); overrides the GeoPackage")
+
+    @property
+    def gpkg(self) -> Path:
+        """Return the GeoPackage path."""
+        return self.gpkg_path or self.data_dir / "planmap.gpkg"
+
+    @property
+    def url(self) -> str:
+        """Return what the store is opened from: the DSN when set, else the GeoPackage path."""
+        return self.database_url or str(self.gpkg)
+
+
+class ApiSettings(BaseSettings):
+    """HTTP behaviour: limits, CORS, public access."""
+
+    model_config = _CONFIG
+
+    title: str = "planmap"
+    default_limit: int = Field(100, ge=1)
+    max_limit: int = Field(10_000, ge=1)
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    public_reads: bool = True
+
+
+class TileSettings(BaseSettings):
+    """Vector and raster tile generation."""
+
+    model_config = _CONFIG
+
+    tile_max_features: int = Field(20_000, ge=1)
+    tile_buffer: int = Field(64, ge=0)
+    tile_cache_items: int = Field(4096, ge=0)
+
+
+class Settings(BaseModel):
+    """All of planmap's settings; ``create_app`` builds one and passes values down."""
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    tiles: TileSettings = Field(default_factory=TileSettings)
