@@ -100,6 +100,10 @@ def _copy(conn: sqlite3.Connection, layer: str, geometry_name: str) -> None:
     present = _main_tables(conn)
     staged = {r[0] for r in conn.execute("SELECT name FROM staging.sqlite_master WHERE type = 'table'")}
     for table in _META_TABLES:
+        if table in staged and table not in present:
+            (ddl,) = conn.execute("SELECT sql FROM staging.sqlite_master WHERE name = ?", (table,)).fetchone()
+            conn.execute(ddl)
+            present.add(table)
         if table in present and table in staged:
             conn.execute(
                 f"INSERT OR REPLACE INTO main.{table} SELECT * FROM staging.{table} WHERE lower(table_name) = lower(?)",

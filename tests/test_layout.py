@@ -1,0 +1,33 @@
+"""The three import packages are this repository's, and the layering holds."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import geo
+import layers
+import server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_packages_resolve_inside_the_repository():
+    for package in (geo, layers, server):
+        assert Path(package.__file__).resolve().parent.parent == ROOT
+
+
+def test_core_and_domain_do_not_import_web_frameworks():
+    code = (
+        "import sys, geo.crs, geo.measure, geo.storage.gpkg, layers.registry, layers.progress, layers.query;"
+        "bad = [m for m in ('fastapi', 'starlette', 'folium', 'uvicorn') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == ""
+
+
+def test_import_contracts_hold():
+    linter = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(linter)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken" in result.stdout
