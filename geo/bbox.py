@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 
-from geo.crs import CRS84, parse_crs, transform_xy
+from pyproj.exceptions import ProjError
+
+from geo.crs import CRS84, get_transformer, parse_crs
 from geo.errors import InvalidBBox
+from geo.geojson import is_north_first
 from geo.types import BBox
 
 
@@ -14,7 +17,9 @@ def parse_bbox(text: str, crs: str | None = None) -> BBox:
 
     Parameters
     ----------
-    text : comma-separated numbers, lon/lat (easting/northing) order as in OGC API Features.
+    text : comma-separated numbers in the axis order of ``crs`` (OGC API Features Part 2, ``bbox-crs``):
+        lon/lat for CRS84 and easting/northing for EPSG:3857, but lat/lon for EPSG:4326 and EPSG:4490 and
+        northing/easting for the Gauss-Krüger CRSs EPSG:4546/4547, as EPSG defines them.
     crs : an OGC CRS URI or EPSG code of the box; CRS84 when None.
 
     Raises
@@ -37,14 +42,26 @@ def parse_bbox(text: str, crs: str | None = None) -> BBox:
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise InvalidBBox(f"bbox {text!r} must be 4 (or 6) finite comma-separated numbers")
     minx, miny, maxx, maxy = values
+    if crs is not None and is_north_first(parse_crs(crs)):
+        minx, miny, maxx, maxy = miny, minx, maxy, maxx
     if minx > maxx or miny > maxy:
         raise InvalidBBox(f"bbox {text!r} has min greater than max")
     if crs is None or parse_crs(crs).equals(parse_crs(CRS84)):
         return _check_lonlat((minx, miny, maxx, maxy), text)
-    xs, ys = transform_xy([minx, maxx, minx, maxx], [miny, miny, maxy, maxy], parse_crs(crs), CRS84)
+    xs, ys = _densified_edges((minx, miny, maxx, maxy), crs)
     if not all(math.isfinite(v) for v in (*xs, *ys)):
         raise InvalidBBox(f"bbox {text!r} lies outside the area of use of {crs}")
     return _check_lonlat((float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))), text)
+
+
+def _densified_edges(box: BBox, crs: str) -> tuple[list[float], list[float]]:
+    """Return the CRS84 envelope corners of a box, densified along its edges (they curve in lon/lat)."""
+    try:
+        transformer = get_transformer(parse_crs(crs), parse_crs(CRS84))
+        minx, miny, maxx, maxy = transformer.transform_bounds(*box, densify_pts=21)
+    except ProjError as exc:
+        raise InvalidBBox(f"bbox {box!r} cannot be transformed from {crs} to CRS84: {exc}") from exc
+    return [minx, maxx], [miny, maxy]
 
 
 def _check_lonlat(box: BBox, text: str) -> BBox:

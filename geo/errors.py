@@ -47,3 +47,23 @@ class InvalidFilter(GeoError):
 
 class TileOutsideBounds(GeoError):
     """Tile lies outside the tile matrix set or the data bounds."""
+
+
+class InvalidFormat(GeoError):
+    """Output format is unsupported or cannot hold this data."""
+
+
+class UnknownTileMatrixSet(GeoError):
+    """Tile matrix set not found."""
+
+
+class InvalidParameter(GeoError):
+    """Parameter value is invalid (e.g. an unknown colormap or a malformed rescale range)."""
+
+
+class InvalidDataFile(GeoError):
+    """Data file is unreadable, of an unsupported format or unsafe (e.g. a zip with traversing paths)."""
+
+
+class FileTooLarge(GeoError):
+    """Uploaded file or archive exceeds the size limit."""

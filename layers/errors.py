@@ -24,5 +24,29 @@ class InvalidProgressUpdate(LayerError):
     """Progress update is invalid."""
 
 
+class InvalidQueryParameter(LayerError):
+    """Query parameter is invalid."""
+
+
 class DataNotBuilt(LayerError):
     """The planmap data has not been built yet; run `planmap build-demo`."""
+
+
+class UnknownRaster(LayerError):
+    """Raster not found in the raster registry."""
+
+
+class NotAuthenticated(LayerError):
+    """A valid access token is required (Authorization: Bearer <token>)."""
+
+
+class PermissionDenied(LayerError):
+    """The access token does not allow this (role or county outside its scope)."""
+
+
+class VersionRequired(LayerError):
+    """Updates must name the version they change: send If-Match with the feature's ETag."""
+
+
+class PhotoTooLarge(LayerError):
+    """The photo is larger than the server accepts."""

@@ -89,6 +89,11 @@ class Layer(BaseModel):
         return [f.name for f in self.fields]
 
     @property
+    def column_types(self) -> dict[str, str]:
+        """Return attribute name -> planmap type, as stores take them in ``write_layer(types=...)``."""
+        return {f.name: f.type for f in self.fields}
+
+    @property
     def status_colors(self) -> dict[str, str]:
         """Return status value -> colour."""
         return {s.value: s.color for s in self.statuses}

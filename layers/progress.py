@@ -1,38 +1,109 @@
-"""Progress against the plan's targets, from current attributes or by replaying the history to a date."""
+"""Progress against the plan's targets, from current attributes or by replaying the history to a date.
+
+How a feature counts towards a selection:
+
+* by attribute (``county=``, ``status=``, CQL2 …): wholly, when it matches;
+* inside an area (a polygon or a bbox): a polygon feature of a ``sum`` target (farmland mu) counts by
+  the share of its geodesic area that lies inside the area (area-weighted, so the parts of a parcel
+  split between two areas add up to the parcel); every other feature counts wholly when its
+  representative point (``shapely.point_on_surface``) lies in the area, and not at all otherwise.
+
+Partial credit: ``done`` adds only features whose status is done; ``done_weighted`` adds every feature's
+value × its progress percent / 100 (done features count 100 %).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 from datetime import date
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geo.storage.base import FeatureStore, Filter
+from geo.types import BBox
+from layers.areas import area_weights
 from layers.models import Layer
 
+_EXAMPLE: dict[str, Any] = {
+    "layer": "farmland",
+    "title_zh": "高标准农田建设",
+    "scope": "city",
+    "target": 100000,
+    "unit_zh": "亩",
+    "done": 61234.5,
+    "done_weighted": 78120.3,
+    "planned": 101870.0,
+    "done_features": 301,
+    "features": 480,
+    "by_status": {"completed": 301, "in_progress": 150, "planned": 29},
+    "overdue": 3,
+    "as_of": "2025-06-30",
+    "pct": 61.2,
+    "pct_weighted": 78.1,
+    "pct_planned": 60.1,
+}
 
-@dataclass(frozen=True)
-class Progress:
-    """How far a layer is towards its target (all features, or those matching a filter).
 
-    ``done`` is in the target's unit (mu for farmland, a count otherwise); ``pct`` is done / target.
+class SecondarySum(BaseModel):
+    """A further sum reported with a target (e.g. households benefited), over done and all features."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label_zh: str = Field(description="Chinese label, e.g. 惠及户数")
+    done: float = Field(description="Sum over features whose status is done")
+    total: float = Field(description="Sum over all selected features")
+
+
+class Progress(BaseModel):
+    """How far a layer (or the part of it in a county or an area) is towards its target.
+
+    ``done`` is in the target's unit (mu for farmland, a count otherwise); ``pct`` is done / the city
+    target; ``planned`` is what the selected features would add when all are done.
     """
 
-    layer: str
-    title_zh: str
-    target: float | None
-    unit_zh: str
-    done: float
-    done_features: int
-    features: int
-    by_status: dict[str, int] = field(default_factory=dict)
-    overdue: int = 0
-    as_of: date | None = None
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [_EXAMPLE]})
 
+    layer: str = Field(description="Layer id")
+    title_zh: str = Field(description="Layer title")
+    target: float | None = Field(description="The plan's citywide target (None for context layers)")
+    unit_zh: str = Field(description="Unit of target and done, e.g. 亩 or 个")
+    done: float = Field(description="Completed: value of the features whose status counts as done")
+    done_features: int = Field(description="Number of features whose status counts as done")
+    features: int = Field(description="Number of features counted (area queries: those with a share > 0)")
+    by_status: dict[str, int] = Field(default_factory=dict, description="Feature count per status")
+    overdue: int = Field(default=0, description="Features past their due date and not done")
+    as_of: date | None = Field(default=None, description="Replay date; None means current attributes")
+    done_weighted: float = Field(default=0.0, description="Progress-weighted: Σ value × percent / 100")
+    planned: float = Field(default=0.0, description="Value of all selected features (done or not)")
+    secondary: dict[str, SecondarySum] = Field(default_factory=dict, description="Further sums by field")
+    scope: str = Field(
+        default="city", description="`city`, a county adcode, `area` (polygon/bbox) or `selection` (other filters)"
+    )
+    scope_name: str | None = Field(default=None, description="County name for county rows")
+
+    @computed_field(description="done / target × 100")  # type: ignore[prop-decorator]
     @property
     def pct(self) -> float | None:
         """Return percent of the target reached, or None for layers without a target."""
-        return None if not self.target else 100.0 * self.done / self.target
+        return None if not self.target else round(100.0 * self.done / self.target, 3)
+
+    @computed_field(description="done / planned × 100")  # type: ignore[prop-decorator]
+    @property
+    def pct_planned(self) -> float | None:
+        """Return percent of the selected features' value that is done, or None when nothing is planned."""
+        return None if not self.planned else round(100.0 * self.done / self.planned, 3)
+
+    @computed_field(description="done_weighted / target × 100")  # type: ignore[prop-decorator]
+    @property
+    def pct_weighted(self) -> float | None:
+        """Return the progress-weighted percent of the target, or None without a target."""
+        return None if not self.target else round(100.0 * self.done_weighted / self.target, 3)
 
 
 def initial_status(layer: Layer) -> str:
@@ -43,43 +114,148 @@ def initial_status(layer: Layer) -> str:
     return "planned" if "planned" in values or not values else values[0]
 
 
+def done_statuses(layer: Layer) -> tuple[str, ...]:
+    """Return the statuses that count as done for the layer's target."""
+    return layer.target.done_statuses if layer.target else ("completed",)
+
+
+def replay(history: pd.DataFrame, ids: pd.Series, as_of: date, layer: Layer) -> tuple[pd.Series, pd.Series]:
+    """Return each feature's status and reported percent on ``as_of`` from history rows.
+
+    Parameters
+    ----------
+    history : rows of ``FeatureStore.history`` (oldest first), for this layer; later rows may be included.
+    ids : the feature ids, as a Series (its index is kept).
+    as_of : the day; a feature's state is its latest report dated on or before it.
+    layer : the layer, for the status of features without any report (:func:`initial_status`).
+
+    Returns
+    -------
+    tuple of pandas.Series
+        Statuses (``initial_status`` without a report) and percents (NaN without a report or percent).
+    """
+    rows = history[history["date"] <= as_of.isoformat()]
+    latest = rows.drop_duplicates("feature_id", keep="last").set_index("feature_id")
+    status = ids.map(latest["status"]).fillna(initial_status(layer))
+    percent = ids.map(pd.to_numeric(latest["percent"], errors="coerce")).astype(float)
+    return status, percent
+
+
 def status_as_of(store: FeatureStore, layer: Layer, ids: pd.Series, as_of: date) -> pd.Series:
     """Return each feature's status on ``as_of`` (its latest report dated on or before that day)."""
-    hist = store.history(layer.id, until=as_of)
-    latest = hist.drop_duplicates("feature_id", keep="last").set_index("feature_id")["status"]
-    return ids.map(latest).fillna(initial_status(layer))
+    return replay(store.history(layer.id, until=as_of), ids, as_of, layer)[0]
 
 
-def layer_progress(
-    store: FeatureStore, layer: Layer, as_of: date | None = None, where: Filter | None = None
-) -> Progress:
-    """Return the layer's progress; with ``as_of`` the history is replayed to that day.
+def _value_columns(layer: Layer) -> list[str]:
+    names = ["id", "county", "county_name", "status", "progress_pct", "due_date"]
+    if layer.target:
+        names += [layer.target.field] if layer.target.field else []
+        names += list(layer.target.secondary)
+    return [c for c in dict.fromkeys(names) if c in layer.field_names]
 
-    Without ``as_of`` the features' current attributes are used, and overdue counts against today.
+
+def _as_area(area: BaseGeometry | BBox | None) -> BaseGeometry | None:
+    if area is None or isinstance(area, BaseGeometry):
+        return area
+    return shapely.box(*area)
+
+
+def feature_frame(
+    store: FeatureStore, layer: Layer, where: Filter | None = None, area: BaseGeometry | BBox | None = None
+) -> pd.DataFrame:
+    """Read what progress needs of each selected feature: current state, value and weight.
+
+    Columns: the layer's id, county, status, progress_pct, due_date, target field and secondary fields
+    that exist, plus ``value`` (the target field, or 1 for count targets) and ``weight`` (1, or the
+    feature's share inside ``area``). Features with weight 0 are dropped.
     """
-    columns = ["id", "status", "due_date"] + ([layer.target.field] if layer.target and layer.target.field else [])
-    columns = [c for c in columns if c in layer.field_names]
-    frame = store.read(layer.id, where, columns=columns)
-    status = frame["status"] if as_of is None else status_as_of(store, layer, frame["id"], as_of)
-    done_statuses = layer.target.done_statuses if layer.target else ("completed",)
-    done_mask = status.isin(done_statuses)
-    if layer.target and layer.target.measure == "sum" and layer.target.field:
-        done = float(frame.loc[done_mask, layer.target.field].sum())
+    polygon = _as_area(area)
+    if polygon is not None:
+        base = where or Filter()
+        inside = polygon if base.intersects is None else shapely.intersection(base.intersects, polygon)
+        where = dataclasses.replace(base, intersects=inside)
+    frame = store.read(layer.id, where, columns=_value_columns(layer))
+    field = layer.target.field if layer.target and layer.target.measure == "sum" else None
+    out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    out["value"] = pd.to_numeric(out[field], errors="coerce").fillna(0.0) if field else 1.0
+    out["weight"] = 1.0 if polygon is None else area_weights(layer, frame.geometry, polygon)
+    return out[out["weight"] > 0].reset_index(drop=True)
+
+
+def with_state(frame: pd.DataFrame, layer: Layer, history: pd.DataFrame | None, as_of: date | None) -> pd.DataFrame:
+    """Return ``frame`` with ``state`` (status) and ``percent`` (0-100, done = 100) as of a day.
+
+    Without ``as_of`` the current ``status`` and ``progress_pct`` attributes are used; with it, the
+    ``history`` rows are replayed (:func:`replay`).
+    """
+    out = frame.copy()
+    if as_of is None or history is None:
+        out["state"] = out["status"] if "status" in out else initial_status(layer)
+        percent = pd.to_numeric(out.get("progress_pct"), errors="coerce") if "progress_pct" in out else np.nan
     else:
-        done = float(done_mask.sum())
+        out["state"], percent = replay(history, out["id"], as_of, layer)
+    done = out["state"].isin(done_statuses(layer))
+    out["done"] = done
+    out["percent"] = np.where(done, 100.0, np.clip(pd.Series(percent, index=out.index).fillna(0.0), 0.0, 100.0))
+    return out
+
+
+def summarise(
+    layer: Layer, frame: pd.DataFrame, as_of: date | None, scope: str = "city", scope_name: str | None = None
+) -> Progress:
+    """Aggregate a frame from :func:`with_state` into a :class:`Progress`."""
+    weighted = frame["value"] * frame["weight"]
+    done = frame["done"].to_numpy(dtype=bool)
     overdue = 0
     if "due_date" in frame:
         today = (as_of or date.today()).isoformat()
-        overdue = int((frame["due_date"].notna() & (frame["due_date"] < today) & ~done_mask).sum())
+        overdue = int((frame["due_date"].notna() & (frame["due_date"] < today) & ~frame["done"]).sum())
+    secondary = {}
+    for name, label in layer.target.secondary.items() if layer.target else ():
+        if name in frame:
+            values = pd.to_numeric(frame[name], errors="coerce").fillna(0.0) * frame["weight"]
+            secondary[name] = SecondarySum(label_zh=label, done=float(values[done].sum()), total=float(values.sum()))
     return Progress(
         layer=layer.id,
         title_zh=layer.title_zh,
         target=layer.target.value if layer.target else None,
         unit_zh=layer.target.unit_zh if layer.target else "",
-        done=done,
-        done_features=int(done_mask.sum()),
+        done=float(weighted[done].sum()),
+        done_weighted=float((weighted * frame["percent"] / 100.0).sum()),
+        planned=float(weighted.sum()),
+        done_features=int(done.sum()),
         features=len(frame),
-        by_status={str(k): int(v) for k, v in status.value_counts().sort_index().items()},
+        by_status={str(k): int(v) for k, v in frame["state"].value_counts().sort_index().items()},
         overdue=overdue,
         as_of=as_of,
+        secondary=secondary,
+        scope=scope,
+        scope_name=scope_name,
     )
+
+
+def layer_progress(
+    store: FeatureStore,
+    layer: Layer,
+    as_of: date | None = None,
+    where: Filter | None = None,
+    area: BaseGeometry | BBox | None = None,
+) -> Progress:
+    """Return the layer's progress; with ``as_of`` the history is replayed to that day.
+
+    Parameters
+    ----------
+    store, layer : where to read and what.
+    as_of : replay the history to this day; None uses the features' current attributes (and overdue
+        counts against today).
+    where : an attribute/spatial filter; matching features count wholly.
+    area : a CRS84 polygon or bbox; features count by the module's area rule (area-weighted farmland).
+
+    Returns
+    -------
+    Progress
+    """
+    frame = feature_frame(store, layer, where, area)
+    history = store.history(layer.id, until=as_of) if as_of else None
+    scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
+    return summarise(layer, with_state(frame, layer, history, as_of), as_of, scope=scope)

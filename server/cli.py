@@ -1,17 +1,21 @@
-"""The ``planmap`` command: build-demo, serve, info."""
+"""The ``planmap`` command: build-demo, serve, info, export, token."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from tqdm import tqdm
 
 from layers.progress import layer_progress
+from layers.query import Selection
+from layers.raster_demo import build_demo_rasters
 from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
 from server.settings import Settings
@@ -54,6 +58,7 @@ def build_demo(settings: Settings, seed: int, if_missing: bool) -> int:
         for suffix in ("-wal", "-shm"):
             Path(url + suffix).unlink(missing_ok=True)
         os.replace(target, url)
+    build_demo_rasters(settings.store.data_dir, seed)
     print(f"built {sum(report.counts.values())} features in {time.perf_counter() - started:.1f} s into {url}")
     for layer_id, count in report.counts.items():
         print(f"  {layer_id:22} {count:6d}")
@@ -87,6 +92,132 @@ def serve(host: str, port: int, workers: int) -> int:
     return 0
 
 
+def _export_selection(args: argparse.Namespace) -> Selection:
+    """Build the export's selection from the command-line options (same meaning as the HTTP parameters)."""
+    from geo.bbox import parse_bbox
+
+    return Selection(
+        bbox=parse_bbox(args.bbox, args.bbox_crs) if args.bbox else None,
+        county=tuple(c.strip() for c in (args.county or "").split(",") if c.strip()),
+        status=tuple(c.strip() for c in (args.status or "").split(",") if c.strip()),
+        cql=args.filter,
+        as_of=date.fromisoformat(args.as_of) if args.as_of else None,
+    )
+
+
+def export(settings: Settings, args: argparse.Namespace) -> int:
+    """Export a layer (or a filtered selection of it) to a file, written aside and then moved in place."""
+    from geo.errors import GeoError
+    from geo.writers import parse_format
+    from layers.errors import LayerError
+    from layers.export import export_filename, prepare_export, write_export
+
+    try:
+        layer = load_catalogue().get(args.layer)
+        out = Path(args.out) if args.out else Path.cwd()
+        fmt = parse_format(args.format or (out.suffix if out.suffix and not out.is_dir() else "geojson"))
+        selection = _export_selection(args)
+        if out.is_dir():
+            out = out / export_filename(layer, selection, fmt.ext, date.today())
+        with open_plan_store(settings.store.url) as store, tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            job = prepare_export(store, layer, selection, args.crs)
+            written = write_export(job, fmt, Path(tmp) / f"export.{fmt.ext}", args.geometry, args.headers == "zh")
+            os.replace(written, out)
+    except (GeoError, LayerError, ValueError) as exc:
+        print(f"planmap export: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {job.matched} {layer.id} features ({fmt.name}, {job.schema.crs.name}) to {out}")
+    return 0
+
+
+def _add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    exp = sub.add_parser("export", help="export a layer or a filtered selection to a file")
+    exp.add_argument("layer", help="layer id, e.g. farmland")
+    exp.add_argument("--format", help="geojson, csv, gpkg, fgb, shp (zip) or parquet; default from --out's suffix")
+    exp.add_argument("--out", help="output file or directory (default: a descriptive name in the current directory)")
+    exp.add_argument("--county", help="county adcode(s), comma-separated")
+    exp.add_argument("--status", help="status value(s), comma-separated")
+    exp.add_argument("--filter", help="CQL2 text filter, e.g. \"area_mu > 100\"")
+    exp.add_argument("--as-of", dest="as_of", help="replay progress history to this date (YYYY-MM-DD)")
+    exp.add_argument("--bbox", help="minx,miny,maxx,maxy (CRS84 unless --bbox-crs)")
+    exp.add_argument("--bbox-crs", dest="bbox_crs", help="CRS of --bbox")
+    exp.add_argument("--crs", default="CRS84", help="output CRS: CRS84, EPSG:4490, 4546, 4547 or 3857")
+    exp.add_argument("--geometry", choices=("wkt", "lonlat"), default="wkt", help="CSV geometry columns")
+    exp.add_argument("--headers", choices=("name", "zh"), default="name", help="CSV headers: names or Chinese")
+
+
+def token(settings: Settings, args: argparse.Namespace) -> int:
+    """Create, list or revoke access tokens (a new token is printed once and only its hash is kept)."""
+    from layers.tokens import create_token, list_tokens, revoke_token
+
+    with open_plan_store(settings.store.url) as store:
+        if args.action == "create":
+            try:
+                secret = create_token(store, args.user, args.role, (args.county or "").split(","))
+            except ValueError as exc:
+                print(f"planmap token: {exc}", file=sys.stderr)
+                return 2
+            print(secret)
+            print(f"token for {args.user} ({args.role}); it is shown only this once", file=sys.stderr)
+        elif args.action == "list":
+            for rec in list_tokens(store):
+                print(f"{rec.user:20} {rec.role:8} {','.join(rec.counties) or '-':20} {rec.created_at}")
+        elif not revoke_token(store, args.user):
+            print(f"planmap token: no token for {args.user!r}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tok = sub.add_parser("token", help="manage access tokens (admin)")
+    actions = tok.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create or replace a user's token and print it once")
+    create.add_argument("--user", required=True, help="user name, e.g. zhang.san")
+    create.add_argument("--role", required=True, choices=("viewer", "field", "planner", "admin"))
+    create.add_argument("--county", help="field teams: county adcode(s), comma-separated, e.g. 430321,430381")
+    actions.add_parser("list", help="list users, roles and counties (never the tokens)")
+    revoke = actions.add_parser("revoke", help="revoke a user's token")
+    revoke.add_argument("user", help="user name")
+
+
+def import_data(settings: Settings, args: argparse.Namespace) -> int:
+    """Import a data file into a layer and print the report (exit 1 when the file is rejected)."""
+    import json
+
+    from geo.errors import GeoError
+    from layers.errors import LayerError
+    from layers.importer import ImportOptions, import_file
+
+    try:
+        mapping = json.loads(Path(args.mapping).read_text(encoding="utf-8-sig")) if args.mapping else None
+        layer = load_catalogue().get(args.layer)
+        options = ImportOptions(
+            mode=args.mode, dry_run=args.dry_run, mapping=mapping, coordsys=args.coordsys, source=args.source,
+            encoding=args.encoding, file_layer=args.file_layer, file_name=Path(args.file).name, author="cli",
+        )
+        with open_plan_store(settings.store.url) as store:
+            report = import_file(store, layer, args.file, options)
+    except (GeoError, LayerError, OSError, ValueError) as exc:
+        print(f"planmap import: {exc}", file=sys.stderr)
+        return 2
+    print(report.model_dump_json(indent=2) if args.json else report.summary())
+    return 1 if report.status == "rejected" else 0
+
+
+def _add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imp = sub.add_parser("import", help="import a real data file into a layer (replace or upsert)")
+    imp.add_argument("layer", help="layer id, e.g. farmland")
+    imp.add_argument("file", help="GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf or CSV (lon/lat or WKT)")
+    imp.add_argument("--mapping", help='JSON file {"source column": "layer field"}')
+    imp.add_argument("--coordsys", choices=("wgs84", "cgcs2000", "gcj02", "bd09"), default="wgs84")
+    imp.add_argument("--mode", choices=("replace", "upsert"), default="replace")
+    imp.add_argument("--dry-run", dest="dry_run", action="store_true", help="report what would change, write nothing")
+    imp.add_argument("--source", help="recorded as every feature's source (default: import: <file name>)")
+    imp.add_argument("--encoding", help="attribute encoding when the file does not declare it, e.g. gbk")
+    imp.add_argument("--layer-name", dest="file_layer", help="layer or zip member to read if the file has several")
+    imp.add_argument("--json", action="store_true", help="print the full report as JSON")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="planmap", description=__doc__)
     parser.add_argument("--data-dir", help="data directory (default ./data or PLANMAP_DATA_DIR)")
@@ -99,6 +230,9 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8000)
     srv.add_argument("--workers", type=int, default=1)
+    _add_export_parser(sub)
+    _add_token_parser(sub)
+    _add_import_parser(sub)
     return parser
 
 
@@ -112,6 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return build_demo(settings, args.seed, args.if_missing)
     if args.command == "info":
         return info(settings)
+    if args.command == "export":
+        return export(settings, args)
+    if args.command == "token":
+        return token(settings, args)
+    if args.command == "import":
+        return import_data(settings, args)
     return serve(args.host, args.port, args.workers)
 
 

@@ -24,8 +24,8 @@ def get_store(request: Request) -> FeatureStore:
 
 
 def get_registry(request: Request) -> LayerRegistry:
-    """Return the plan catalogue."""
-    registry: LayerRegistry = request.app.state.registry
+    """Return the plan catalogue as the caller may see it (token holders also see non-public fields)."""
+    registry: LayerRegistry = getattr(request.state, "registry", None) or request.app.state.registry
     return registry
 
 
@@ -72,6 +72,8 @@ RESERVED_PARAMS = frozenset(
         "tms",
         "colormap",
         "rescale",
+        "geometry",
+        "headers",
     }
 )
 """Query parameters with their own meaning; any other parameter filters by a queryable of that name."""

@@ -19,19 +19,33 @@ STATUS_CODES: dict[type[Exception], int] = {
     geo_errors.UnknownCollection: 404,
     geo_errors.UnknownFeature: 404,
     geo_errors.TileOutsideBounds: 404,
+    geo_errors.UnknownTileMatrixSet: 404,
+    geo_errors.InvalidParameter: 400,
     geo_errors.InvalidBBox: 400,
     geo_errors.InvalidCRS: 400,
     geo_errors.InvalidFilter: 400,
+    geo_errors.InvalidFormat: 400,
     geo_errors.InvalidGeometry: 400,
     geo_errors.CRSMismatchError: 400,
     geo_errors.StaleVersion: 412,
     geo_errors.StoreUnavailable: 503,
     layer_errors.UnknownLayer: 404,
+    layer_errors.UnknownRaster: 404,
     layer_errors.UnknownCounty: 404,
     layer_errors.InvalidProgressQuery: 400,
     layer_errors.InvalidProgressUpdate: 400,
+    layer_errors.InvalidQueryParameter: 400,
     layer_errors.DataNotBuilt: 503,
+    layer_errors.NotAuthenticated: 401,
+    layer_errors.PermissionDenied: 403,
+    layer_errors.VersionRequired: 428,
+    layer_errors.PhotoTooLarge: 413,
+    geo_errors.InvalidDataFile: 422,
+    geo_errors.FileTooLarge: 413,
 }
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="planmap"'}
+"""RFC 6750 section 3: a 401 names the authentication scheme the client should use."""
 
 
 class ErrorBody(BaseModel):
@@ -70,7 +84,10 @@ def add_exception_handlers(app: FastAPI) -> None:
         status = _status_for(exc)
         if status >= 500:
             logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-        return error_response(status, type(exc).__name__, str(exc))
+        response = error_response(status, type(exc).__name__, str(exc))
+        if status == 401:
+            response.headers.update(_CHALLENGE)
+        return response
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

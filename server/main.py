@@ -11,8 +11,10 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from layers.registry import load_catalogue
 from layers.store import open_plan_store
+from server.auth import install_auth
 from server.errors import add_exception_handlers
-from server.routers import ROUTERS
+from server.responses import document_errors
+from server.routers import ROUTERS, docs
 from server.settings import Settings
 
 
@@ -35,18 +37,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "spatial-progress queries, exports and offline maps.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # the CDN-based default is replaced by server/routers/docs.py (local assets)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.registry = load_catalogue()
+    install_auth(app, settings)  # added first = innermost: its 401s still get CORS headers
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,
-        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
         allow_headers=["*"],
         expose_headers=["ETag", "Content-Crs", "Link", "Content-Disposition"],
     )
     add_exception_handlers(app)
+    document_errors(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(docs.router)
+    app.mount(docs.SWAGGER_MOUNT, docs.swagger_static(), name="swagger-ui")
     return app

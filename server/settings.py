@@ -39,7 +39,12 @@ class ApiSettings(BaseSettings):
     default_limit: int = Field(100, ge=1)
     max_limit: int = Field(10_000, ge=1)
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
-    public_reads: bool = True
+    public_reads: bool = Field(True, description="serve reads without a token; when false every read needs one")
+    max_photo_bytes: int = Field(15_000_000, ge=1, description="largest progress-report photo accepted, in bytes")
+    photo_max_px: int = Field(1600, ge=64, description="stored report photos are downscaled to fit this many pixels")
+    import_max_bytes: int = Field(200 * 1024**2, ge=1, description="largest data file accepted by an import, in bytes")
+    import_max_unpacked_bytes: int = Field(1024**3, ge=1, description="largest total unpacked size of an imported zip")
+    import_max_zip_members: int = Field(200, ge=1, description="most members an imported zip may hold")
 
 
 class TileSettings(BaseSettings):
@@ -52,9 +57,18 @@ class TileSettings(BaseSettings):
     tile_cache_items: int = Field(4096, ge=0)
 
 
+class MapSettings(BaseSettings):
+    """The interactive maps: keys for optional online base maps (the default basemap is planmap's own)."""
+
+    model_config = _CONFIG
+
+    tianditu_key: str | None = Field(None, description="Tianditu `tk` key; enables the Tianditu base map option")
+
+
 class Settings(BaseModel):
     """All of planmap's settings; ``create_app`` builds one and passes values down."""
 
     store: StoreSettings = Field(default_factory=StoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
+    maps: MapSettings = Field(default_factory=MapSettings)

@@ -123,8 +123,19 @@ class FeatureStore(ABC):
         """Return the ids of the feature layers held."""
 
     @abstractmethod
-    def write_layer(self, layer: str, frame: gpd.GeoDataFrame, mode: WriteMode = "replace") -> None:
-        """Create or replace a layer from a CRS84 GeoDataFrame with a unique ``id`` column."""
+    def write_layer(
+        self,
+        layer: str,
+        frame: gpd.GeoDataFrame,
+        mode: WriteMode = "replace",
+        types: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create or replace a layer from a CRS84 GeoDataFrame with a unique ``id`` column.
+
+        ``types`` declares planmap column types (str, int, float, bool, date, datetime, json) for named
+        columns; undeclared columns are inferred from their values. The replace is atomic: readers see the
+        old layer (and its version) or the new one.
+        """
 
     @abstractmethod
     def columns(self, layer: str) -> dict[str, str]:
@@ -142,6 +153,30 @@ class FeatureStore(ABC):
         columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Return the matching features (CRS84), ordered by ``sortby`` then ``id``."""
+
+    def read_tile_candidates(
+        self,
+        layer: str,
+        bbox: BBox,
+        *,
+        where: Filter | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+        cell: float | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Return the features whose envelope meets ``bbox`` (CRS84) for one tile, thinned and capped.
+
+        With ``cell`` (degrees), only the largest feature per grid cell is kept; the result is ordered
+        by envelope area, largest first, and cut to ``limit`` (see ``geo.storage.candidates.thin_frame``).
+        ``where`` adds the selection's other conditions; its own ``bbox`` is ignored. This default reads
+        with ``read``; stores override it to choose rows in the database.
+        """
+        from dataclasses import replace
+
+        from geo.storage.candidates import thin_frame
+
+        frame = self.read(layer, replace(where or Filter(), bbox=bbox), columns=columns)
+        return thin_frame(frame, cell, limit)
 
     @abstractmethod
     def count(self, layer: str, where: Filter | None = None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -69,30 +69,51 @@ def _encode_value(value: Any, kind: str) -> Any:
     return value
 
 
-def encode_frame(frame: gpd.GeoDataFrame, id_column: str) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
-    """Return a copy ready for GDAL (dates as ISO text, JSON as text) and the column types.
+def _encode_column(series: pd.Series, kind: str) -> pd.Series:
+    """Return a column as GDAL should write a column of planmap type ``kind``."""
+    if kind == "bool":
+        return series.astype("boolean")  # keeps None as NA instead of turning the column to text
+    if kind in ("int", "float"):
+        return pd.to_numeric(series).astype("Int64" if kind == "int" else float)
+    if kind in ("json", "date", "datetime"):
+        return series.map(lambda v: _encode_value(v, kind)).astype(object)
+    return series.map(lambda v: None if v is None or pd.isna(v) else str(v)).astype(object)
 
-    Raises ``ValueError`` when the id column is missing or not unique, or the frame has no CRS.
-    """
+
+def _check_frame(frame: gpd.GeoDataFrame, id_column: str, declared: Mapping[str, str]) -> None:
+    unknown = {k: v for k, v in declared.items() if v not in COLUMN_TYPES}
+    if unknown:
+        raise ValueError(f"unknown column types {unknown}; use {COLUMN_TYPES}")
     if id_column not in frame.columns:
         raise ValueError(f"layer needs an {id_column!r} column")
     if not frame[id_column].is_unique:
         raise ValueError(f"{id_column!r} values must be unique")
     if frame.crs is None:
         raise ValueError("layer has no CRS")
+
+
+def encode_frame(
+    frame: gpd.GeoDataFrame, id_column: str, types: Mapping[str, str] | None = None
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Return a copy ready for GDAL (dates as ISO text, JSON as text) and the column types.
+
+    ``types`` gives planmap types for named columns (e.g. from a catalogue), so that a column that is empty
+    in this frame still gets its declared type; other columns are inferred from their values.
+
+    Raises ``ValueError`` when the id column is missing or not unique, the frame has no CRS, or a declared
+    type is unknown.
+    """
+    declared = dict(types or {})
+    _check_frame(frame, id_column, declared)
     out = frame.to_crs(STORE_CRS) if not frame.crs.equals(STORE_CRS) else frame.copy()
-    geom = out.geometry.name
-    types: dict[str, str] = {}
+    column_types: dict[str, str] = {}
     for name in out.columns:
-        if name == geom:
+        if name == out.geometry.name:
             continue
-        kind = "str" if name == id_column else infer_type(out[name])
-        types[name] = kind
-        if kind in ("json", "date", "datetime"):
-            out[name] = out[name].map(lambda v, k=kind: _encode_value(v, k)).astype(object)
-        elif kind == "str":
-            out[name] = out[name].map(lambda v: None if v is None or pd.isna(v) else str(v)).astype(object)
-    return out, types
+        kind = "str" if name == id_column else declared.get(name) or infer_type(out[name])
+        column_types[name] = kind
+        out[name] = _encode_column(out[name], kind)
+    return out, column_types
 
 
 def decode_frame(frame: gpd.GeoDataFrame, types: dict[str, str]) -> gpd.GeoDataFrame:

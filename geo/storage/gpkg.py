@@ -18,12 +18,13 @@ import geopandas as gpd
 import pyogrio
 
 from geo.errors import StaleVersion, StoreUnavailable, UnknownCollection, UnknownFeature
-from geo.storage import gpkg_layer, sqlfilter
+from geo.storage import candidates, gpkg_layer, sqlfilter
 from geo.storage.base import HISTORY_COLUMNS, FeatureStore, Filter, HistoryEntry, SortKey, WriteMode
 from geo.storage.codec import decode_frame, encode_frame, frame_from_rows, gpkg_blob_to_wkb
 from geo.types import BBox
 
 _GEOM = "geom"
+_RESERVED_PREFIXES = ("planmap_", "gpkg_", "rtree_", "sqlite_")
 
 _SYSTEM_DDL = (
     """CREATE TABLE IF NOT EXISTS planmap_history (
@@ -73,7 +74,6 @@ class GeoPackageStore(FeatureStore):
         self.path = Path(path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._columns: dict[str, dict[str, str]] = {}
         self._connections: list[sqlite3.Connection] = []
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +108,12 @@ class GeoPackageStore(FeatureStore):
             conn.execute("COMMIT")
 
     def _init_system_tables(self) -> None:
+        conn = self._conn()
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if {"planmap_history_no_delete", "planmap_versions", "planmap_meta_key"} <= names and self.get_meta(
+            "dataset_uid"
+        ):
+            return  # already initialised: opening for reading must not write to the file
         with self._write() as conn:
             for ddl in _SYSTEM_DDL:
                 conn.execute(ddl)
@@ -133,33 +139,47 @@ class GeoPackageStore(FeatureStore):
         return [r[0] for r in rows]
 
     def _check_layer(self, layer: str) -> None:
-        if layer not in self._columns and layer not in self.layers():
+        if layer not in self.layers():
             raise UnknownCollection(f"no collection {layer!r} in {self.path.name}")
 
-    def write_layer(self, layer: str, frame: gpd.GeoDataFrame, mode: WriteMode = "replace") -> None:
-        """Write a layer (R-tree index, ``fid`` key, ``geom`` column), atomically replacing any old one."""
+    def write_layer(
+        self,
+        layer: str,
+        frame: gpd.GeoDataFrame,
+        mode: WriteMode = "replace",
+        types: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write a layer (R-tree index, ``fid`` key, ``geom`` column), atomically replacing any old one.
+
+        Table, unique id index, column types and version bump commit in one transaction.
+        """
+        if layer.lower().startswith(_RESERVED_PREFIXES):
+            raise ValueError(f"layer names starting with {_RESERVED_PREFIXES} are reserved: {layer!r}")
         if mode == "create" and layer in self.layers():
             raise ValueError(f"collection {layer!r} exists already")
-        encoded, types = encode_frame(frame, self.id_column)
+        encoded, column_types = encode_frame(frame, self.id_column, types)
+
+        def finish(conn: sqlite3.Connection) -> None:
+            conn.execute(f"CREATE UNIQUE INDEX {_q(layer + '_id')} ON {_q(layer)} ({_q(self.id_column)})")
+            self._set_meta(conn, f"columns:{layer}", column_types)
+            self._bump(conn, layer)
+
         staging = gpkg_layer.write_staging(encoded, layer, self.path.parent, _GEOM)
         try:
             conn = self._conn()
             with self._write_lock:
-                gpkg_layer.copy_layer(conn, staging, layer, _GEOM)
+                gpkg_layer.copy_layer(conn, staging, layer, _GEOM, finish)
         finally:
             staging.unlink(missing_ok=True)
-        with self._write() as conn:
-            conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_q(layer + '_id')} ON {_q(layer)} ({_q('id')})")
-            self._set_meta(conn, f"columns:{layer}", types)
-            self._bump(conn, layer)
-        self._columns[layer] = types
 
     def columns(self, layer: str) -> dict[str, str]:
-        """Return the layer's attribute columns and planmap types."""
-        if layer not in self._columns:
+        """Return the layer's attribute columns and planmap types (read from the file: other processes
+        may have replaced the layer)."""
+        types = self.get_meta(f"columns:{layer}")
+        if types is None:
             self._check_layer(layer)
-            self._columns[layer] = self.get_meta(f"columns:{layer}") or {}
-        return self._columns[layer]
+            return {}
+        return dict(types)
 
     def read(
         self,
@@ -182,6 +202,25 @@ class GeoPackageStore(FeatureStore):
         sql = f"SELECT {select}, {_q(_GEOM)} FROM {_q(layer)}{clause}{order} LIMIT ? OFFSET ?"
         rows = self._conn().execute(sql, [*params, -1 if limit is None else limit, offset]).fetchall()
         return decode_frame(frame_from_rows(rows, wanted, gpkg_blob_to_wkb), types)
+
+    def read_tile_candidates(
+        self,
+        layer: str,
+        bbox: BBox,
+        *,
+        where: Filter | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+        cell: float | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Choose the tile's rows on the R-tree in SQL, then read only those rows."""
+        types = self.columns(layer)
+        wanted = [c for c in (columns or list(types)) if c in types]
+        if self.id_column not in wanted:
+            wanted.insert(0, self.id_column)
+        conn = self._conn()
+        fids = candidates.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
+        return candidates.gpkg_rows_by_fid(conn, layer, _GEOM, fids, wanted, types)
 
     def count(self, layer: str, where: Filter | None = None) -> int:
         """Return the number of matching features."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -68,17 +69,26 @@ def drop_layer(conn: sqlite3.Connection, layer: str, geometry_name: str) -> None
             conn.execute(f"DELETE FROM main.{table} WHERE lower(table_name) = lower(?)", (layer,))
 
 
-def copy_layer(conn: sqlite3.Connection, staging: Path, layer: str, geometry_name: str) -> None:
+def copy_layer(
+    conn: sqlite3.Connection,
+    staging: Path,
+    layer: str,
+    geometry_name: str,
+    finish: Callable[[sqlite3.Connection], None] | None = None,
+) -> None:
     """Replace ``layer`` in the live database with the one in ``staging``, in one transaction.
 
     ``conn`` must be in autocommit mode with no open transaction (ATTACH is not allowed inside one).
     Triggers and indexes are created after the bulk copy so the R-tree triggers do not fire per row.
+    ``finish(conn)`` runs inside the same transaction (the caller's metadata and version bump).
     """
     conn.execute("ATTACH DATABASE ? AS staging", (str(staging),))
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
             _copy(conn, layer, geometry_name)
+            if finish is not None:
+                finish(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import date
@@ -36,6 +37,56 @@ def _intersects(blob: bytes | None, wkb: bytes) -> int:
     return int(_prepared(wkb).intersects(shapely.from_wkb(raw)))
 
 
+# Feature-vs-literal predicates evaluated on the (prepared) literal: "feature within G" is "G contains feature".
+_PREDICATES = {
+    "intersects": "intersects",
+    "disjoint": "disjoint",
+    "within": "contains",
+    "contains": "within",
+    "touches": "touches",
+    "crosses": "crosses",
+    "overlaps": "overlaps",
+    "equals": "equals",
+}
+_EMPTY = shapely.from_wkt("GEOMETRYCOLLECTION EMPTY")
+
+
+def _predicate(name: str, blob: bytes | None, wkb: bytes) -> int | None:
+    """Return whether the feature geometry ``blob`` is ``name`` (within, contains ...) the literal ``wkb``.
+
+    NULL for a NULL geometry, so the result stays three-valued like PostGIS's.
+    """
+    if blob is None:
+        return None
+    raw = gpkg_blob_to_wkb(blob)
+    feature = _EMPTY if raw is None else shapely.from_wkb(raw)
+    return int(getattr(shapely, _PREDICATES[name])(_prepared(wkb), feature))
+
+
+@lru_cache(maxsize=256)
+def _like_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a CQL2/SQL LIKE pattern (``%``, ``_``, ``\\`` escapes) into a regular expression."""
+    parts: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            parts.append(re.escape(next(chars, "\\")))
+        elif char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _like(value: str | None, pattern: str | None) -> int | None:
+    """Case-sensitive LIKE (SQLite's own LIKE ignores ASCII case; PostgreSQL's and CQL2's do not)."""
+    if value is None or pattern is None:
+        return None
+    return int(_like_regex(pattern).fullmatch(str(value)) is not None)
+
+
 def _bounds(blob: bytes | None) -> tuple[float, float, float, float] | None:
     raw = gpkg_blob_to_wkb(blob)
     if raw is None:
@@ -57,18 +108,51 @@ def register_functions(conn: sqlite3.Connection) -> None:
 
     SQLite has no spatial functions without SpatiaLite, which is not on PyPI. GDAL's R-tree triggers call
     ``ST_IsEmpty`` and ``ST_MinX``..``ST_MaxY`` (GeoPackage spec, R-tree extension), so any UPDATE of a
-    feature table needs them; ``planmap_intersects`` is the exact test after the R-tree narrowed the rows.
+    feature table needs them; ``planmap_intersects`` is the exact test after the R-tree narrowed the rows,
+    ``planmap_predicate(name, geom, wkb)`` the same for the other CQL2 spatial operators, and
+    ``planmap_like(value, pattern)`` a case-sensitive LIKE for CQL2.
     """
     conn.create_function("planmap_intersects", 2, _intersects, deterministic=True)
+    conn.create_function("planmap_predicate", 3, _predicate, deterministic=True)
+    conn.create_function("planmap_like", 2, _like, deterministic=True)
     conn.create_function("ST_IsEmpty", 1, lambda b: int(gpkg_blob_to_wkb(b) is None), deterministic=True)
     for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
         conn.create_function(name, 1, _bound_function(i), deterministic=True)
 
 
+_TRUE = ("true", "1", "yes", "t")
+_FALSE = ("false", "0", "no", "f")
+
+
+def _coerce(value: Any, kind: str) -> Any:
+    """Coerce a value (numpy scalars, and text from a query string) to the column's type, or raise."""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()  # numpy scalars would otherwise be stored as raw bytes
+    try:
+        if kind == "int" and not isinstance(value, bool):
+            return int(value) if not isinstance(value, float) or value.is_integer() else _bad(value, kind)
+        if kind == "float" and not isinstance(value, bool):
+            return float(value)
+    except (TypeError, ValueError):
+        return _bad(value, kind)
+    if kind == "bool" and isinstance(value, str):
+        lowered = value.strip().lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else _bad(value, kind)
+    return value
+
+
+def _bad(value: Any, kind: str) -> Any:
+    raise InvalidFilter(f"value {value!r} does not fit a column of type {kind}")
+
+
 def to_sql_value(value: Any, kind: str) -> Any:
-    """Encode a Python value as SQLite stores a column of planmap type ``kind``."""
+    """Encode a Python value as SQLite stores a column of planmap type ``kind``.
+
+    Raises ``InvalidFilter`` when the value cannot be one of that type (e.g. ``"abc"`` for an int).
+    """
     if value is None:
         return None
+    value = _coerce(value, kind)
     if kind == "json":
         return json.dumps(value, ensure_ascii=False)
     if kind == "bool":
@@ -87,8 +171,10 @@ def _spatial(layer: str, geom_col: str, geom: BaseGeometry) -> tuple[str, list[A
     exact = f"planmap_intersects({_q(geom_col)}, ?)"
     if geom.equals(box(minx, miny, maxx, maxy)):
         inside = f"SELECT id FROM {rtree} WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"
-        sql = f'("fid" IN ({inside}) OR ("fid" IN ({overlap}) AND {exact}))'
-        return sql, [minx, maxx, miny, maxy, *params, shapely.to_wkb(geom)]
+        # The outer IN drives rowid lookups from the R-tree; the exact test runs only for envelopes that
+        # cross the box edge (an OR at the top level would make SQLite scan the whole table).
+        sql = f'("fid" IN ({overlap}) AND ("fid" IN ({inside}) OR {exact}))'
+        return sql, [*params, minx, maxx, miny, maxy, shapely.to_wkb(geom)]
     return f'("fid" IN ({overlap}) AND {exact})', [*params, shapely.to_wkb(geom)]
 
 

@@ -2,6 +2,27 @@
 
 from fastapi import APIRouter
 
-from server.routers import health
+from server.routers import (
+    audit,
+    basemap,
+    collections,
+    exports,
+    features,
+    health,
+    imports,
+    landing,
+    maps,
+    nearby,
+    progress,
+    rasters,
+    tiles,
+    updates,
+)
 
-ROUTERS: list[APIRouter] = [health.router]
+ROUTERS: list[APIRouter] = [
+    health.router, exports.router, landing.router, collections.router, features.router, tiles.router, maps.router
+]
+ROUTERS += [progress.router, nearby.router]
+ROUTERS += [rasters.router, basemap.router]
+ROUTERS += [updates.router, audit.router]
+ROUTERS += [imports.router]

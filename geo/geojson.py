@@ -1,0 +1,208 @@
+"""RFC 7946 GeoJSON encoding of GeoDataFrames: CCW exteriors, fixed precision, any output CRS in its axis order."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import CRS84, CRSLike, _as_crs, transform_geometry
+
+DEGREE_DECIMALS = 6
+"""Decimals kept for degrees: 1e-6 degree is about 0.1 m at Xiangtan's latitude."""
+
+METRE_DECIMALS = 2
+"""Decimals kept for projected coordinates in metres (1 cm)."""
+
+
+def is_north_first(crs: CRSLike) -> bool:
+    """Return whether the CRS's authority axis order puts northing/latitude first.
+
+    EPSG:4326 and EPSG:4490 are (lat, lon) and the CGCS2000 Gauss-Krüger CRSs EPSG:4546/4547 are
+    (northing X, easting Y) by their EPSG definitions; OGC:CRS84 and EPSG:3857 are (x, y).
+
+    Examples
+    --------
+    >>> is_north_first("EPSG:4547"), is_north_first("OGC:CRS84")
+    (True, False)
+    """
+    axes = _as_crs(crs).axis_info
+    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+
+
+def decimals_for(crs: CRSLike) -> int:
+    """Return the coordinate precision for a CRS: 6 decimals for degrees, 2 for metres."""
+    parsed = _as_crs(crs)
+    return DEGREE_DECIMALS if parsed.is_geographic else METRE_DECIMALS
+
+
+def swap_xy(geom: Any) -> Any:
+    """Swap the two axes of a geometry (or array of them)."""
+    return shapely.transform(geom, lambda coords: coords[:, ::-1])
+
+
+def prepare_geometries(
+    geoms: Sequence[BaseGeometry | None] | np.ndarray,
+    crs: CRSLike = CRS84,
+    *,
+    src: CRSLike = CRS84,
+    authority_axes: bool = True,
+) -> np.ndarray:
+    """Return CRS84 geometries ready for output in ``crs``.
+
+    Polygons get counter-clockwise exteriors and clockwise holes (RFC 7946 section 3.1.6), are
+    reprojected, have their axes put in the CRS's authority order when ``authority_axes`` (OGC API
+    Features Part 2) and are rounded to :func:`decimals_for` the CRS.
+
+    Parameters
+    ----------
+    geoms : shapely geometries (None allowed) in ``src``.
+    crs : the output CRS.
+    src : the CRS of ``geoms``; CRS84 (lon/lat) by default.
+    authority_axes : swap to (north, east) for CRSs defined that way; False keeps (x, y).
+
+    Examples
+    --------
+    >>> from shapely import Polygon
+    >>> out = prepare_geometries([Polygon([(0, 0), (0, 1), (1, 1), (0, 0)])])
+    >>> out[0].exterior.is_ccw
+    True
+    """
+    arr = np.asarray(geoms, dtype=object)
+    target = _as_crs(crs)
+    if not target.equals(_as_crs(src)):
+        arr = transform_geometry(arr, src, target)
+    arr = shapely.orient_polygons(arr, exterior_cw=False)
+    if authority_axes and is_north_first(target):
+        arr = swap_xy(arr)
+    decimals = decimals_for(target)
+    return np.asarray(shapely.transform(arr, lambda coords: np.round(coords, decimals)), dtype=object)
+
+
+def json_value(value: Any) -> Any:
+    """Return a value JSON can hold: NaN/NaT/NA -> None, numpy scalars -> Python, dates -> ISO text."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    return value
+
+
+def geometry_dict(geom: BaseGeometry | None) -> dict[str, Any] | None:
+    """Return the GeoJSON geometry object of a shapely geometry (None for missing or empty)."""
+    if geom is None or geom.is_empty:
+        return None
+    return dict(mapping(geom))
+
+
+def features(
+    frame: gpd.GeoDataFrame,
+    crs: CRSLike = CRS84,
+    *,
+    id_column: str = "id",
+    properties: Iterable[str] | None = None,
+    authority_axes: bool = True,
+) -> list[dict[str, Any]]:
+    """Encode a CRS84 GeoDataFrame as a list of GeoJSON Feature objects (no ``crs`` member).
+
+    Parameters
+    ----------
+    frame : features in CRS84 (EPSG:4326 labelled frames are accepted: same lon/lat axes in storage).
+    crs : output CRS; CRS84 gives RFC 7946 GeoJSON.
+    id_column : the column used as each feature's ``id`` (it is not repeated in ``properties``).
+    properties : the columns to put into ``properties``; all but id and geometry when None.
+    authority_axes : see :func:`prepare_geometries`.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> gdf = gpd.GeoDataFrame({"id": ["a"], "n": [float("nan")]}, geometry=[Point(112.9, 27.8)], crs=4326)
+    >>> features(gdf)[0]["properties"]
+    {'n': None}
+    """
+    names = [c for c in (properties if properties is not None else frame.columns) if c in frame.columns]
+    names = [c for c in names if c not in (id_column, frame.geometry.name)]
+    geoms = prepare_geometries(frame.geometry.array, crs, authority_axes=authority_axes)
+    ids = frame[id_column].tolist() if id_column in frame.columns else [None] * len(frame)
+    rows = frame[names].to_dict("records") if names else [{} for _ in range(len(frame))]
+    return [
+        {"type": "Feature", "id": json_value(fid), "geometry": geometry_dict(geom), "properties": _props(row)}
+        for fid, geom, row in zip(ids, geoms, rows, strict=True)
+    ]
+
+
+def _props(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): json_value(v) for k, v in row.items()}
+
+
+def bbox_of(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """Return the CRS84 bounds of a frame rounded outward to 6 decimals, or None when it is empty."""
+    if frame.empty or frame.geometry.is_empty.all():
+        return None
+    minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+    scale = 10**DEGREE_DECIMALS
+    return (
+        math.floor(minx * scale) / scale,
+        math.floor(miny * scale) / scale,
+        math.ceil(maxx * scale) / scale,
+        math.ceil(maxy * scale) / scale,
+    )
+
+
+def svg_figure(geoms: Sequence[BaseGeometry | None], size: int = 360) -> str:
+    """Return an inline SVG document drawing lon/lat geometries (north up), for offline HTML pages.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> svg_figure([Point(112.9, 27.8)]).startswith("<svg")
+    True
+    """
+    present = [g for g in geoms if g is not None and not g.is_empty]
+    if not present:
+        return ""
+    collection = shapely.GeometryCollection(present)
+    minx, miny, maxx, maxy = collection.bounds
+    pad = max(maxx - minx, maxy - miny, 1e-4) * 0.05
+    width, height = maxx - minx + 2 * pad, maxy - miny + 2 * pad
+    scale = max(width, height) / 100
+    body = collection.svg(scale_factor=scale)
+    view = f"{minx - pad} {-(maxy + pad)} {width} {height}"
+    return (
+        f'<svg width="{size}" height="{size}" viewBox="{view}" '
+        f'preserveAspectRatio="xMidYMid meet"><g transform="scale(1,-1)">{body}</g></svg>'
+    )
+
+
+__all__ = [
+    "DEGREE_DECIMALS",
+    "METRE_DECIMALS",
+    "bbox_of",
+    "decimals_for",
+    "features",
+    "geometry_dict",
+    "is_north_first",
+    "json_value",
+    "prepare_geometries",
+    "svg_figure",
+    "swap_xy",
+]

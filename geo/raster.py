@@ -1,0 +1,147 @@
+"""Reading raster tiles, point values and zonal statistics from (Cloud-Optimized) GeoTIFFs (pure)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from affine import Affine
+
+import rasterio
+import shapely
+from rasterio.enums import Resampling
+from rasterio.features import geometry_mask
+from rasterio.io import DatasetReader
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window, from_bounds
+from shapely.geometry.base import BaseGeometry
+
+from geo.errors import InvalidParameter
+from geo.tms import TileGrid
+
+_local = threading.local()
+
+# Named colour ramps as (position 0..1, colour) stops. Written here because matplotlib (which has many
+# more) is not a dependency; these four cover risk surfaces, sequential and diverging data.
+COLORMAPS: dict[str, tuple[tuple[float, str], ...]] = {
+    "risk": ((0.0, "#1a9850"), (0.35, "#a6d96a"), (0.5, "#fee08b"), (0.7, "#fc8d59"), (1.0, "#b2182b")),
+    "viridis": ((0.0, "#440154"), (0.25, "#3b528b"), (0.5, "#21918c"), (0.75, "#5ec962"), (1.0, "#fde725")),
+    "greys": ((0.0, "#ffffff"), (1.0, "#000000")),
+    "rdbu": ((0.0, "#b2182b"), (0.5, "#f7f7f7"), (1.0, "#2166ac")),
+}
+
+
+def dataset(path: Path) -> DatasetReader:
+    """Return this thread's open dataset for ``path`` (reopened when the file changes).
+
+    GDAL dataset handles must not be shared across threads (doing so crashed the process), so each thread
+    keeps its own.
+    """
+    cache: dict[str, tuple[float, DatasetReader]] = getattr(_local, "datasets", None) or {}
+    _local.datasets = cache
+    mtime = os.stat(path).st_mtime
+    held = cache.get(str(path))
+    if held is not None and held[0] == mtime:
+        return held[1]
+    if held is not None:
+        held[1].close()
+    src = rasterio.open(path)
+    cache[str(path)] = (mtime, src)
+    return src
+
+
+def read_tile(path: Path, grid: TileGrid, size: int = 256) -> np.ma.MaskedArray:
+    """Return band 1 resampled onto the tile's pixel grid (masked where there is no data)."""
+    src = dataset(path)
+    minx, miny, maxx, maxy = grid.xy_bounds
+    transform = Affine((maxx - minx) / size, 0, minx, 0, -(maxy - miny) / size, maxy)
+    with WarpedVRT(src, crs=grid.tms.rasterio_crs, transform=transform, width=size, height=size,
+                   resampling=Resampling.bilinear, nodata=src.nodata) as vrt:  # fmt: skip
+        return vrt.read(1, masked=True)
+
+
+def colormap_lut(name: str) -> np.ndarray:
+    """Return a (256, 4) uint8 lookup table for a named colour ramp; raise ``InvalidParameter`` if unknown."""
+    if name not in COLORMAPS:
+        raise InvalidParameter(f"unknown colormap {name!r}; known are {', '.join(COLORMAPS)}")
+    stops = COLORMAPS[name]
+    pos = np.array([s[0] for s in stops])
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in stops], dtype=float)
+    x = np.linspace(0, 1, 256)
+    lut = np.column_stack([np.interp(x, pos, rgb[:, k]) for k in range(3)] + [np.full(256, 255.0)])
+    return lut.round().astype(np.uint8)
+
+
+def colorize(data: np.ma.MaskedArray, name: str, vmin: float, vmax: float) -> np.ndarray:
+    """Map values to RGBA (4, H, W) through a named ramp stretched over ``vmin..vmax``; nodata is transparent."""
+    scaled = np.clip((np.ma.filled(data.astype(float), vmin) - vmin) / max(vmax - vmin, 1e-12), 0, 1)
+    rgba = colormap_lut(name)[(scaled * 255).round().astype(np.uint8)]
+    rgba[np.ma.getmaskarray(data), 3] = 0
+    return np.moveaxis(rgba, -1, 0)
+
+
+def legend(name: str, vmin: float, vmax: float, steps: int = 6) -> list[dict[str, Any]]:
+    """Return ``steps`` evenly spaced values with their ``#rrggbb`` colours."""
+    lut = colormap_lut(name)
+    values = np.linspace(vmin, vmax, steps)
+    idx = np.linspace(0, 255, steps).round().astype(int)
+    colors = ["#{:02x}{:02x}{:02x}".format(*lut[i, :3]) for i in idx]
+    return [{"value": round(float(v), 6), "color": c} for v, c in zip(values, colors, strict=True)]
+
+
+def value_at(path: Path, lon: float, lat: float) -> float | None:
+    """Return band 1 at a CRS84 point (the raster must be in a lon/lat CRS), or None outside or at nodata."""
+    src = dataset(path)
+    row, col = src.index(lon, lat)
+    if not (0 <= row < src.height and 0 <= col < src.width):
+        return None
+    value = src.read(1, window=Window(col, row, 1, 1), masked=True)[0, 0]
+    return None if np.ma.is_masked(value) else float(value)
+
+
+def zonal_stats(path: Path, geoms: Sequence[BaseGeometry]) -> list[dict[str, float | int | None]]:
+    """Return count, mean, min and max of band 1 inside each CRS84 geometry (pixels whose centre is inside)."""
+    src = dataset(path)
+    with warnings.catch_warnings():  # rasterio's window helpers trip affine's `*` deprecation
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return [_zone(src, geom) for geom in geoms]
+
+
+def _zone(src: DatasetReader, geom: BaseGeometry | None) -> dict[str, float | int | None]:
+    if geom is None or shapely.is_empty(geom):
+        return {"count": 0, "mean": None, "min": None, "max": None}
+    window = from_bounds(*geom.bounds, transform=src.transform).round_offsets().round_lengths()
+    window = window.intersection(Window(0, 0, src.width, src.height)) if _overlaps(window, src) else None
+    if window is None or window.width <= 0 or window.height <= 0:
+        return {"count": 0, "mean": None, "min": None, "max": None}
+    return _window_stats(src, geom, window)
+
+
+def _overlaps(window: Window, src: DatasetReader) -> bool:
+    return bool(window.col_off < src.width and window.row_off < src.height and
+                window.col_off + window.width > 0 and window.row_off + window.height > 0)  # fmt: skip
+
+
+def _window_stats(src: DatasetReader, geom: BaseGeometry, window: Window) -> dict[str, float | int | None]:
+    data = src.read(1, window=window, masked=True)
+    outside = geometry_mask([geom], out_shape=data.shape, transform=src.window_transform(window))
+    values = np.ma.masked_array(data, mask=np.ma.getmaskarray(data) | outside).compressed()
+    if values.size == 0:
+        return {"count": 0, "mean": None, "min": None, "max": None}
+    return {"count": int(values.size), "mean": float(values.mean()), "min": float(values.min()),
+            "max": float(values.max())}  # fmt: skip
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """Return a raster's size, CRS, CRS84 bounds, data type, nodata, overviews and tags."""
+    src = dataset(path)
+    return {
+        "width": src.width, "height": src.height, "crs": src.crs.to_string() if src.crs else None,
+        "bounds": list(src.bounds), "dtype": src.dtypes[0], "nodata": src.nodata,
+        "overviews": src.overviews(1), "tags": src.tags(),
+    }  # fmt: skip

@@ -1,0 +1,233 @@
+"""Reading a vector data file into a GeoDataFrame: GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf or CSV.
+
+Everything but CSV goes through pyogrio (zipped shapefiles via GDAL's ``/vsizip/``, after
+:func:`geo.zipsafe.check_zip`). CSV is read by pandas, as text, with the geometry taken from lon/lat or
+WKT columns, so that the caller type-checks every value itself and bad cells can be named.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import pyogrio
+import pyproj
+import shapely
+
+from geo.errors import InvalidDataFile
+from geo.zipsafe import ZipLimits, check_zip
+
+FORMATS = ("gpkg", "shapefile", "geojson", "fgb", "csv")
+"""Formats :func:`read_source` understands."""
+
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "x坐标")
+LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬", "y坐标")
+WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "几何(wkt)", "几何", "空间信息")
+
+_MAGIC = {b"SQLite format 3\x00": "gpkg", b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"fgb\x03": "fgb"}
+_ZIP_DATASETS = {".shp": "shapefile", ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".fgb": "fgb"}
+_SHP_REQUIRED = (".shx", ".dbf")
+_OGR_ERRORS: tuple[type[Exception], ...] = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError)
+_OGR_ERRORS += (pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.CRSError)
+_OGR_ERRORS += (pyogrio.errors.FeatureError, ValueError, OSError)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A problem with one record of a file: its 0-based position, the column and what is wrong."""
+
+    row: int
+    column: str | None
+    problem: str
+
+
+@dataclass
+class SourceData:
+    """A file as read: attributes untouched, geometry in the file's CRS (None where it could not be read)."""
+
+    frame: gpd.GeoDataFrame
+    crs: pyproj.CRS | None
+    format: str
+    layer: str | None = None
+    encoding: str | None = None
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def detect_format(path: str | Path, name_hint: str | None = None) -> str:
+    """Return ``gpkg``, ``zip``, ``fgb``, ``geojson`` or ``csv`` from the file's first bytes.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    name_hint : str, optional
+        The original file name; only its extension is used, for error messages and text formats.
+
+    Raises
+    ------
+    InvalidDataFile
+        For a bare ``.shp`` (its sidecars are needed: upload a zip) or binary data of no known format.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    for magic, fmt in _MAGIC.items():
+        if head.startswith(magic):
+            return fmt
+    suffix = PurePosixPath(name_hint or str(path)).suffix.lower()
+    if suffix in (".shp", ".shx", ".dbf"):
+        raise InvalidDataFile("a shapefile needs its .shp, .shx, .dbf and .prj files: upload them as one zip")
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return "geojson"
+    if b"\x00" in head:
+        raise InvalidDataFile(f"unrecognised binary file {name_hint or ''}; use one of {', '.join(FORMATS)}".strip())
+    return "csv"
+
+
+def _pick(candidates: list[str], layer: str | None, what: str) -> str:
+    if len(candidates) == 1:
+        return candidates[0]
+    stems = {PurePosixPath(c).stem: c for c in candidates}
+    if layer in stems:
+        return stems[layer]
+    if not candidates:
+        raise InvalidDataFile(f"no {what} found")
+    raise InvalidDataFile(f"several {what}s found ({', '.join(sorted(stems))}); name the one to import")
+
+
+def _zip_dataset(path: Path, layer: str | None, limits: ZipLimits | None) -> tuple[str, str]:
+    """Return the GDAL path (``/vsizip/...``) and format of the one dataset in a checked archive."""
+    members = check_zip(path, limits)
+    datasets = [m for m in members if PurePosixPath(m).suffix.lower() in _ZIP_DATASETS]
+    member = _pick(datasets, layer, "dataset (.shp, .gpkg, .geojson, .fgb) in the zip")
+    fmt = _ZIP_DATASETS[PurePosixPath(member).suffix.lower()]
+    if fmt == "shapefile":
+        lowered = {m.lower() for m in members}
+        stem = member[: -len(".shp")]
+        missing = [s for s in _SHP_REQUIRED if (stem + s).lower() not in lowered]
+        if missing:
+            raise InvalidDataFile(f"shapefile {member!r} lacks its {', '.join(missing)} file(s) in the zip")
+    return f"/vsizip/{path.resolve().as_posix()}/{member}", fmt
+
+
+def _gpkg_layer(path: str, layer: str | None) -> str:
+    names = [str(row[0]) for row in pyogrio.list_layers(path) if row[1] is not None]
+    return _pick(names, layer, "spatial layer in the GeoPackage")
+
+
+def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None) -> SourceData:
+    try:
+        name = _gpkg_layer(gdal_path, layer) if fmt == "gpkg" else None
+        frame = pyogrio.read_dataframe(gdal_path, layer=name, encoding=encoding)
+    except _OGR_ERRORS as exc:
+        raise InvalidDataFile(f"cannot read the {fmt} file: {exc}") from exc
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InvalidDataFile(f"the {fmt} file has no geometry column")
+    return SourceData(frame=frame, crs=frame.crs, format=fmt, layer=name, encoding=encoding)
+
+
+def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
+    """Decode CSV bytes: the given encoding, else UTF-8 (with or without BOM), else GB18030 (a superset of GBK)."""
+    for candidate in [encoding] if encoding else ["utf-8-sig", "gb18030"]:
+        try:
+            return raw.decode(candidate), candidate
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise InvalidDataFile(f"cannot decode the CSV file as {encoding or 'UTF-8 or GB18030'}")
+
+
+def _find(headers: list[str], names: tuple[str, ...]) -> str | None:
+    lowered = {h.strip().lower(): h for h in headers}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def _wkt_geometries(values: pd.Series, column: str) -> tuple[np.ndarray, list[RowProblem]]:
+    text = values.fillna("").astype(str).str.strip()
+    geoms = shapely.from_wkt(text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore")
+    bad = np.flatnonzero((text != "").to_numpy() & shapely.is_missing(geoms))
+    return geoms, [RowProblem(int(i), column, f"not valid WKT: {text.iloc[i][:60]!r}") for i in bad]
+
+
+def _xy_geometries(frame: pd.DataFrame, lon: str, lat: str) -> tuple[np.ndarray, list[RowProblem]]:
+    problems: list[RowProblem] = []
+    coords = []
+    for column in (lon, lat):
+        text = frame[column].fillna("").astype(str).str.strip()
+        values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        problems += [
+            RowProblem(int(i), column, f"not a number: {text.iloc[i]!r}")
+            for i in np.flatnonzero((text != "").to_numpy() & values.isna().to_numpy())
+        ]
+        coords.append(values.to_numpy(dtype=float))
+    geoms = shapely.points(coords[0], coords[1])
+    geoms[np.isnan(coords[0]) | np.isnan(coords[1])] = None
+    return geoms, problems
+
+
+def _read_csv(path: Path, encoding: str | None) -> SourceData:
+    text, used = _decode(path.read_bytes(), encoding)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InvalidDataFile(f"cannot parse the CSV file: {exc}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    headers = list(frame.columns)
+    wkt, lon, lat = _find(headers, WKT_NAMES), _find(headers, LON_NAMES), _find(headers, LAT_NAMES)
+    if wkt is not None:
+        geoms, problems = _wkt_geometries(frame[wkt], wkt)
+        used_columns = [wkt]
+    elif lon is not None and lat is not None:
+        geoms, problems = _xy_geometries(frame, lon, lat)
+        used_columns = [lon, lat]
+    else:
+        raise InvalidDataFile(f"the CSV needs lon/lat (经度/纬度) or WKT columns; it has {', '.join(headers)}")
+    attributes = frame.drop(columns=used_columns).replace("", None)
+    out = gpd.GeoDataFrame(attributes, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=None)
+    return SourceData(frame=out, crs=None, format="csv", encoding=used, problems=problems)
+
+
+def read_source(
+    path: str | Path,
+    *,
+    name_hint: str | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    zip_limits: ZipLimits | None = None,
+) -> SourceData:
+    """Read a vector data file of any supported format.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file on disk (a zip for shapefiles).
+    name_hint : str, optional
+        The file's original name (only its extension is used).
+    layer : str, optional
+        Which layer or member to read when the file holds several (matched by name / file stem).
+    encoding : str, optional
+        Text encoding of attribute values; by default a shapefile's ``.cpg``, else UTF-8 / GB18030 for CSV.
+    zip_limits : ZipLimits, optional
+        Limits for zip archives.
+
+    Returns
+    -------
+    SourceData
+        Attributes as read and geometries in the file's own CRS (``crs`` None when the file declares none).
+
+    Raises
+    ------
+    InvalidDataFile, FileTooLarge
+        When the file cannot be read, is unsafe, or an archive is too large.
+    """
+    path = Path(path)
+    fmt = detect_format(path, name_hint)
+    if fmt == "csv":
+        return _read_csv(path, encoding)
+    if fmt == "zip":
+        gdal_path, fmt = _zip_dataset(path, layer, zip_limits)
+        return _read_ogr(gdal_path, fmt, layer, encoding)
+    return _read_ogr(str(path), fmt, layer, encoding)

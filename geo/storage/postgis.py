@@ -1,0 +1,462 @@
+"""PostGISStore: the scale-out store, one PostgreSQL schema holding the layers, their history and versions.
+
+Its answers match ``GeoPackageStore`` for the same data: text columns use ``COLLATE "C"`` (byte order, like
+SQLite), NULLs sort first ascending as in SQLite, dates come back as ISO strings and JSON as parsed values.
+Versions live in the database, so every server worker sees the same ones.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+import geopandas as gpd
+import shapely
+
+from geo.errors import StaleVersion, StoreUnavailable, UnknownCollection, UnknownFeature
+from geo.storage.base import HISTORY_COLUMNS, FeatureStore, Filter, HistoryEntry, SortKey, WriteMode
+from geo.storage.codec import decode_frame, encode_frame, frame_from_rows
+from geo.storage.cql_sql import cql_to_sql
+from geo.storage.sqlfilter import _check_column, _q
+from geo.types import BBox
+
+Connection = psycopg.Connection[TupleRow]
+
+_GEOM = "geom"
+_PG_TYPES = {
+    "str": 'text COLLATE "C"',
+    "int": "bigint",
+    "float": "double precision",
+    "bool": "boolean",
+    "date": "date",
+    "datetime": 'text COLLATE "C"',  # ISO text, exactly as the GeoPackage holds it
+    "json": "jsonb",
+}
+_MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1, in bytes
+_HISTORY = ", ".join(_q(c) for c in HISTORY_COLUMNS)
+_EXTENT = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM {table}) AS x"
+
+# Schema migrations, applied in order; the version reached is kept in planmap_migrations. {s} is the schema.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        'CREATE TABLE {s}.planmap_meta (key text COLLATE "C" PRIMARY KEY, value json NOT NULL)',
+        'CREATE TABLE {s}.planmap_versions (layer text COLLATE "C" PRIMARY KEY, version bigint NOT NULL)',
+        """CREATE TABLE {s}.planmap_history (
+            seq bigserial PRIMARY KEY, layer text COLLATE "C" NOT NULL, feature_id text COLLATE "C" NOT NULL,
+            date date NOT NULL, status text NOT NULL, percent double precision, note text, author text,
+            recorded_at text NOT NULL, data json, is_demo boolean NOT NULL DEFAULT false)""",
+        "CREATE INDEX planmap_history_feature ON {s}.planmap_history (layer, feature_id, date)",
+        "CREATE INDEX planmap_history_date ON {s}.planmap_history (layer, date)",
+        """CREATE FUNCTION {s}.planmap_append_only() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'planmap_history is append-only'; END $$""",
+        """CREATE TRIGGER planmap_history_no_change BEFORE UPDATE OR DELETE ON {s}.planmap_history
+            FOR EACH ROW EXECUTE FUNCTION {s}.planmap_append_only()""",
+        """CREATE TRIGGER planmap_history_no_truncate BEFORE TRUNCATE ON {s}.planmap_history
+            FOR EACH STATEMENT EXECUTE FUNCTION {s}.planmap_append_only()""",
+    ),
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _check_identifier(name: str, what: str) -> None:
+    if not name or len(name.encode()) > _MAX_IDENTIFIER:
+        raise ValueError(f"{what} name {name!r} must be 1 to {_MAX_IDENTIFIER} bytes long")
+
+
+def _configure(conn: Connection) -> None:
+    """Return dates and JSON as text, as SQLite does; ``decode_frame`` parses JSON like for the GeoPackage."""
+    for name in ("date", "json", "jsonb"):
+        conn.adapters.register_loader(name, TextLoader)
+    conn.execute("SET DateStyle TO ISO")
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy scalars (which psycopg cannot bind) into Python ones."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _to_pg(value: Any, kind: str) -> Any:
+    """Encode a value for a column of planmap type ``kind``."""
+    value = _plain(value)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False)
+    if kind == "bool":
+        return bool(value)
+    if kind == "date" and isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if kind in ("str", "datetime") else value
+
+
+def _filter_cql(where: Filter | None) -> dict[str, Any] | None:
+    """Express a Filter as one CQL2 ``and`` so both stores share a single translation of it."""
+    if where is None:
+        return None
+    geometry = {"property": _GEOM}
+    terms: list[Any] = []
+    if where.bbox is not None:
+        terms.append({"op": "s_intersects", "args": [geometry, {"bbox": list(where.bbox)}]})
+    if where.intersects is not None:
+        terms.append({"op": "s_intersects", "args": [geometry, where.intersects]})
+    if where.ids is not None:
+        terms.append({"op": "in", "args": [{"property": "id"}, [_plain(v) for v in where.ids]]})
+    for column, value in where.equals.items():
+        prop = {"property": column}
+        if isinstance(value, list | tuple | set | frozenset):
+            terms.append({"op": "in", "args": [prop, [_plain(v) for v in value]]})
+        elif value is None:
+            terms.append({"op": "isNull", "args": [prop]})
+        else:
+            terms.append({"op": "=", "args": [prop, _plain(value)]})
+    if where.cql is not None:
+        terms.append(where.cql)
+    return {"op": "and", "args": terms} if terms else None
+
+
+def _order(sortby: Sequence[SortKey], types: dict[str, str]) -> str:
+    """Return `` ORDER BY ...`` with SQLite's NULL placement (first ascending); ties broken by id."""
+    terms = [
+        f"{_check_column(k.column, types)} {'DESC NULLS LAST' if k.descending else 'ASC NULLS FIRST'}" for k in sortby
+    ]
+    return " ORDER BY " + ", ".join([*terms, '"id" ASC'])
+
+
+class PostGISStore(FeatureStore):
+    """A FeatureStore in one PostgreSQL/PostGIS schema.
+
+    Each layer is a table (``fid`` bigserial, unique ``id``, typed columns, ``geom geometry(Geometry, 4326)``
+    with a GiST index). Layers are replaced atomically: COPY into a staging table, then drop and rename in
+    the same transaction. The history is append-only (a trigger refuses UPDATE, DELETE and TRUNCATE).
+
+    Parameters
+    ----------
+    dsn : a libpq connection string or ``postgresql://`` URL.
+    schema : the schema holding planmap's tables; created, with the PostGIS extension, when missing.
+    pool_size : the most connections held open.
+    timeout : seconds to wait for a connection before raising ``StoreUnavailable``.
+    """
+
+    def __init__(self, dsn: str, *, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> None:
+        _check_identifier(schema, "schema")
+        self.schema, self._s, self._timeout = schema, _q(schema), timeout
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max(pool_size, 1),
+            kwargs={"autocommit": True, "connect_timeout": max(int(timeout), 1)},
+            configure=_configure,
+            open=False,
+            name=f"planmap-{schema}",
+        )
+        try:
+            # One direct attempt first: the pool only reports a timeout, libpq says what went wrong.
+            psycopg.connect(dsn, connect_timeout=max(int(timeout), 1)).close()
+            self._pool.open(wait=True, timeout=timeout)
+            self._uid = self._migrate()
+        except (PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot open PostGIS schema {schema!r}: {exc}") from exc
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def _t(self, table: str) -> str:
+        return f"{self._s}.{_q(table)}"
+
+    @contextmanager
+    def _conn(self, transaction: bool = False) -> Iterator[Connection]:
+        """Lend a pooled connection (autocommit), optionally inside one transaction."""
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                if not transaction:
+                    yield conn
+                    return
+                with conn.transaction():
+                    yield conn
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise StoreUnavailable(f"PostgreSQL store {self.schema!r} unavailable: {exc}") from exc
+
+    def _migrate(self) -> str:
+        """Create or upgrade the schema (serialised across processes) and return the dataset uid."""
+        with self._conn(transaction=True) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}"])
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._s}")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._s}.planmap_migrations "
+                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            row = conn.execute(f"SELECT coalesce(max(version), 0) FROM {self._s}.planmap_migrations").fetchone()
+            for version, statements in enumerate(_MIGRATIONS, start=1):
+                if row is not None and version > row[0]:
+                    for statement in statements:
+                        conn.execute(statement.format(s=self._s))
+                    conn.execute(f"INSERT INTO {self._s}.planmap_migrations (version) VALUES (%s)", [version])
+            conn.execute(
+                f"INSERT INTO {self._s}.planmap_meta (key, value) VALUES ('dataset_uid', %s) ON CONFLICT DO NOTHING",
+                [json.dumps(uuid.uuid4().hex[:12])],
+            )
+            uid = conn.execute(f"SELECT value FROM {self._s}.planmap_meta WHERE key = 'dataset_uid'").fetchone()
+        return str(json.loads(uid[0])) if uid else ""
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._pool.close()
+
+    def layers(self) -> list[str]:
+        """Return the layer tables (those with registered columns), sorted."""
+        sql = (
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE n.nspname = %s AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM {self._s}.planmap_meta m "
+            "WHERE m.key = 'columns:' || c.relname) ORDER BY c.relname"
+        )
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(sql, [self.schema])]
+
+    def _columns(self, conn: Connection, layer: str) -> dict[str, str]:
+        row = conn.execute(
+            f"SELECT value FROM {self._s}.planmap_meta WHERE key = %s AND to_regclass(%s) IS NOT NULL",
+            [f"columns:{layer}", self._t(layer)],
+        ).fetchone()
+        if row is None:
+            raise UnknownCollection(f"no collection {layer!r} in schema {self.schema!r}")
+        types: dict[str, str] = json.loads(row[0])
+        return types
+
+    def columns(self, layer: str) -> dict[str, str]:
+        """Return the layer's attribute columns and planmap types."""
+        with self._conn() as conn:
+            return self._columns(conn, layer)
+
+    def write_layer(
+        self,
+        layer: str,
+        frame: gpd.GeoDataFrame,
+        mode: WriteMode = "replace",
+        types: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write a layer with COPY into a staging table, then swap it in within the same transaction."""
+        _check_identifier(layer, "layer")
+        if layer.startswith("planmap_"):
+            raise ValueError(f"layer names starting with 'planmap_' are reserved: {layer!r}")
+        encoded, column_types = encode_frame(frame, self.id_column, types)
+        for name in column_types:
+            _check_identifier(name, "column")
+            if name in ("fid", _GEOM):
+                raise ValueError(f"column name {name!r} is reserved")
+        stage = f"planmap_stage_{uuid.uuid4().hex}"
+        with self._conn(transaction=True) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}:{layer}"])
+            if mode == "create" and conn.execute("SELECT to_regclass(%s)", [self._t(layer)]).fetchone() != (None,):
+                raise ValueError(f"collection {layer!r} exists already")
+            self._load(conn, stage, encoded, column_types)
+            extent = conn.execute(_EXTENT.format(table=self._t(stage))).fetchone()
+            # Readers keep seeing the old table until this transaction commits.
+            conn.execute(f"DROP TABLE IF EXISTS {self._t(layer)}")
+            conn.execute(f"ALTER TABLE {self._t(stage)} RENAME TO {_q(layer)}")
+            self._set_meta(conn, f"columns:{layer}", column_types)
+            self._set_meta(conn, f"extent:{layer}", None if extent is None or extent[0] is None else list(extent))
+            self._bump(conn, layer)
+
+    def _load(self, conn: Connection, table: str, encoded: gpd.GeoDataFrame, types: dict[str, str]) -> None:
+        """Create ``table``, COPY the encoded frame into it, then index and analyse it."""
+        shapes = encoded.geometry.to_numpy()
+        dims = "GeometryZ" if shapely.has_z(shapes).any() else "Geometry"
+        columns = "".join(f"{_q(n)} {_PG_TYPES[k]}, " for n, k in types.items())
+        conn.execute(
+            f"CREATE TABLE {self._t(table)} (fid bigserial PRIMARY KEY, {columns}{_GEOM} geometry({dims}, 4326))"
+        )
+        # Binary EWKB then bytes.hex() is about 3x faster than shapely's own hex output.
+        wkb = shapely.to_wkb(shapely.set_srid(shapes, 4326), include_srid=True)
+        geoms = [None if b is None else b.hex() for b in wkb]
+        values = [encoded[n].astype(object).where(encoded[n].notna(), None).tolist() for n in types]
+        names = ", ".join(_q(n) for n in [*types, _GEOM])
+        with conn.cursor().copy(f"COPY {self._t(table)} ({names}) FROM STDIN") as copy:
+            for row in zip(*values, geoms, strict=True):
+                copy.write_row(row)
+        conn.execute(f"CREATE UNIQUE INDEX ON {self._t(table)} ({_q(self.id_column)})")
+        conn.execute(f"CREATE INDEX ON {self._t(table)} USING gist ({_GEOM})")
+        conn.execute(f"ANALYZE {self._t(table)}")
+
+    def read(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Return the matching features, using the GiST index for spatial conditions."""
+        with self._conn() as conn:
+            types = self._columns(conn, layer)
+            wanted = [c for c in (columns or list(types)) if c in types]
+            if self.id_column not in wanted:
+                wanted.insert(0, self.id_column)
+            clause, params = self._where(layer, where, types)
+            select = ", ".join(_q(c) for c in wanted)
+            sql = f"SELECT {select}, ST_AsBinary({_GEOM}) FROM {self._t(layer)}{clause}{_order(sortby, types)}"
+            rows = conn.execute(sql + " LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
+        return decode_frame(frame_from_rows(rows, wanted), types)
+
+    @staticmethod
+    def _where(layer: str, where: Filter | None, types: dict[str, str]) -> tuple[str, list[Any]]:
+        expr = _filter_cql(where)
+        if expr is None:
+            return "", []
+        sql, params = cql_to_sql(expr, types, geom_col=_GEOM, layer=layer, dialect="postgis")
+        return f" WHERE {sql}", params
+
+    def count(self, layer: str, where: Filter | None = None) -> int:
+        """Return the number of matching features."""
+        with self._conn() as conn:
+            clause, params = self._where(layer, where, self._columns(conn, layer))
+            row = conn.execute(f"SELECT count(*) FROM {self._t(layer)}{clause}", params).fetchone()
+        return int(row[0]) if row else 0
+
+    def bounds(self, layer: str) -> BBox | None:
+        """Return the extent recorded when the layer was written (geometries change only then)."""
+        with self._conn() as conn:
+            self._columns(conn, layer)
+            row = conn.execute(
+                f"SELECT value FROM {self._s}.planmap_meta WHERE key = %s", [f"extent:{layer}"]
+            ).fetchone()
+            extent = json.loads(row[0]) if row else None
+            if extent is None:
+                extent = conn.execute(_EXTENT.format(table=self._t(layer))).fetchone()
+        return None if extent is None or extent[0] is None else (extent[0], extent[1], extent[2], extent[3])
+
+    def history(
+        self,
+        layer: str | None = None,
+        feature_ids: Sequence[str] | None = None,
+        until: date | None = None,
+    ) -> pd.DataFrame:
+        """Return history rows, oldest first (by date, then by the order they were recorded)."""
+        parts: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if layer is not None:
+            parts.append("layer = %s")
+            params.append(layer)
+        if feature_ids is not None:
+            parts.append("feature_id = ANY(%s)")
+            params.append(list(feature_ids))
+        if until is not None:
+            parts.append('"date" <= %s')
+            params.append(until)
+        sql = f'SELECT {_HISTORY} FROM {self._s}.planmap_history WHERE {" AND ".join(parts)} ORDER BY "date", seq'
+        with self._conn() as conn:
+            frame = pd.DataFrame(conn.execute(sql, params).fetchall(), columns=list(HISTORY_COLUMNS))
+        frame["is_demo"] = frame["is_demo"].astype(bool)
+        return frame
+
+    def _insert_history(self, conn: Connection, entries: Sequence[HistoryEntry]) -> None:
+        now, names = _now(), HISTORY_COLUMNS[1:]
+        with conn.cursor().copy(
+            f"COPY {self._s}.planmap_history ({', '.join(_q(n) for n in names)}) FROM STDIN"
+        ) as copy:
+            for entry in entries:
+                row = entry.to_row(now)
+                row["is_demo"] = bool(row["is_demo"])
+                copy.write_row([row[n] for n in names])
+
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Append many entries in one transaction."""
+        if not entries:
+            return
+        with self._conn(transaction=True) as conn:
+            self._insert_history(conn, entries)
+            for layer in sorted({e.layer for e in entries}):
+                self._bump(conn, layer)
+
+    def record_progress(
+        self,
+        entry: HistoryEntry,
+        set_values: Mapping[str, Any],
+        expected_version: str | None = None,
+    ) -> str:
+        """Append one report and update the feature's current state atomically (the feature row is locked)."""
+        with self._conn(transaction=True) as conn:
+            types = self._columns(conn, entry.layer)
+            unknown = [c for c in set_values if c not in types or c == self.id_column]
+            if unknown:
+                raise ValueError(f"cannot set columns {unknown} of {entry.layer!r}")
+            table, key = self._t(entry.layer), _q(self.id_column)
+            locked = conn.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE", [entry.feature_id])
+            if locked.fetchone() is None:
+                raise UnknownFeature(f"no feature {entry.feature_id!r} in collection {entry.layer!r}")
+            current = self._feature_version(conn, entry.layer, entry.feature_id)
+            if expected_version is not None and expected_version != current:
+                raise StaleVersion(
+                    f"feature {entry.feature_id!r} changed: version is {current!r}, not {expected_version!r}"
+                )
+            if set_values:
+                assign = ", ".join(f"{_q(c)} = %s" for c in set_values)
+                values = [_to_pg(v, types[c]) for c, v in set_values.items()]
+                conn.execute(f"UPDATE {table} SET {assign} WHERE {key} = %s", [*values, entry.feature_id])
+            self._insert_history(conn, [entry])
+            return self._bump(conn, entry.layer)
+
+    def version(self, layer: str) -> str:
+        """Return ``<dataset uid>.<write counter>`` for the layer."""
+        with self._conn() as conn:
+            row = conn.execute(f"SELECT version FROM {self._s}.planmap_versions WHERE layer = %s", [layer]).fetchone()
+            if row is None:
+                self._columns(conn, layer)
+        return f"{self._uid}.{0 if row is None else row[0]}"
+
+    def feature_version(self, layer: str, feature_id: str) -> str:
+        """Return ``<dataset uid>.f<last history seq>`` for the feature."""
+        with self._conn() as conn:
+            return self._feature_version(conn, layer, feature_id)
+
+    def _feature_version(self, conn: Connection, layer: str, feature_id: str) -> str:
+        row = conn.execute(
+            f"SELECT max(seq) FROM {self._s}.planmap_history WHERE layer = %s AND feature_id = %s", [layer, feature_id]
+        ).fetchone()
+        return f"{self._uid}.f{(row[0] if row else None) or 0}"
+
+    def _bump(self, conn: Connection, layer: str) -> str:
+        row = conn.execute(
+            f"INSERT INTO {self._s}.planmap_versions AS v (layer, version) VALUES (%s, 1) "
+            "ON CONFLICT (layer) DO UPDATE SET version = v.version + 1 RETURNING version",
+            [layer],
+        ).fetchone()
+        return f"{self._uid}.{row[0] if row else 0}"
+
+    def get_meta(self, key: str) -> Any:
+        """Return the JSON value stored under ``key``, or None."""
+        with self._conn() as conn:
+            row = conn.execute(f"SELECT value FROM {self._s}.planmap_meta WHERE key = %s", [key]).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key``."""
+        with self._conn() as conn:
+            self._set_meta(conn, key, value)
+
+    def _set_meta(self, conn: Connection, key: str, value: Any) -> None:
+        conn.execute(
+            f"INSERT INTO {self._s}.planmap_meta (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, json.dumps(value, ensure_ascii=False)],
+        )

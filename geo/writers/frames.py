@@ -1,0 +1,125 @@
+"""Reading a layer page by page and conforming each page to an export schema (columns, CRS, geometry type)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import geopandas as gpd
+import pyproj
+import shapely
+
+from geo.crs import to_crs
+from geo.storage.base import FeatureStore, Filter
+
+GEOMETRY = "geometry"
+"""Name of the geometry column in every exported frame."""
+
+DEFAULT_CHUNK = 5000
+"""Features per page: small enough to bound memory, large enough to keep per-page overhead low."""
+
+_MULTI = {
+    "MultiPolygon": (shapely.GeometryType.POLYGON, shapely.multipolygons),
+    "MultiLineString": (shapely.GeometryType.LINESTRING, shapely.multilinestrings),
+    "MultiPoint": (shapely.GeometryType.POINT, shapely.multipoints),
+}
+
+
+@dataclass(frozen=True)
+class ExportSchema:
+    """What an export holds: output columns and their planmap types, geometry type, CRS and labels.
+
+    Attributes
+    ----------
+    name : the layer name written into the file (GeoPackage table, GeoJSON ``name``).
+    columns : output column name -> planmap type (str, int, float, bool, date, datetime, json), in order.
+    geometry_type : the single geometry type of the layer, e.g. ``MultiPolygon``.
+    crs : the output CRS.
+    labels : output column name -> human label (e.g. ``名称 Name``) for field-mapping files.
+    """
+
+    name: str
+    columns: Mapping[str, str]
+    geometry_type: str
+    crs: pyproj.CRS
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_geographic(self) -> bool:
+        """Return True when coordinates are degrees (lon/lat)."""
+        return bool(self.crs.is_geographic)
+
+
+def iter_frames(
+    store: FeatureStore,
+    layer: str,
+    where: Filter | None = None,
+    *,
+    columns: list[str] | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Iterator[gpd.GeoDataFrame]:
+    """Yield the matching features page by page (ordered by id), never holding more than one page.
+
+    Pages are read with limit/offset on the id order every store guarantees. A concurrent write between two
+    pages can shift rows across the page boundary; exports are meant for a quiescent store or a snapshot.
+
+    Parameters
+    ----------
+    store : the feature store.
+    layer : layer id.
+    where : which features; None for all.
+    columns : attribute columns to read (``id`` is always read).
+    chunk_size : features per page.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be positive")
+    offset = 0
+    while True:
+        frame = store.read(layer, where, limit=chunk_size, offset=offset, columns=columns)
+        if len(frame):
+            yield frame
+        if len(frame) < chunk_size:
+            return
+        offset += len(frame)
+
+
+def promote(geoms: np.ndarray, geometry_type: str) -> np.ndarray:
+    """Return the geometries with single parts wrapped as multi-parts when the layer type is Multi*.
+
+    GeoPackage, FlatGeobuf and GeoParquet declare one geometry type per layer; a Polygon in a
+    MultiPolygon layer would be flagged by strict readers.
+    """
+    if geometry_type not in _MULTI:
+        return geoms
+    single, make = _MULTI[geometry_type]
+    mask = shapely.get_type_id(geoms) == single
+    if not mask.any():
+        return geoms
+    out = geoms.copy()
+    out[mask] = [make([g]) for g in geoms[mask]]
+    return out
+
+
+def conform(frame: gpd.GeoDataFrame, schema: ExportSchema, rename: Mapping[str, str]) -> gpd.GeoDataFrame:
+    """Return ``frame`` with the schema's columns (renamed by ``rename``), in the schema's CRS and type.
+
+    Columns missing from ``frame`` are added as nulls, so every page has the same shape.
+    """
+    out = to_crs(frame, schema.crs)
+    out = out.rename(columns=dict(rename))
+    for name in schema.columns:
+        if name not in out.columns:
+            out[name] = None
+    geoms = promote(np.asarray(out.geometry.array, dtype=object), schema.geometry_type)
+    data = out[list(schema.columns)]
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, index=out.index, crs=schema.crs), crs=schema.crs)
+
+
+def conform_all(
+    frames: Iterable[gpd.GeoDataFrame], schema: ExportSchema, rename: Mapping[str, str]
+) -> Iterator[gpd.GeoDataFrame]:
+    """Apply :func:`conform` lazily to every page."""
+    for frame in frames:
+        yield conform(frame, schema, rename)

@@ -1,0 +1,166 @@
+"""Streaming text encoders: GeoJSON FeatureCollections and CSV, one page of features at a time."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+
+from geo.errors import InvalidFormat
+from geo.writers.frames import ExportSchema
+
+CsvGeometry = Literal["wkt", "lonlat"]
+UTF8_BOM = b"\xef\xbb\xbf"
+"""Excel opens UTF-8 CSV as the local code page (GBK on Chinese Windows) unless the file starts with a BOM."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, date | datetime | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def _clean(value: Any) -> Any:
+    """Turn pandas missing values (NaN, NA, NaT) into None so JSON gets ``null``."""
+    if isinstance(value, dict | list | np.ndarray):
+        return value
+    return None if pd.isna(value) else value
+
+
+def crs_member(schema: ExportSchema) -> dict[str, Any] | None:
+    """Return the GeoJSON 2008 ``crs`` member for a non-CRS84 export, or None for RFC 7946 output.
+
+    RFC 7946 GeoJSON is CRS84 only. For another CRS planmap writes the pre-RFC form with a named ``crs``
+    member (``urn:ogc:def:crs:EPSG::<code>``), which GDAL, QGIS and geopandas read, coordinates in x/y
+    (easting/northing or lon/lat) order.
+    """
+    if schema.crs.equals("OGC:CRS84") or schema.crs.to_epsg() == 4326:
+        return None
+    code = schema.crs.to_epsg()
+    if code is None:
+        raise InvalidFormat(f"CRS {schema.crs.name!r} has no EPSG code to name in GeoJSON")
+    return {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}}
+
+
+def _features(frame: gpd.GeoDataFrame, id_column: str | None) -> str:
+    geoms = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
+    props = frame.drop(columns=frame.geometry.name)
+    records = props.astype(object).to_dict("records")
+    parts = []
+    for record, geom in zip(records, geoms, strict=True):
+        clean = {k: _clean(v) for k, v in record.items()}
+        fid = json.dumps(clean.get(id_column), ensure_ascii=False) if id_column else "null"
+        body = json.dumps(clean, ensure_ascii=False, default=_json_default, allow_nan=False)
+        parts.append(f'{{"type":"Feature","id":{fid},"properties":{body},"geometry":{geom or "null"}}}')
+    return ",\n".join(parts)
+
+
+def geojson_chunks(
+    frames: Iterable[gpd.GeoDataFrame], schema: ExportSchema, id_column: str | None = "id"
+) -> Iterator[bytes]:
+    """Return a GeoJSON FeatureCollection as an iterator of UTF-8 chunks, one per page of features.
+
+    The header is built (and its CRS checked) at once, so errors surface before the first byte.
+
+    Parameters
+    ----------
+    frames : pages already conformed to ``schema`` (see :func:`geo.writers.frames.conform`).
+    schema : the export schema (its CRS decides whether a ``crs`` member is written).
+    id_column : property copied into each feature's ``id``; None for no id.
+    """
+    head: dict[str, Any] = {"type": "FeatureCollection", "name": schema.name}
+    member = crs_member(schema)
+    if member is not None:
+        head["crs"] = member
+    return _geojson_stream(frames, json.dumps(head, ensure_ascii=False)[:-1] + ',"features":[\n', id_column)
+
+
+def _geojson_stream(frames: Iterable[gpd.GeoDataFrame], head: str, id_column: str | None) -> Iterator[bytes]:
+    yield head.encode()
+    first = True
+    for frame in frames:
+        if frame.empty:
+            continue
+        yield ((",\n" if not first else "") + _features(frame, id_column)).encode()
+        first = False
+    yield b"\n]}\n"
+
+
+def _geometry_columns(frame: gpd.GeoDataFrame, schema: ExportSchema, geometry: CsvGeometry) -> pd.DataFrame:
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    if geometry == "wkt":
+        # 9 decimals of a degree is 0.1 mm; 4 decimals of a metre likewise: exact enough, much shorter than repr.
+        precision = 9 if schema.is_geographic else 4
+        return pd.DataFrame({"wkt": shapely.to_wkt(geoms, rounding_precision=precision)}, index=frame.index)
+    names = ("lon", "lat") if schema.is_geographic else ("x", "y")
+    return pd.DataFrame({names[0]: shapely.get_x(geoms), names[1]: shapely.get_y(geoms)}, index=frame.index)
+
+
+def _csv_text(frame: gpd.GeoDataFrame, schema: ExportSchema, geometry: CsvGeometry, header: bool) -> str:
+    data = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    for name, kind in schema.columns.items():
+        if kind == "json" and name in data:
+            data[name] = data[name].map(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
+    out = pd.concat([data, _geometry_columns(frame, schema, geometry)], axis=1)
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False, header=header, lineterminator="\r\n")
+    return buffer.getvalue()
+
+
+def csv_chunks(
+    frames: Iterable[gpd.GeoDataFrame],
+    schema: ExportSchema,
+    geometry: CsvGeometry = "wkt",
+    headers: dict[str, str] | None = None,
+) -> Iterator[bytes]:
+    """Return a UTF-8 CSV (with BOM) as an iterator of chunks: attributes plus WKT or lon/lat (x/y) columns.
+
+    Parameters
+    ----------
+    frames : pages conformed to ``schema``.
+    schema : the export schema.
+    geometry : ``wkt`` for a WKT column, ``lonlat`` for ``lon``/``lat`` (``x``/``y`` when projected)
+        columns; ``lonlat`` needs a Point layer.
+    headers : output column -> header text (e.g. Chinese aliases); columns not named keep their name.
+
+    Raises
+    ------
+    InvalidFormat
+        If ``geometry`` is ``lonlat`` for a layer that is not made of points.
+    """
+    if geometry not in ("wkt", "lonlat"):
+        raise InvalidFormat(f"unknown CSV geometry {geometry!r}; use wkt or lonlat")
+    if geometry == "lonlat" and schema.geometry_type != "Point":
+        raise InvalidFormat(f"geometry=lonlat needs a Point layer; {schema.name} has {schema.geometry_type}")
+    names = [*schema.columns, *(("wkt",) if geometry == "wkt" else ("lon", "lat"))]
+    if geometry == "lonlat" and not schema.is_geographic:
+        names[-2:] = ["x", "y"]
+    header_row = pd.DataFrame(columns=[(headers or {}).get(n, n) for n in names])
+    head = UTF8_BOM + header_row.to_csv(index=False, lineterminator="\r\n").encode()
+    return _csv_stream(frames, schema, geometry, head)
+
+
+def _csv_stream(
+    frames: Iterable[gpd.GeoDataFrame], schema: ExportSchema, geometry: CsvGeometry, head: bytes
+) -> Iterator[bytes]:
+    yield head
+    for frame in frames:
+        if not frame.empty:
+            yield _csv_text(frame, schema, geometry, header=False).encode()

@@ -1,0 +1,163 @@
+"""Bringing imported geometries into the plan: CRS, GCJ-02/BD-09, swapped axes, validity, type and place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+import geopandas as gpd
+import pyproj
+import shapely
+from shapely.geometry import MultiLineString, MultiPoint, MultiPolygon
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import convert_geometry, gk_zone_for_bounds, transform_geometry
+from geo.crsguess import guess_crs
+from geo.types import CoordSys
+from layers.models import LayerGeometry
+
+CANDIDATE_CRS = ("OGC:CRS84", "EPSG:4547", "EPSG:4546", "EPSG:4526", "EPSG:4525", "EPSG:3857")
+"""CRSs tried, in this order, for files that declare none: lon/lat, the two 3-degree Gauss-Krüger zones over
+Xiangtan (CM 114E and 111E) without and with the zone prefix, and Web Mercator."""
+
+AREA_BUFFER_M = 1000.0
+_GUESS_MARGIN_DEG = 0.1
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "Point": ("Point",),
+    "MultiPoint": ("Point",),
+    "MultiLineString": ("LineString", "LinearRing"),
+    "MultiPolygon": ("Polygon",),
+}
+_MULTI = {"MultiPoint": MultiPoint, "MultiLineString": MultiLineString, "MultiPolygon": MultiPolygon}
+Geometries = npt.NDArray[np.object_]
+
+
+@dataclass
+class PlacedGeometries:
+    """Geometries in WGS84 lon/lat, with what was found on the way (row indexes are 0-based)."""
+
+    geoms: Geometries
+    crs: str | None = None
+    crs_source: str | None = None
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    repairs: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan_area(counties: gpd.GeoDataFrame, buffer_m: float = AREA_BUFFER_M) -> BaseGeometry:
+    """Return the union of the county boundaries grown by ``buffer_m`` metres (in a Gauss-Krüger zone)."""
+    union = shapely.union_all(np.asarray(counties.geometry.array, dtype=object))
+    zone = gk_zone_for_bounds(tuple(union.bounds))
+    grown = transform_geometry(transform_geometry(union, 4326, zone).buffer(buffer_m), zone, 4326)
+    shapely.prepare(grown)
+    return grown
+
+
+def crs_label(crs: pyproj.CRS) -> str:
+    """Return ``EPSG:nnnn`` or ``OGC:CRS84`` (else the CRS name) for the report."""
+    authority = crs.to_authority(min_confidence=70)
+    return ":".join(authority) if authority else crs.name
+
+
+def _source_crs(geoms: Geometries, crs: pyproj.CRS | None, area: BaseGeometry, out: PlacedGeometries) -> pyproj.CRS:
+    if crs is not None:
+        out.crs, out.crs_source = crs_label(crs), "file"
+        return crs
+    minx, miny, maxx, maxy = area.bounds
+    loose = (minx - _GUESS_MARGIN_DEG, miny - _GUESS_MARGIN_DEG, maxx + _GUESS_MARGIN_DEG, maxy + _GUESS_MARGIN_DEG)
+    guessed = guess_crs(geoms[~shapely.is_missing(geoms)], CANDIDATE_CRS, loose)
+    if guessed is None:
+        raise ValueError(f"the file declares no CRS and its coordinates fit none of {', '.join(CANDIDATE_CRS)}")
+    out.crs, out.crs_source = crs_label(guessed), "inferred"
+    out.warnings.append(f"the file declares no CRS; {out.crs} was inferred from the coordinate ranges")
+    return guessed
+
+
+def _parts(geom: BaseGeometry) -> list[BaseGeometry]:
+    if hasattr(geom, "geoms"):
+        return [p for g in geom.geoms for p in _parts(g)]
+    return [geom]
+
+
+def conform_geometry(
+    geom: BaseGeometry | None, target: LayerGeometry, repair: bool = True
+) -> tuple[BaseGeometry | None, str | None, str | None]:
+    """Return (geometry of the layer's type, repair note, problem): 2D, valid, promoted to Multi* if needed.
+
+    Invalid geometries are repaired with ``shapely.make_valid`` (keeping the parts of the layer's geometry
+    family) when ``repair`` is set, else reported.
+
+    Examples
+    --------
+    >>> from shapely import Polygon
+    >>> geom, note, problem = conform_geometry(Polygon([(0, 0), (1, 1), (1, 0), (0, 1)]), "MultiPolygon")
+    >>> geom.geom_type, len(geom.geoms), problem
+    ('MultiPolygon', 2, None)
+    """
+    if geom is None or geom.is_empty:
+        return None, None, "no geometry"
+    geom = shapely.force_2d(geom)
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        return None, None, "coordinates are not finite numbers"
+    note = None
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        if not repair:
+            return None, None, f"invalid geometry: {reason}"
+        geom, note = shapely.make_valid(geom), f"repaired invalid geometry ({reason})"
+    parts = _parts(geom)
+    kept = [p for p in parts if p.geom_type in _FAMILIES[target] and not p.is_empty]
+    if not kept or (note is None and len(kept) < len(parts)):
+        return None, None, f"a {geom.geom_type} does not fit a {target} layer"
+    if target == "Point":
+        return (kept[0], note, None) if len(kept) == 1 else (None, None, f"{len(kept)} points where one is expected")
+    return _MULTI[target](kept), note, None
+
+
+def _swap_rows(geoms: Geometries, area: BaseGeometry) -> npt.NDArray[np.intp]:
+    """Return rows outside the area whose swapped coordinates fall inside (lat/lon given in the wrong order)."""
+    present = ~shapely.is_missing(geoms)
+    swapped = shapely.transform(geoms, lambda xy: xy[:, ::-1])
+    box = shapely.box(*area.bounds).buffer(_GUESS_MARGIN_DEG)
+    return np.flatnonzero(present & ~shapely.intersects(box, geoms) & shapely.intersects(box, swapped))
+
+
+def place_geometries(
+    geoms: Geometries,
+    crs: pyproj.CRS | None,
+    target: LayerGeometry,
+    area: BaseGeometry | None,
+    coordsys: CoordSys = "wgs84",
+    repair: bool = True,
+) -> PlacedGeometries:
+    """Reproject to WGS84, fix swapped lat/lon, convert GCJ-02/BD-09, conform types and check the place.
+
+    Raises ``ValueError`` (a file-level problem) when the CRS cannot be told or ``coordsys`` is asked for
+    projected data. Per-row problems and repairs are returned, not raised.
+    """
+    out = PlacedGeometries(geoms=np.array(geoms, dtype=object))
+    source = _source_crs(out.geoms, crs, area if area is not None else shapely.box(-180, -90, 180, 90), out)
+    if coordsys not in ("wgs84", "cgcs2000") and not source.is_geographic:
+        raise ValueError(f"coordsys={coordsys} applies to lon/lat data, but the file is in {out.crs}")
+    present = ~shapely.is_missing(out.geoms)
+    if not source.equals(pyproj.CRS.from_epsg(4326)):
+        out.geoms[present] = transform_geometry(out.geoms[present], source, 4326)
+    for row, geom in enumerate(out.geoms):
+        out.geoms[row], note, problem = conform_geometry(geom, target, repair)
+        if problem:
+            out.problems.append((row, problem))
+        elif note:
+            out.repairs.append((row, note))
+    if source.is_geographic and area is not None:
+        for row in _swap_rows(out.geoms, area):
+            out.geoms[row] = shapely.transform(out.geoms[row], lambda xy: xy[:, ::-1])
+            out.repairs.append((int(row), "latitude and longitude were swapped; swapped back"))
+    if coordsys not in ("wgs84", "cgcs2000"):
+        out.geoms = convert_geometry(out.geoms, coordsys, "wgs84")
+    if area is not None:
+        outside = ~shapely.is_missing(out.geoms) & ~shapely.intersects(area, out.geoms)
+        problem = f"outside Xiangtan (more than {AREA_BUFFER_M / 1000:g} km beyond the county boundaries)"
+        out.problems += [(int(row), problem) for row in np.flatnonzero(outside)]
+    return out

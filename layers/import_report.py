@@ -1,0 +1,114 @@
+"""What an import was asked to do and what it did: options, per-row problems and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from geo.types import CoordSys
+from geo.zipsafe import ZipLimits
+
+ImportMode = Literal["replace", "upsert"]
+ImportStatus = Literal["applied", "dry_run", "rejected"]
+MAX_LISTED = 500
+"""Most problems, repairs and ids listed in a report (the totals are always given)."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to import a file.
+
+    Attributes
+    ----------
+    mode : ``replace`` the layer (features absent from the file are removed) or ``upsert`` by id.
+    dry_run : report what would change without writing.
+    mapping : source column -> layer field; a None field ignores the column. Other columns are matched
+        by field name or by the field's Chinese or English alias.
+    coordsys : ``gcj02`` or ``bd09`` when lon/lat come from AMap/Tencent or Baidu; ``wgs84`` otherwise.
+    source : the ``source`` recorded on every imported feature (default: the file name).
+    encoding : text encoding of the attributes when the file does not say (shapefile .cpg, CSV sniffing).
+    file_layer : which layer or zip member to read when the file holds several.
+    file_name : the file's original name, for the report and the default source.
+    author : recorded on the history entries the import appends.
+    repair : repair invalid geometries (``shapely.make_valid``) instead of rejecting them.
+    today : the date of history entries for features without an update or completion date.
+    """
+
+    mode: ImportMode = "replace"
+    dry_run: bool = False
+    mapping: Mapping[str, str | None] | None = None
+    coordsys: CoordSys = "wgs84"
+    source: str | None = None
+    encoding: str | None = None
+    file_layer: str | None = None
+    file_name: str | None = None
+    author: str = "import"
+    repair: bool = True
+    today: date | None = None
+    zip_limits: ZipLimits = field(default_factory=ZipLimits)
+
+
+class RowIssue(BaseModel):
+    """One problem or repair: the 1-based record number in the file, the feature id and the column."""
+
+    row: int | None = None
+    id: str | None = None
+    column: str | None = None
+    problem: str
+
+
+class ImportReport(BaseModel):
+    """The outcome of an import (or of a dry run, or of a rejected file)."""
+
+    layer: str
+    status: ImportStatus = "rejected"
+    mode: ImportMode = "replace"
+    file_name: str | None = None
+    file_format: str | None = None
+    rows: int = 0
+    crs: str | None = Field(None, description="CRS of the file's coordinates")
+    crs_source: Literal["file", "inferred"] | None = Field(None, description="read from the file or inferred")
+    coordsys: str = "wgs84"
+    encoding: str | None = None
+    mapping: dict[str, str] = Field(default_factory=dict, description="source column -> layer field")
+    ignored_columns: list[str] = Field(default_factory=list)
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    ids: dict[str, list[str]] = Field(default_factory=dict, description="added/updated/removed ids (capped)")
+    history_entries: int = Field(0, description="progress-history entries appended for status changes")
+    repairs: list[RowIssue] = Field(default_factory=list)
+    repairs_total: int = 0
+    warnings: list[str] = Field(default_factory=list)
+    problems: list[RowIssue] = Field(default_factory=list)
+    problems_total: int = 0
+    version_before: str | None = None
+    version_after: str | None = None
+
+    def add_problems(self, issues: list[RowIssue]) -> None:
+        """Add problems, keeping at most ``MAX_LISTED`` listed."""
+        self.problems_total += len(issues)
+        self.problems.extend(issues[: max(0, MAX_LISTED - len(self.problems))])
+
+    def add_repairs(self, issues: list[RowIssue]) -> None:
+        """Add repairs, keeping at most ``MAX_LISTED`` listed."""
+        self.repairs_total += len(issues)
+        self.repairs.extend(issues[: max(0, MAX_LISTED - len(self.repairs))])
+
+    def summary(self) -> str:
+        """Return a few human-readable lines (for the command line)."""
+        head = f"{self.status}: {self.layer} ({self.mode}) from {self.file_name or 'file'}"
+        lines = [head, f"  format {self.file_format}, {self.rows} rows, CRS {self.crs} ({self.crs_source})"]
+        lines.append(
+            f"  added {self.added}, updated {self.updated}, unchanged {self.unchanged}, removed {self.removed}"
+        )
+        lines.append(f"  repairs {self.repairs_total}, history entries {self.history_entries}")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  repair: row {r.row} id {r.id} [{r.column}] {r.problem}" for r in self.repairs]
+        lines += [f"  problem: row {p.row} id {p.id} [{p.column}] {p.problem}" for p in self.problems]
+        return "\n".join(lines)

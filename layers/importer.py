@@ -1,0 +1,258 @@
+"""Importing a planner's real data file into a plan layer: check everything first, then write once.
+
+The pipeline reads the file (:mod:`geo.readers`), maps its columns to the layer's fields, type-checks every
+value, brings geometries to WGS84 (CRS from the file or inferred, GCJ-02/BD-09 on request, swapped lat/lon
+fixed, invalid geometries repaired), rejects rows outside Xiangtan, fills ``county``/``county_name`` and the
+geodesic ``area_mu``/``length_km``, and marks every feature ``is_demo = false`` with the given ``source``.
+Any problem rejects the whole file and the store is left untouched.
+
+Features whose id is already stored keep the values of fields the file does not provide, and keep their
+progress history. The import appends one history entry per feature whose status it changes (a new
+feature counts as changing from the layer's initial status), dated by the feature's completion date when
+done, else its update date, else the import day; so replaying the history gives the imported status.
+In ``replace`` mode features missing from the file are removed from the layer; their history rows stay.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+
+from geo.errors import InvalidDataFile, StaleVersion
+from geo.readers import read_source
+from geo.storage.base import FeatureStore, HistoryEntry
+from layers.boundaries import load_boundaries
+from layers.import_fields import is_missing, resolve_mapping
+from layers.import_frame import (
+    assign_counties,
+    carry_existing,
+    check_ids,
+    coerce_columns,
+    derive_measures,
+    finish_frame,
+)
+from layers.import_geometry import place_geometries, plan_area
+from layers.import_report import MAX_LISTED, ImportOptions, ImportReport, RowIssue
+from layers.models import Layer
+from layers.progress import done_statuses, initial_status
+
+__all__ = ["ImportOptions", "ImportReport", "import_file"]
+
+GEOMETRY_TOLERANCE_DEG = 1e-6
+"""Geometries closer than this (about 0.1 m) count as unchanged."""
+COUNTIES = "counties"
+
+
+def _counties(store: FeatureStore) -> gpd.GeoDataFrame:
+    return store.read(COUNTIES) if COUNTIES in store.layers() else load_boundaries()
+
+
+def _existing(store: FeatureStore, layer: Layer) -> gpd.GeoDataFrame:
+    if layer.id in store.layers():
+        return store.read(layer.id)
+    return gpd.GeoDataFrame({"id": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([]), crs=4326)
+
+
+def _issues(rows: list[tuple[int, str | None, str]], ids: pd.Series | None) -> list[RowIssue]:
+    def id_of(row: int) -> str | None:
+        value = ids.iloc[row] if ids is not None and row < len(ids) else None
+        return None if is_missing(value) else str(value)
+
+    return [RowIssue(row=row + 1, id=id_of(row), column=column, problem=text) for row, column, text in rows]
+
+
+def _attributes(source: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, report: ImportReport) -> Any:
+    """Return (typed attribute frame or None, the id source column, per-row problems)."""
+    columns = [c for c in source.columns if c != source.geometry.name]
+    mapping, ignored, warnings, errors = resolve_mapping(columns, layer, options.mapping)
+    report.mapping, report.ignored_columns = mapping, ignored
+    report.warnings += warnings
+    if errors:
+        report.add_problems([RowIssue(problem=e) for e in errors])
+        return None, None, []
+    attrs, problems = coerce_columns(source, mapping, layer)
+    id_column = next((c for c, f in mapping.items() if f == "id"), None)
+    if id_column is None and options.mode == "upsert":
+        report.add_problems([RowIssue(column="id", problem="an upsert needs an id column to match features by")])
+        return None, None, []
+    if id_column is None:
+        attrs["id"] = [f"{layer.id}-{n:05d}" for n in range(1, len(attrs) + 1)]
+        report.warnings.append(f"the file has no id column; ids {layer.id}-00001... were generated")
+    problems += check_ids(attrs, id_column)
+    return attrs, id_column, problems
+
+
+def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptions, report: ImportReport) -> Any:
+    """Read and check the file; return the imported frame (WGS84, typed) or None when it is rejected."""
+    src = read_source(
+        path,
+        name_hint=options.file_name,
+        layer=options.file_layer,
+        encoding=options.encoding,
+        zip_limits=options.zip_limits,
+    )
+    report.file_format, report.rows, report.encoding = src.format, len(src.frame), src.encoding
+    attrs, _, problems = _attributes(src.frame, layer, options, report)
+    if attrs is None:
+        return None
+    counties = _counties(store)
+    area = plan_area(counties) if layer.id != COUNTIES else None
+    geometry = np.asarray(src.frame.geometry.array, dtype=object)
+    try:
+        placed = place_geometries(geometry, src.crs, layer.geometry_type, area, options.coordsys, options.repair)
+    except ValueError as exc:
+        report.add_problems([RowIssue(column="geometry", problem=str(exc))])
+        return None
+    report.crs, report.crs_source = placed.crs, placed.crs_source  # type: ignore[assignment]
+    report.warnings += placed.warnings
+    report.add_repairs(_issues([(r, "geometry", p) for r, p in placed.repairs], attrs["id"]))
+    rows = [(p.row, p.column, p.problem) for p in src.problems] + problems
+    rows += [(r, "geometry", p) for r, p in placed.problems]
+    report.add_problems(_issues(sorted(rows, key=lambda r: r[0]), attrs["id"]))
+    if report.problems_total:
+        return None
+    frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(placed.geoms, index=attrs.index), crs=4326)
+    return frame, set(report.mapping.values()) | {"id"}, counties
+
+
+def _canon(value: Any) -> Any:
+    if is_missing(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | np.number):
+        return round(float(value), 6)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def _same(new: pd.Series, old: pd.Series, names: list[str]) -> bool:
+    if not shapely.equals_exact(new.geometry, old.geometry, tolerance=GEOMETRY_TOLERANCE_DEG):
+        return False
+    return all(_canon(new.get(n)) == _canon(old.get(n)) for n in names)
+
+
+def _diff(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, report: ImportReport) -> None:
+    stored = existing.set_index("id", drop=False)
+    names = [n for n in layer.field_names if n != "id"]
+    kinds: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "removed": []}
+    for _, row in new.iterrows():
+        if row["id"] not in stored.index:
+            kinds["added"].append(row["id"])
+        else:
+            kinds["unchanged" if _same(row, stored.loc[row["id"]], names) else "updated"].append(row["id"])
+    if report.mode == "replace":
+        kinds["removed"] = sorted(set(stored.index) - set(new["id"]))
+    report.added, report.updated = len(kinds["added"]), len(kinds["updated"])
+    report.unchanged, report.removed = len(kinds["unchanged"]), len(kinds["removed"])
+    report.ids = {k: v[:MAX_LISTED] for k, v in kinds.items() if k != "unchanged"}
+
+
+def _history(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, options: ImportOptions) -> list[Any]:
+    if not layer.statuses or "status" not in new.columns:
+        return []
+    before = dict(zip(existing["id"], existing["status"], strict=True)) if "status" in existing.columns else {}
+    initial, done, today = initial_status(layer), done_statuses(layer), options.today or date.today()
+    entries = []
+    for _, row in new.iterrows():
+        if row["status"] == before.get(row["id"], initial):
+            continue
+        when = row.get("completed_date") if row["status"] in done else None
+        when = when if isinstance(when, date) else row.get("updated_at")
+        percent = row.get("progress_pct")
+        entries.append(
+            HistoryEntry(
+                layer=layer.id,
+                feature_id=row["id"],
+                date=when if isinstance(when, date) else today,
+                status=row["status"],
+                percent=None if is_missing(percent) else float(percent),
+                note=f"导入 import: {options.source or options.file_name or 'file'}",
+                author=options.author,
+            )
+        )
+    return entries
+
+
+def _build(
+    prepared: Any, existing: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, report: ImportReport
+) -> Any:
+    frame, provided, counties = prepared
+    frame = carry_existing(frame, existing, provided, layer)
+    if "is_demo" in layer.field_names:
+        frame["is_demo"] = False
+    if "source" in layer.field_names:
+        frame["source"] = options.source or f"import: {options.file_name or 'file'}"
+    report.warnings += assign_counties(frame, counties, layer)
+    report.warnings += derive_measures(frame, layer)
+    new = finish_frame(frame, layer, initial_status(layer) if layer.statuses else None)
+    if options.mode == "upsert" and not existing.empty:
+        kept = existing[~existing["id"].isin(new["id"])]
+        new_all = pd.concat([finish_frame(kept.copy(), layer, None), new], ignore_index=True)
+        return new, gpd.GeoDataFrame(new_all, geometry="geometry", crs=4326)
+    return new, new.reset_index(drop=True)
+
+
+def import_file(
+    store: FeatureStore, layer: Layer, path: str | Path, options: ImportOptions | None = None
+) -> ImportReport:
+    """Import a data file into ``layer``; the store changes only when the whole file passes every check.
+
+    Parameters
+    ----------
+    store : FeatureStore
+        The plan store (its ``counties`` layer bounds where features may lie).
+    layer : Layer
+        The catalogue layer to load.
+    path : str or pathlib.Path
+        GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf or CSV (lon/lat or WKT columns).
+    options : ImportOptions, optional
+        Mode (replace/upsert), dry run, field mapping, coordsys, source text...
+
+    Returns
+    -------
+    ImportReport
+        ``status`` is ``applied``, ``dry_run`` or ``rejected`` (with ``problems`` naming rows and columns).
+
+    Raises
+    ------
+    FileTooLarge
+        When an archive has too many members or unpacks past the limit.
+    """
+    options = options or ImportOptions()
+    report = ImportReport(layer=layer.id, mode=options.mode, file_name=options.file_name, coordsys=options.coordsys)
+    report.version_before = store.version(layer.id) if layer.id in store.layers() else None
+    try:
+        prepared = _prepare(store, layer, Path(path), options, report)
+    except InvalidDataFile as exc:
+        report.add_problems([RowIssue(problem=str(exc))])
+        return report
+    if prepared is None:
+        return report
+    existing = _existing(store, layer)
+    new, final = _build(prepared, existing, layer, options, report)
+    _diff(new, existing, layer, report)
+    entries = _history(new, existing, layer, options)
+    report.history_entries = len(entries)
+    if options.dry_run:
+        report.status = "dry_run"
+        return report
+    current = store.version(layer.id) if layer.id in store.layers() else None
+    if current != report.version_before:
+        raise StaleVersion(f"{layer.id} changed while the file was being checked; import it again")
+    store.write_layer(layer.id, final)
+    if entries:
+        store.append_history(entries)
+    report.status, report.version_after = "applied", store.version(layer.id)
+    return report

@@ -1,0 +1,151 @@
+"""Reading pages of a layer's features: sorting, property selection, time intervals and the page itself."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import geopandas as gpd
+
+from geo.storage.base import FeatureStore, Filter, SortKey
+from layers.errors import InvalidQueryParameter
+from layers.models import Layer
+from layers.progress import status_as_of
+from layers.query import queryables
+
+DateInterval = tuple[date | None, date | None]
+
+
+def public_fields(layer: Layer) -> list[str]:
+    """Return the names of the layer's public attributes (those served to clients), in schema order."""
+    return [f.name for f in layer.fields if f.public]
+
+
+def parse_sortby(text: str | None, layer: Layer) -> tuple[SortKey, ...]:
+    """Parse ``sortby`` (``+name``, ``-name`` or ``name``, comma-separated) against the layer's queryables.
+
+    Raises
+    ------
+    InvalidQueryParameter
+        For an unknown or non-sortable property (geometry and JSON attributes cannot be sorted).
+
+    Examples
+    --------
+    >>> from layers.registry import load_catalogue
+    >>> parse_sortby("-area_mu,name", load_catalogue().get("farmland"))[0]
+    SortKey(column='area_mu', descending=True)
+    """
+    sortable = {name for name, kind in queryables(layer).items() if kind not in ("geometry", "json")}
+    keys = []
+    for term in (t.strip() for t in (text or "").split(",")):
+        if not term:
+            continue
+        name = term.lstrip("+-").strip()
+        if name not in sortable:
+            raise InvalidQueryParameter(f"cannot sort by {name!r}; sortable properties are {sorted(sortable)}")
+        keys.append(SortKey(name, descending=term.startswith("-")))
+    return tuple(keys)
+
+
+def parse_properties(text: str | None, layer: Layer) -> list[str] | None:
+    """Parse ``properties`` (comma-separated names) into the attributes to return; None means all public ones.
+
+    Raises
+    ------
+    InvalidQueryParameter
+        For a name that is not a public attribute of the layer.
+    """
+    if text is None:
+        return None
+    allowed = public_fields(layer)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise InvalidQueryParameter(f"unknown properties {unknown}; properties of {layer.id!r} are {allowed}")
+    return names
+
+
+def _parse_instant(text: str, whole: str) -> date | None:
+    if text in ("", ".."):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise InvalidQueryParameter(
+            f"datetime {whole!r} is not an RFC 3339 date/date-time or an interval start/end ('..' for open ends)"
+        ) from None
+
+
+def parse_datetime(text: str | None) -> DateInterval | None:
+    """Parse an OGC ``datetime`` (instant, or interval ``start/end`` with ``..`` for open ends) into days.
+
+    Raises
+    ------
+    InvalidQueryParameter
+        When either end is malformed, both ends are open or start is after end.
+
+    Examples
+    --------
+    >>> parse_datetime("2025-03-01/..")
+    (datetime.date(2025, 3, 1), None)
+    >>> parse_datetime("2025-06-30T08:00:00Z")
+    (datetime.date(2025, 6, 30), datetime.date(2025, 6, 30))
+    """
+    if text is None:
+        return None
+    parts = text.split("/")
+    if len(parts) > 2:
+        raise InvalidQueryParameter(f"datetime {text!r} has more than one '/'")
+    start = _parse_instant(parts[0].strip(), text)
+    end = start if len(parts) == 1 else _parse_instant(parts[1].strip(), text)
+    if len(parts) == 2 and start is None and end is None:
+        raise InvalidQueryParameter(f"datetime {text!r} is open at both ends")
+    if start is not None and end is not None and start > end:
+        raise InvalidQueryParameter(f"datetime {text!r} starts after it ends")
+    return start, end
+
+
+def reported_ids(store: FeatureStore, layer: Layer, interval: DateInterval) -> list[str]:
+    """Return the ids of features with at least one progress report dated within ``interval`` (inclusive)."""
+    start, end = interval
+    hist = store.history(layer.id, until=end)
+    if start is not None:
+        hist = hist[hist["date"] >= start.isoformat()]
+    return sorted(set(hist["feature_id"].astype(str)))
+
+
+def restrict_ids(where: Filter, ids: list[str]) -> Filter:
+    """Return ``where`` further restricted to ``ids`` (intersected with any ids it already has)."""
+    if where.ids is not None:
+        keep = set(ids)
+        ids = [i for i in where.ids if i in keep]
+    return dataclasses.replace(where, ids=ids)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of features and how many match in all."""
+
+    frame: gpd.GeoDataFrame
+    matched: int
+
+
+def read_page(
+    store: FeatureStore,
+    layer: Layer,
+    where: Filter,
+    *,
+    limit: int,
+    offset: int = 0,
+    sortby: tuple[SortKey, ...] = (),
+    properties: list[str] | None = None,
+    as_of: date | None = None,
+) -> Page:
+    """Read one page of a layer's public attributes; with ``as_of`` the ``status`` is that day's status."""
+    columns = public_fields(layer) if properties is None else ["id", *properties]
+    frame = store.read(layer.id, where, limit=limit, offset=offset, sortby=sortby, columns=columns)
+    frame = frame[[c for c in frame.columns if c in columns or c == frame.geometry.name]]
+    if as_of is not None and "status" in frame.columns and len(frame):
+        frame = frame.assign(status=status_as_of(store, layer, frame["id"], as_of).to_numpy())
+    return Page(frame=frame, matched=store.count(layer.id, where))

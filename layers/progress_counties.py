@@ -1,0 +1,112 @@
+"""Progress per county (rows plus the city total) and as a county choropleth FeatureCollection."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+import geopandas as gpd
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
+from geo.storage.base import FeatureStore, Filter
+from geo.types import BBox
+from layers.models import Layer
+from layers.progress import Progress, feature_frame, summarise, with_state
+
+COUNTIES_LAYER = "counties"
+
+
+class CountyProgress(BaseModel):
+    """A layer's progress in each county, and the total over the same selection."""
+
+    model_config = ConfigDict(frozen=True)
+
+    layer: str = Field(description="Layer id")
+    as_of: date | None = Field(description="Replay date; None means current attributes")
+    counties: list[Progress] = Field(description="One row per county (scope = adcode), in adcode order")
+    total: Progress = Field(description="The whole selection (the city unless filtered)")
+
+
+def read_counties(store: FeatureStore) -> gpd.GeoDataFrame:
+    """Return the county-level divisions (id = adcode, name, geometry), in adcode order."""
+    frame = store.read(COUNTIES_LAYER, Filter(equals={"level": "county"}), columns=["id", "name"])
+    return frame.sort_values("id").reset_index(drop=True)
+
+
+def _state(
+    store: FeatureStore, layer: Layer, as_of: date | None, where: Filter | None, area: BaseGeometry | BBox | None
+) -> pd.DataFrame:
+    frame = feature_frame(store, layer, where, area)
+    history = store.history(layer.id, until=as_of) if as_of else None
+    return with_state(frame, layer, history, as_of)
+
+
+def county_progress(
+    store: FeatureStore,
+    layer: Layer,
+    as_of: date | None = None,
+    where: Filter | None = None,
+    area: BaseGeometry | BBox | None = None,
+) -> CountyProgress:
+    """Return one :class:`Progress` row per county, by the features' ``county`` attribute, plus the total.
+
+    Parameters are those of :func:`layers.progress.layer_progress`. A feature counts in the county its
+    ``county`` code names (a feature never spans two counties' rows), so the rows add up to the total.
+    """
+    state = _state(store, layer, as_of, where, area)
+    county = state["county"] if "county" in state else pd.Series("", index=state.index)
+    rows = [
+        summarise(layer, state[county == code], as_of, scope=str(code), scope_name=str(name))
+        for code, name in read_counties(store)[["id", "name"]].itertuples(index=False)
+    ]
+    scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
+    return CountyProgress(layer=layer.id, as_of=as_of, counties=rows, total=summarise(layer, state, as_of, scope))
+
+
+def _properties(layer: Layer, row: Progress) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "id": row.scope,
+        "name": row.scope_name,
+        "layer": layer.id,
+        "unit_zh": row.unit_zh,
+        "as_of": row.as_of.isoformat() if row.as_of else None,
+        "done": row.done,
+        "done_weighted": row.done_weighted,
+        "planned": row.planned,
+        "target": row.target,
+        "target_share_pct": row.pct,
+        "target_share_weighted_pct": row.pct_weighted,
+        "pct_planned": row.pct_planned,
+        "features": row.features,
+        "done_features": row.done_features,
+        "overdue": row.overdue,
+        "by_status": row.by_status,
+    }
+    for status in layer.statuses:
+        props[f"features_{status.value}"] = row.by_status.get(status.value, 0)
+    for name, extra in row.secondary.items():
+        props[f"{name}_done"] = extra.done
+    return props
+
+
+def counties_geojson(
+    store: FeatureStore, layer: Layer, as_of: date | None = None, where: Filter | None = None
+) -> dict[str, Any]:
+    """Return a GeoJSON FeatureCollection of the counties with the layer's progress as properties.
+
+    Each feature's properties: ``done``, ``done_weighted``, ``planned``, ``target_share_pct`` (done as a
+    percent of the citywide target: the county's contribution), ``pct_planned`` (done / the county's
+    planned value), ``features``, ``by_status`` and one flat ``features_<status>`` count per status,
+    ready to colour a choropleth by.
+    """
+    rows = {row.scope: row for row in county_progress(store, layer, as_of, where).counties}
+    features = [
+        {"type": "Feature", "id": code, "geometry": mapping(geom), "properties": _properties(layer, rows[code])}
+        for code, geom in read_counties(store)[["id", "geometry"]].itertuples(index=False)
+        if code in rows
+    ]
+    return {"type": "FeatureCollection", "layer": layer.id, "features": features}

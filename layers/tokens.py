@@ -1,0 +1,174 @@
+"""Access tokens and roles: who may read, report progress, import, audit and manage tokens.
+
+Tokens are 32 random bytes (``secrets.token_urlsafe``), shown once when created. Only their SHA-256 is
+stored, in the store's metadata under ``TOKENS_KEY``. A slow password hash (scrypt, PBKDF2) protects
+low-entropy secrets against guessing; a 256-bit random token cannot be guessed, so one SHA-256 is as
+safe and keeps authentication cheap on every request. Hashes are compared with ``hmac.compare_digest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+
+from geo.storage.base import FeatureStore
+from layers.errors import NotAuthenticated, PermissionDenied
+from layers.registry import LayerRegistry
+
+Role = Literal["viewer", "field", "planner", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+"""Roles from least to most privileged; each role may do everything the ones before it may."""
+
+TOKENS_KEY = "auth:tokens"
+TOKEN_PREFIX = "pm_"
+_USER = re.compile(r"^[\w.@-]{1,64}$")
+_COUNTY = re.compile(r"^\d{6}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The holder of a valid token: a user name, a role and, for field teams, their counties."""
+
+    user: str
+    role: Role
+    counties: tuple[str, ...] = ()
+
+    def at_least(self, role: Role) -> bool:
+        """Return whether this principal's role is ``role`` or a more privileged one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A stored token: its owner, role, counties, SHA-256 and creation time (never the token itself)."""
+
+    user: str
+    role: Role
+    counties: tuple[str, ...]
+    sha256: str
+    created_at: str
+
+    def principal(self) -> Principal:
+        """Return the principal this token authenticates."""
+        return Principal(self.user, self.role, self.counties)
+
+
+def hash_token(token: str) -> str:
+    """Return the hex SHA-256 of a token (what is stored and compared).
+
+    Examples
+    --------
+    >>> len(hash_token("pm_example"))
+    64
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _records(store: FeatureStore) -> list[TokenRecord]:
+    raw: list[dict[str, Any]] = store.get_meta(TOKENS_KEY) or []
+    return [TokenRecord(**{**r, "counties": tuple(r.get("counties", ()))}) for r in raw]
+
+
+def _save(store: FeatureStore, records: Iterable[TokenRecord]) -> None:
+    store.set_meta(TOKENS_KEY, [{**r.__dict__, "counties": list(r.counties)} for r in records])
+
+
+def _check_new(user: str, role: str, counties: tuple[str, ...]) -> None:
+    if not _USER.match(user):
+        raise ValueError(f"user name {user!r} must be 1-64 letters, digits or . _ @ -")
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    bad = [c for c in counties if not _COUNTY.match(c)]
+    if bad:
+        raise ValueError(f"county codes must be 6-digit adcodes, got {bad}")
+    if role == "field" and not counties:
+        raise ValueError("a field token needs at least one county (--county 430321,...)")
+
+
+def create_token(store: FeatureStore, user: str, role: str, counties: Iterable[str] = ()) -> str:
+    """Create (or replace) ``user``'s token and return it; only its hash is stored.
+
+    Raises
+    ------
+    ValueError
+        For a malformed user name or county code, an unknown role, or a field token without counties.
+    """
+    codes = tuple(dict.fromkeys(c.strip() for c in counties if c.strip()))
+    _check_new(user, role, codes)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    record = TokenRecord(user, role, codes, hash_token(token), created)  # type: ignore[arg-type]
+    _save(store, [*(r for r in _records(store) if r.user != user), record])
+    return token
+
+
+def list_tokens(store: FeatureStore) -> list[TokenRecord]:
+    """Return the stored token records, by user name."""
+    return sorted(_records(store), key=lambda r: r.user)
+
+
+def revoke_token(store: FeatureStore, user: str) -> bool:
+    """Delete ``user``'s token; return whether there was one."""
+    records = _records(store)
+    kept = [r for r in records if r.user != user]
+    if len(kept) != len(records):
+        _save(store, kept)
+    return len(kept) != len(records)
+
+
+def authenticate(store: FeatureStore, token: str) -> Principal:
+    """Return the principal of a presented token.
+
+    Every stored hash is compared (in constant time each), so timing does not reveal which one matched.
+
+    Raises
+    ------
+    NotAuthenticated
+        When no stored token matches.
+    """
+    presented = hash_token(token)
+    found: TokenRecord | None = None
+    for record in _records(store):
+        if hmac.compare_digest(presented, record.sha256):
+            found = record
+    if found is None:
+        raise NotAuthenticated("the access token is not valid (unknown or revoked)")
+    return found.principal()
+
+
+def require_role(principal: Principal, role: Role) -> None:
+    """Raise ``PermissionDenied`` unless the principal holds ``role`` or a more privileged one."""
+    if not principal.at_least(role):
+        raise PermissionDenied(f"user {principal.user!r} has role {principal.role!r}; this needs {role!r}")
+
+
+def require_county(principal: Principal, county: str | None) -> None:
+    """Raise ``PermissionDenied`` when a field team reports outside its assigned counties.
+
+    Planners and admins may report everywhere; viewers may not report at all.
+    """
+    require_role(principal, "field")
+    if principal.role == "field" and (county is None or str(county) not in principal.counties):
+        raise PermissionDenied(
+            f"user {principal.user!r} may report only in counties {', '.join(principal.counties)}, "
+            f"not in {county!r}"
+        )
+
+
+def private_view(registry: LayerRegistry) -> LayerRegistry:
+    """Return the catalogue as token holders see it: non-public fields become public and queryable.
+
+    Anonymous readers get the catalogue as it is; every reader with a token (viewer and up) gets this
+    view, so items, exports and maps show e.g. the investment figures to them only.
+    """
+    view = LayerRegistry()
+    for layer in registry:
+        fields = tuple(f if f.public else f.model_copy(update={"public": True, "queryable": True}) for f in layer.fields)
+        view = view.register(layer.model_copy(update={"fields": fields}))
+    return view

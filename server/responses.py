@@ -1,0 +1,195 @@
+"""Media types, NaN-safe JSON responses, output-format negotiation and conditional (ETag) responses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.templating import Jinja2Templates
+
+from geo.geojson import json_value
+from layers.errors import InvalidQueryParameter
+from server.errors import ErrorBody
+
+
+class MediaType(StrEnum):
+    """Media types planmap serves."""
+
+    json = "application/json"
+    geojson = "application/geo+json"
+    schemajson = "application/schema+json"
+    openapi = "application/vnd.oai.openapi+json;version=3.0"
+    html = "text/html"
+    mvt = "application/vnd.mapbox-vector-tile"
+    png = "image/png"
+    csv = "text/csv"
+    gpkg = "application/geopackage+sqlite3"
+
+
+class OutputFormat(StrEnum):
+    """Values of the ``f`` query parameter."""
+
+    json = "json"
+    geojson = "geojson"
+    html = "html"
+
+
+FORMAT_MEDIA = {OutputFormat.json: MediaType.json, OutputFormat.geojson: MediaType.geojson}
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+CACHE_CONTROL = "no-cache"
+"""Clients may store responses but must revalidate (ETag) every time: progress updates show at once."""
+
+
+def _dumps(content: Any) -> bytes:
+    try:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # NaN/inf somewhere: clean the whole document (slower, rare)
+        text = json.dumps(json_value(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+class NaNSafeJSONResponse(JSONResponse):
+    """JSON with Chinese text as UTF-8 and NaN/inf written as null (Starlette's JSONResponse rejects NaN)."""
+
+    def render(self, content: Any) -> bytes:
+        """Serialise compactly; NaN becomes null."""
+        return _dumps(content)
+
+
+class GeoJSONResponse(NaNSafeJSONResponse):
+    """A GeoJSON document (``application/geo+json``)."""
+
+    media_type = MediaType.geojson.value
+
+
+class SchemaJSONResponse(NaNSafeJSONResponse):
+    """A JSON Schema document (``application/schema+json``)."""
+
+    media_type = MediaType.schemajson.value
+
+
+def _accepts_html(accept: str) -> bool:
+    """Return whether the Accept header prefers text/html over JSON (browsers send text/html first)."""
+    best_html = best_json = 0.0
+    for item in accept.split(","):
+        kind, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        kind = kind.strip().lower()
+        if kind in ("text/html", "application/xhtml+xml"):
+            best_html = max(best_html, quality)
+        elif kind.endswith("json"):
+            best_json = max(best_json, quality)
+    return best_html > best_json
+
+
+def choose_format(request: Request, f: OutputFormat | None, default: OutputFormat = OutputFormat.json) -> OutputFormat:
+    """Choose the output format: the ``f`` parameter first, then the Accept header, else ``default``."""
+    if f is not None:
+        return f
+    return OutputFormat.html if _accepts_html(request.headers.get("accept", "")) else default
+
+
+def make_etag(version: str, request: Request, fmt: OutputFormat) -> str:
+    """Return a strong ETag for a data version, the normalised query string and the output format."""
+    query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
+    digest = hashlib.sha256(f"{version}|{request.url.path}|{query}|{fmt.value}".encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+def _matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/ prefixes are ignored.
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def cache_headers(etag: str) -> dict[str, str]:
+    """Return the validator and caching headers of a data response."""
+    return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept"}
+
+
+def conditional(request: Request, etag: str, build: Callable[[], Response]) -> Response:
+    """Answer 304 when ``If-None-Match`` holds ``etag``; otherwise build the response and add cache headers."""
+    header = request.headers.get("if-none-match")
+    if header is not None and _matches(header, etag):
+        return Response(status_code=304, headers=cache_headers(etag))
+    response = build()
+    response.headers.update(cache_headers(etag))
+    return response
+
+
+def html_response(request: Request, template: str, context: dict[str, Any]) -> Response:
+    """Render a Jinja2 page from ``server/templates``."""
+    return TEMPLATES.TemplateResponse(request, template, context, media_type=MediaType.html.value)
+
+
+def clamp_limit(limit: int | None, default: int, maximum: int) -> tuple[int, bool]:
+    """Return the effective page size and whether the requested one was clamped to ``maximum``.
+
+    OGC API Features Part 1 (/rec/core/fc-limit-response) lets servers clamp rather than reject.
+    """
+    if limit is None:
+        return min(default, maximum), False
+    if limit < 1:
+        raise InvalidQueryParameter(f"limit must be at least 1, got {limit}")
+    return (maximum, True) if limit > maximum else (limit, False)
+
+
+_ERROR = {"model": ErrorBody}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {**_ERROR, "description": "Invalid parameter (bad bbox, crs, filter, property, limit or datetime)"},
+    404: {**_ERROR, "description": "Unknown collection or feature"},
+    406: {**_ERROR, "description": "Requested output format not available"},
+    500: {**_ERROR, "description": "Server error"},
+    503: {**_ERROR, "description": "Data store unavailable or the plan data not built"},
+}
+"""``responses=`` for routes: every error is an ``ErrorBody`` (see also :func:`document_errors`)."""
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` ETag is still current (no body)"}
+}
+
+
+def _patch_errors(spec: dict[str, Any]) -> None:
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+    body = {"content": {"application/json": {"schema": ref}}}
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            # Validation failures are answered 400 with an ErrorBody (server/errors.py), never 422.
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", {"description": "Invalid parameter"}).update(body)
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response.update(body)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ErrorBody"] = ErrorBody.model_json_schema()
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
+def document_errors(app: FastAPI) -> None:
+    """Publish every error response in OpenAPI, FastAPI's own 422 included, as a 400 ``ErrorBody``."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _patch_errors(original())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]

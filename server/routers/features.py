@@ -1,0 +1,239 @@
+"""OGC API Features items: pages of a plan layer's features and single features, as GeoJSON or HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+import pyproj
+
+from geo import geojson
+from geo.crs import CRS84, crs_uri, parse_crs
+from geo.errors import InvalidCRS
+from geo.storage.base import FeatureStore, Filter
+from layers.items import (
+    parse_datetime,
+    parse_properties,
+    parse_sortby,
+    public_fields,
+    read_page,
+    reported_ids,
+    restrict_ids,
+)
+from layers.models import Layer
+from server.deps import FeatureQuery, FeatureQueryDep, LayerDep, SettingsDep, StoreDep
+from server.ogc import bilingual_title, field_labels, link, page_links, url
+from server.responses import (
+    ERROR_RESPONSES,
+    NOT_MODIFIED,
+    GeoJSONResponse,
+    MediaType,
+    OutputFormat,
+    choose_format,
+    clamp_limit,
+    conditional,
+    html_response,
+    make_etag,
+)
+
+router = APIRouter(tags=["OGC API - Features"], responses={**ERROR_RESPONSES, **NOT_MODIFIED})
+
+_CRS_DOC = (
+    "Output CRS (OGC URI or `EPSG:nnnn`): CRS84 (default), EPSG:4490, EPSG:4546, EPSG:4547 or EPSG:3857. "
+    "Coordinates follow the CRS's axis order (EPSG:4490 lat/lon; EPSG:4546/4547 northing/easting)."
+)
+_HEADERS = {
+    "Content-Crs": {"description": "The CRS of the coordinates, `<uri>`", "schema": {"type": "string"}},
+    "ETag": {"description": "Strong validator of the data version and query", "schema": {"type": "string"}},
+}
+_GEOJSON_OR_HTML: dict[str, Any] = {"content": {"application/geo+json": {}, "text/html": {}}, "headers": _HEADERS}
+
+
+@dataclass(frozen=True)
+class ItemsParams:
+    """Paging, output and property-selection parameters of the items endpoint."""
+
+    f: OutputFormat | None
+    limit: int | None
+    offset: int
+    properties: str | None
+    sortby: str | None
+    crs: str
+    datetime: str | None
+    filter_crs: str | None
+
+
+def items_params(
+    f: Annotated[OutputFormat | None, Query(description="`geojson`/`json` or `html`; overrides Accept")] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, description="Features per page (default and maximum from the server settings; larger is clamped)"),
+    ] = None,
+    offset: Annotated[int, Query(ge=0, description="Features to skip before the page starts")] = 0,
+    properties: Annotated[
+        str | None, Query(description="Properties to return, comma-separated, e.g. `name,status`", examples=["name"])
+    ] = None,
+    sortby: Annotated[
+        str | None, Query(description="Sort keys, comma-separated; `-` for descending, e.g. `-area_mu,name`")
+    ] = None,
+    crs: Annotated[str, Query(description=_CRS_DOC, examples=["EPSG:4547"])] = CRS84,
+    datetime: Annotated[
+        str | None,
+        Query(
+            description="Date or interval (`2025-03-01/2025-03-31`, `..` for open ends): features with a progress "
+            "report dated within it",
+            examples=["2025-03-01/.."],
+        ),
+    ] = None,
+    filter_crs: Annotated[
+        str | None, Query(alias="filter-crs", description="CRS of geometries in `filter`; only CRS84")
+    ] = None,
+) -> ItemsParams:
+    """Collect the items parameters."""
+    return ItemsParams(f, limit, offset, properties, sortby, crs, datetime, filter_crs)
+
+
+ItemsParamsDep = Annotated[ItemsParams, Depends(items_params)]
+
+
+def _filter_for(query: FeatureQuery, params: ItemsParams, store: FeatureStore) -> Filter:
+    if params.filter_crs is not None and not parse_crs(params.filter_crs).equals(parse_crs(CRS84)):
+        raise InvalidCRS(f"filter-crs {params.filter_crs!r} is not supported; filter geometries are CRS84")
+    where = query.to_filter(store)
+    interval = parse_datetime(params.datetime)
+    return where if interval is None else restrict_ids(where, reported_ids(store, query.layer, interval))
+
+
+def _items_response(
+    request: Request, query: FeatureQuery, params: ItemsParams, store: FeatureStore, limits: tuple[int, int]
+) -> Response:
+    layer, out_crs = query.layer, parse_crs(params.crs)
+    limit, clamped = clamp_limit(params.limit, *limits)
+    props = parse_properties(params.properties, layer)
+    page = read_page(
+        store,
+        layer,
+        _filter_for(query, params, store),
+        limit=limit,
+        offset=params.offset,
+        sortby=parse_sortby(params.sortby, layer),
+        properties=props,
+        as_of=query.selection.as_of,
+    )
+    fmt = choose_format(request, params.f, OutputFormat.geojson)
+    media = MediaType.html if fmt == OutputFormat.html else MediaType.geojson
+    doc = {
+        "type": "FeatureCollection",
+        "numberMatched": page.matched,
+        "numberReturned": len(page.frame),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "features": geojson.features(page.frame, out_crs, properties=props),
+        "links": [
+            *page_links(request, media, params.offset, limit, len(page.frame), page.matched),
+            link(url(request, f"/collections/{layer.id}"), "collection", MediaType.json, bilingual_title(layer)),
+        ],
+    }
+    response = _render(request, fmt, doc, layer, page.frame, "items.html")
+    return _crs_headers(response, out_crs, limit if clamped else None)
+
+
+def _render(request: Request, fmt: OutputFormat, doc: dict[str, Any], layer: Layer, frame: Any, page: str) -> Response:
+    if fmt != OutputFormat.html:
+        return GeoJSONResponse(doc)
+    context = {
+        "doc": doc,
+        "layer": layer,
+        "labels": field_labels(layer),
+        "figure": geojson.svg_figure(list(frame.geometry)),
+        "status_labels": {s.value: s.label_zh for s in layer.statuses},
+    }
+    return html_response(request, page, context)
+
+
+def _crs_headers(response: Response, out_crs: pyproj.CRS, clamped_to: int | None) -> Response:
+    response.headers["Content-Crs"] = f"<{crs_uri(out_crs)}>"
+    if clamped_to is not None:
+        response.headers["Limit-Clamped"] = str(clamped_to)
+    return response
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    operation_id="getFeatures",
+    name="getFeatures",
+    summary="Features of a plan layer",
+    response_class=GeoJSONResponse,
+    responses={200: {**_GEOJSON_OR_HTML, "description": "A page of features (FeatureCollection)"}},
+)
+def items(
+    request: Request, query: FeatureQueryDep, params: ItemsParamsDep, store: StoreDep, settings: SettingsDep
+) -> Response:
+    """Return a page of a plan layer's features, filtered, sorted and in the requested CRS."""
+    fmt = choose_format(request, params.f, OutputFormat.geojson)
+    etag = make_etag(store.version(query.layer.id), request, fmt)
+    limits = (settings.api.default_limit, settings.api.max_limit)
+    return conditional(request, etag, lambda: _items_response(request, query, params, store, limits))
+
+
+@dataclass(frozen=True)
+class ItemParams:
+    """Output parameters of the single-feature endpoint."""
+
+    f: OutputFormat | None
+    properties: str | None
+    crs: str
+
+
+def item_params(
+    f: Annotated[OutputFormat | None, Query(description="`geojson`/`json` or `html`; overrides Accept")] = None,
+    properties: Annotated[
+        str | None, Query(description="Properties to return, comma-separated, e.g. `name,status`", examples=["name"])
+    ] = None,
+    crs: Annotated[str, Query(description=_CRS_DOC, examples=["EPSG:4547"])] = CRS84,
+) -> ItemParams:
+    """Collect the single-feature parameters."""
+    return ItemParams(f, properties, crs)
+
+
+FeatureIdParam = Annotated[str, Path(description="Feature id, e.g. `farmland-0001`", examples=["farmland-0001"])]
+
+
+def _item_response(
+    request: Request, layer: Layer, feature_id: str, params: ItemParams, store: FeatureStore
+) -> Response:
+    out_crs = parse_crs(params.crs)
+    frame = store.get(layer.id, feature_id)
+    props = parse_properties(params.properties, layer)
+    feature = geojson.features(frame, out_crs, properties=public_fields(layer) if props is None else props)[0]
+    base = f"/collections/{layer.id}"
+    feature["links"] = [
+        link(url(request, f"{base}/items/{feature_id}"), "self", MediaType.geojson, "本要素 · This feature"),
+        link(url(request, f"{base}/items/{feature_id}", f="html"), "alternate", MediaType.html, "HTML"),
+        link(url(request, base), "collection", MediaType.json, bilingual_title(layer)),
+    ]
+    fmt = choose_format(request, params.f, OutputFormat.geojson)
+    return _crs_headers(_render(request, fmt, feature, layer, frame, "item.html"), out_crs, None)
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    operation_id="getFeature",
+    name="getFeature",
+    summary="One feature",
+    response_class=GeoJSONResponse,
+    responses={200: {**_GEOJSON_OR_HTML, "description": "One feature with links to its collection"}},
+)
+def item(
+    request: Request,
+    layer: LayerDep,
+    featureId: FeatureIdParam,
+    params: Annotated[ItemParams, Depends(item_params)],
+    store: StoreDep,
+) -> Response:
+    """Return one feature of a plan layer (the page maps link to, as HTML)."""
+    fmt = choose_format(request, params.f, OutputFormat.geojson)
+    etag = make_etag(store.feature_version(layer.id, featureId), request, fmt)
+    return conditional(request, etag, lambda: _item_response(request, layer, featureId, params, store))

@@ -1,0 +1,115 @@
+"""Interactive map pages (plan map, progress, field, per-layer), their GeoJSON data and local static assets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from server.deps import LayerDep, RegistryDep, SettingsDep, StoreDep
+from server.maps.assets import STATIC_DIR, STATIC_PREFIX, XSTATIC_DIRS
+from server.maps.data import MapQuery, layer_frame, to_geojson
+from server.maps.i18n import parse_lang
+from server.maps.nearby import NearbyQuery, nearby_page
+from server.maps.pages import layer_page, plan_page
+from server.maps.progress import progress_page
+
+router = APIRouter(tags=["Maps"])
+for _name, _directory in XSTATIC_DIRS.items():
+    router.mount(f"{STATIC_PREFIX}/xstatic/{_name}", StaticFiles(directory=_directory), name=f"xstatic-{_name}")
+router.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+def map_query(
+    county: Annotated[str | None, Query(description="County adcode(s), comma-separated, e.g. `430321`")] = None,
+    status: Annotated[
+        str | None, Query(description="Status(es) to draw, comma-separated: planned, in_progress, completed, overdue…")
+    ] = None,
+    layers: Annotated[str | None, Query(description="Layer ids to draw, comma-separated (default: all)")] = None,
+    as_of: Annotated[date | None, Query(description="Show statuses as they were on this day (YYYY-MM-DD)")] = None,
+    coordsys: Annotated[
+        Literal["wgs84", "gcj02"], Query(description="Datum of the output: gcj02 to overlay AMap base maps")
+    ] = "wgs84",
+    lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
+) -> MapQuery:
+    """Collect the map filters from the query string."""
+    return MapQuery(
+        county=_csv(county),
+        status=_csv(status),
+        layers=_csv(layers),
+        as_of=as_of,
+        coordsys=coordsys,
+        lang=parse_lang(lang),
+    )
+
+
+MapQueryDep = Annotated[MapQuery, Depends(map_query)]
+
+
+def _here(request: Request) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return str(request.url.path) + ("?" + "&".join(f"{k}={v}" for k, v in params) if params else "")
+
+
+@router.get("/map", response_class=HTMLResponse, operation_id="getPlanMap")
+def plan_map(
+    request: Request, store: StoreDep, registry: RegistryDep, settings: SettingsDep, query: MapQueryDep
+) -> str:
+    """Show every plan layer on one interactive map."""
+    return plan_page(store, registry, query, here=_here(request), tianditu_key=settings.maps.tianditu_key)
+
+
+@router.get("/map/data/{collectionId}", operation_id="getMapData", response_class=JSONResponse)
+def map_data(store: StoreDep, layer: LayerDep, query: MapQueryDep) -> JSONResponse:
+    """Return a layer's features as drawn on the maps (display status, filters, WGS84 or GCJ-02)."""
+    collection = to_geojson(layer_frame(store, layer, query))
+    return JSONResponse(collection, media_type="application/geo+json")
+
+
+@router.get("/map/layers/{collectionId}", response_class=HTMLResponse, operation_id="getLayerMap")
+def layer_map(request: Request, store: StoreDep, registry: RegistryDep, layer: LayerDep, query: MapQueryDep) -> str:
+    """Show one layer's map and the list of its records."""
+    return layer_page(store, registry, layer.id, query, here=_here(request))
+
+
+@router.get("/map/progress", response_class=HTMLResponse, operation_id="getProgressMap")
+def progress_map(
+    request: Request,
+    store: StoreDep,
+    registry: RegistryDep,
+    query: MapQueryDep,
+    layer: Annotated[str, Query(description="Layer whose progress is shown, e.g. `farmland`")] = "farmland",
+) -> str:
+    """Show a layer's progress: county choropleth, city total against target, burn-up and overdue list."""
+    query = replace(query, layers=(registry.get(layer).id,))
+    return progress_page(store, registry, query, here=_here(request))
+
+
+def nearby_query(
+    lon: Annotated[float | None, Query(description="Longitude of the phone (omit to ask the browser)")] = None,
+    lat: Annotated[float | None, Query(description="Latitude of the phone (omit to ask the browser)")] = None,
+    coordsys: Annotated[
+        Literal["wgs84", "gcj02", "cgcs2000", "bd09"], Query(description="Datum of lon/lat: wgs84 (GPS) or gcj02")
+    ] = "wgs84",
+    radius_m: Annotated[float, Query(description="Search radius in metres (1..50000)")] = 2000.0,
+    layers: Annotated[str | None, Query(description="Project layer ids, comma-separated (default: all)")] = None,
+    lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
+) -> NearbyQuery:
+    """Collect the field page's parameters."""
+    return NearbyQuery(lon, lat, coordsys, radius_m, _csv(layers), parse_lang(lang))
+
+
+@router.get("/map/nearby", response_class=HTMLResponse, operation_id="getNearbyMap")
+def nearby_map(
+    request: Request, store: StoreDep, registry: RegistryDep, nearby: Annotated[NearbyQuery, Depends(nearby_query)]
+) -> str:
+    """Show the projects near a phone's position, by distance and direction (phone-friendly)."""
+    return nearby_page(store, registry, nearby, here=_here(request))

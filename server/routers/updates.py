@@ -1,0 +1,196 @@
+"""Progress reports from the field: post a report (optionally with a photo), read a feature's history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile
+
+from geo import geojson
+from geo.crs import CRS84, parse_crs
+from geo.errors import StaleVersion, UnknownFeature
+from geo.storage.base import FeatureStore
+from layers import photos
+from layers.audit import entry, feature_history, history_records
+from layers.errors import InvalidProgressUpdate, PhotoTooLarge, VersionRequired
+from layers.items import public_fields
+from layers.models import Layer
+from layers.tokens import Principal, require_county
+from layers.updates import RecordedReport, parse_report, record_report
+from server.auth import PrincipalDep, ReporterDep
+from server.deps import LayerDep, SettingsDep, StoreDep
+from server.responses import ERROR_RESPONSES, GeoJSONResponse, OutputFormat, make_etag
+from server.routers.features import FeatureIdParam
+
+router = APIRouter(tags=["Progress reports"], responses=ERROR_RESPONSES)
+
+_ETAG_FORMATS = (OutputFormat.geojson, OutputFormat.json, OutputFormat.html)
+_REPORT_BODY = {
+    "content": {
+        "application/json": {"example": {"status": "in_progress", "percent": 60, "date": "2025-06-20", "note": "主体完工"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}},
+    }
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """The submitted report's fields and the photo bytes, if any."""
+
+    fields: dict[str, Any]
+    photo: bytes | None
+
+
+async def _read_photo(upload: UploadFile, limit: int) -> bytes:
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise PhotoTooLarge(f"the photo is larger than {limit} bytes")
+    return data
+
+
+async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
+    """Read the report from a JSON object or from form fields with an optional ``photo`` file."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise InvalidProgressUpdate("the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidProgressUpdate("the body must be a JSON object")
+        return ReportInput(body, None)
+    if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise InvalidProgressUpdate("send the report as application/json or multipart/form-data")
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    upload = form.get("photo")
+    photo = await _read_photo(upload, settings.api.max_photo_bytes) if isinstance(upload, UploadFile) else None
+    return ReportInput(fields, photo)
+
+
+def item_etags(request: Request, version: str) -> list[str]:
+    """Return the ETags ``GET .../items/{featureId}`` gives this feature version (GeoJSON, JSON and HTML)."""
+    item_path = request.scope["path"].removesuffix("/progress")
+    item_request = Request({**request.scope, "method": "GET", "path": item_path, "query_string": b""})
+    return [make_etag(version, item_request, fmt) for fmt in _ETAG_FORMATS]
+
+
+def _check_precondition(if_match: str | None, current: list[str]) -> None:
+    if if_match is None or if_match.strip() == "*":
+        raise VersionRequired()
+    if not any(tag.strip() in current for tag in if_match.split(",")):
+        raise StaleVersion("the feature changed since you read it: GET it again and retry with its new ETag")
+
+
+def _photo_extra(photo: photos.Photo | None, frame: Any, data_dir: Path, layer: Layer) -> tuple[dict[str, Any], Path | None]:
+    if photo is None:
+        return {}, None
+    extra = photos.photo_details(photo, frame.geometry.iloc[0])
+    key, staged = photos.stage_photo(data_dir, layer.id, str(frame["id"].iloc[0]), photo)
+    extra["photo"]["key"] = key
+    return extra, staged
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A report with everything needed to record it."""
+
+    layer: Layer
+    feature_id: str
+    report: ReportInput
+    principal: Principal
+    if_match: str | None
+
+
+def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Path, max_px: int) -> RecordedReport:
+    """Authorise, check the precondition and record a report; the photo is filed under its report's seq."""
+    parsed = parse_report(sub.layer, sub.report.fields)
+    frame = store.get(sub.layer.id, sub.feature_id)
+    require_county(sub.principal, frame["county"].iloc[0] if "county" in frame.columns else None)
+    version = store.feature_version(sub.layer.id, sub.feature_id)  # read before the state it guards
+    _check_precondition(sub.if_match, item_etags(request, version))
+    raw = sub.report.photo  # its size was checked while reading the upload
+    photo = photos.prepare_photo(raw, len(raw), max_px) if raw else None
+    extra, staged = _photo_extra(photo, frame, data_dir, sub.layer)
+    try:
+        recorded = record_report(
+            store, sub.layer, sub.feature_id, parsed, author=sub.principal.user,
+            expected_version=version, today=date.today(), extra=extra,
+        )  # fmt: skip
+    except BaseException:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        raise
+    if staged is not None:
+        photos.file_photo(staged, recorded.seq)
+    return recorded
+
+
+def _feature_response(request: Request, store: FeatureStore, layer: Layer, feature_id: str, seq: int) -> Response:
+    for _ in range(3):  # the ETag must name the state in the body: reread if a write slipped in between
+        version = store.feature_version(layer.id, feature_id)
+        frame = store.get(layer.id, feature_id)
+        if store.feature_version(layer.id, feature_id) == version:
+            break
+    feature = geojson.features(frame, parse_crs(CRS84), properties=public_fields(layer))[0]
+    base = str(request.url_for("getFeature", collectionId=layer.id, featureId=feature_id))
+    feature["report"] = {"seq": seq, "history": f"{base}/history"}
+    return GeoJSONResponse(feature, headers={"ETag": item_etags(request, version)[0], "Cache-Control": "no-store"})
+
+
+@router.post(
+    "/collections/{collectionId}/items/{featureId}/progress",
+    operation_id="postProgress",
+    summary="Report a feature's progress (field teams)",
+    response_class=GeoJSONResponse,
+    openapi_extra={"requestBody": _REPORT_BODY},
+    responses={200: {"description": "The updated feature; `ETag` is its new version"}},
+)
+def post_progress(
+    request: Request,
+    layer: LayerDep,
+    featureId: FeatureIdParam,
+    report: Annotated[ReportInput, Depends(report_input)],
+    principal: ReporterDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    if_match: Annotated[str | None, Header(description="The feature's ETag from `GET .../items/{featureId}`")] = None,
+) -> Response:
+    """Append a progress report to the history and move the feature's current state, in one transaction."""
+    sub = Submission(layer, featureId, report, principal, if_match)
+    recorded = submit(request, store, sub, settings.store.data_dir, settings.api.photo_max_px)
+    return _feature_response(request, store, layer, featureId, recorded.seq)
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}/history",
+    operation_id="getFeatureHistory",
+    summary="A feature's progress history",
+)
+def history(layer: LayerDep, featureId: FeatureIdParam, store: StoreDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Return every report on a feature, oldest first (author and photo position for token holders only)."""
+    frame = feature_history(store, layer.id, featureId)
+    entries = history_records(frame, private=principal is not None)
+    return {"collection": layer.id, "feature": featureId, "numberReturned": len(entries), "entries": entries}
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}/progress/{seq}/photo",
+    operation_id="getReportPhoto",
+    summary="The photo of a progress report",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG, at most 1600 px, without EXIF"}},
+)
+def report_photo(layer: LayerDep, featureId: FeatureIdParam, seq: int, store: StoreDep, settings: SettingsDep) -> Response:
+    """Return the photo attached to report ``seq`` of the feature."""
+    found = entry(store, layer.id, featureId, seq)
+    photo = ((found or {}).get("data") or {}).get("photo") or {}
+    path = photos.find_photo(settings.store.data_dir, layer.id, featureId, seq, photo.get("key")) if photo else None
+    if path is None:
+        raise UnknownFeature(f"report {seq} of {featureId!r} in {layer.id!r} has no photo")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})

@@ -1,0 +1,66 @@
+"""RFC 7946 encoding and the axis order of bbox-crs / output CRSs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import geopandas as gpd
+import pyproj
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
+
+from geo.bbox import parse_bbox
+from geo.errors import InvalidBBox
+from geo.geojson import features, is_north_first, prepare_geometries
+
+CW_WITH_HOLE = Polygon(
+    [(112.90, 27.80), (112.90, 27.81), (112.91, 27.81), (112.91, 27.80)],
+    [[(112.902, 27.802), (112.908, 27.802), (112.908, 27.808), (112.902, 27.808)]],  # CCW hole
+)
+
+
+@pytest.fixture
+def frame():
+    return gpd.GeoDataFrame(
+        {"id": ["a", "b"], "name": ["湘潭", "韶山"], "area": [1.5, math.nan]},
+        geometry=[MultiPolygon([CW_WITH_HOLE]), Point(112.52345678, 27.91234567)],
+        crs="OGC:CRS84",
+    )
+
+
+def test_features_are_rfc7946(frame):
+    out = features(frame)
+    assert json.dumps(out, allow_nan=False)  # NaN was turned into null
+    poly = shape(out[0]["geometry"]).geoms[0]
+    assert poly.exterior.is_ccw and not poly.interiors[0].is_ccw
+    assert out[0]["properties"] == {"name": "湘潭", "area": 1.5} and out[1]["properties"]["area"] is None
+    assert out[1]["geometry"]["coordinates"] == (112.523457, 27.912346)
+    assert out[0]["id"] == "a" and "crs" not in out[0]
+
+
+def test_projected_output_in_authority_order_rounded_to_cm(frame):
+    out = features(frame, "EPSG:4547", properties=["name"])
+    north, east = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4547").transform(112.52345678, 27.91234567)
+    assert out[1]["geometry"]["coordinates"] == (round(north, 2), round(east, 2))
+    assert out[1]["properties"] == {"name": "韶山"}
+    xy = prepare_geometries([Point(112.5, 27.9)], "EPSG:3857")[0]
+    assert xy.x > 1.2e7 and xy.y < 4e6  # Web Mercator stays (easting, northing)
+
+
+@pytest.mark.parametrize(("crs", "north_first"), [("OGC:CRS84", False), ("EPSG:4490", True), ("EPSG:4547", True)])
+def test_axis_order(crs, north_first):
+    assert is_north_first(crs) is north_first
+
+
+def test_parse_bbox_follows_the_bbox_crs_axis_order():
+    assert parse_bbox("27.8,112.8,27.9,113.0", "EPSG:4490") == (112.8, 27.8, 113.0, 27.9)
+    to_gk = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4547")
+    n0, e0 = to_gk.transform(112.8, 27.8)
+    n1, e1 = to_gk.transform(112.9, 27.9)
+    minx, miny, maxx, maxy = parse_bbox(f"{n0},{e0},{n1},{e1}", "EPSG:4547")
+    assert minx <= 112.8 + 1e-9 and maxx >= 112.9 - 1e-9 and miny <= 27.8 + 1e-9 and maxy >= 27.9 - 1e-9
+    assert maxx - minx < 0.11 and maxy - miny < 0.11
+    with pytest.raises(InvalidBBox):
+        parse_bbox("112.8,27.8,113.0,27.9", "EPSG:4490")  # lon/lat given where lat/lon is due: lat 112.8

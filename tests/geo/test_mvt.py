@@ -1,0 +1,121 @@
+import mapbox_vector_tile
+import numpy as np
+import pytest
+
+import geopandas as gpd
+import shapely
+
+from geo import mvt
+from geo.storage.base import FeatureStore, Filter
+from geo.storage.candidates import thin_frame
+from geo.storage.gpkg import GeoPackageStore
+
+
+def _encode_decode(geoms, props=None):
+    props = props or [{"id": str(i)} for i in range(len(geoms))]
+    geoms, kept = mvt.prepare(np.array(geoms, dtype=object), 4096, 64)
+    data = mvt.encode([mvt.TileLayer("test", geoms, [p for p, k in zip(props, kept, strict=False) if k])])
+    return mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})
+
+
+def test_polygon_is_clipped_to_the_buffer_and_keeps_properties():
+    big = shapely.box(-1000, 100, 5000, 200)
+    decoded = _encode_decode([big], [{"id": "a", "status": "completed", "progress_pct": 50.0}])
+    feature = decoded["test"]["features"][0]
+    assert feature["properties"] == {"id": "a", "status": "completed", "progress_pct": 50.0}
+    xs = np.array(feature["geometry"]["coordinates"][0])[:, 0]
+    assert xs.min() == -64 and xs.max() == 4096 + 64
+    assert decoded["test"]["extent"] == 4096
+
+
+def test_tiny_polygons_become_points_and_outside_geometries_are_dropped():
+    tiny = shapely.box(100, 100, 103, 103)  # under one screen pixel (16 units)
+    outside = shapely.box(6000, 6000, 6100, 6100)
+    decoded = _encode_decode([tiny, outside])
+    features = decoded["test"]["features"]
+    assert len(features) == 1
+    assert features[0]["geometry"]["type"] == "Point"
+
+
+def test_simplification_removes_sub_pixel_detail():
+    ring = [(100 + 2000 * np.cos(a), 2048 + 2000 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 2000)]
+    decoded = _encode_decode([shapely.Polygon(ring)])
+    assert len(decoded["test"]["features"][0]["geometry"]["coordinates"][0]) < 400
+
+
+def test_no_features_encode_to_empty_bytes():
+    assert mvt.encode([mvt.TileLayer("x", np.array([], dtype=object), [])]) == b""
+
+
+@pytest.fixture
+def parcels(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 2000
+    x, y = rng.uniform(112.0, 112.2, n), rng.uniform(27.0, 27.2, n)
+    size = rng.uniform(0.0002, 0.01, n)
+    frame = gpd.GeoDataFrame(
+        {"id": [f"p{i:04d}" for i in range(n)], "status": rng.choice(["planned", "completed"], n)},
+        geometry=shapely.box(x, y, x + size, y + size * 0.7), crs="EPSG:4326",
+    )  # fmt: skip
+    store = GeoPackageStore(tmp_path / "p.gpkg")
+    store.write_layer("parcels", frame)
+    yield store, frame
+    store.close()
+
+
+def test_thinning_keeps_the_largest_feature_per_cell(parcels):
+    _, frame = parcels
+    cell = 0.005
+    out = thin_frame(frame, cell, None)
+    b = shapely.bounds(frame.geometry.to_numpy())
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    key = [(int(k), int(m)) for k, m in zip(np.floor(((b[:, 0] + b[:, 2]) / 2 + 180) / cell),
+                                            np.floor(((b[:, 1] + b[:, 3]) / 2 + 90) / cell), strict=True)]  # fmt: skip
+    best: dict = {}
+    for fid, k, a in zip(frame["id"], key, area, strict=True):
+        if k not in best or a > best[k][1] or (a == best[k][1] and fid < best[k][0]):
+            best[k] = (fid, a)
+    assert set(out["id"]) == {fid for fid, _ in best.values()} and len(out) < len(frame)
+    ob = shapely.bounds(out.geometry.to_numpy())
+    areas = (ob[:, 2] - ob[:, 0]) * (ob[:, 3] - ob[:, 1])
+    assert (np.diff(areas) <= 1e-12).all()
+    assert len(thin_frame(frame, cell, 10)) == 10 and len(thin_frame(frame, None, None)) == len(frame)
+
+
+def test_geopackage_candidates_match_the_reference_rule(parcels):
+    store, _ = parcels
+    bbox = (112.05, 27.05, 112.15, 27.15)
+    fast = store.read_tile_candidates("parcels", bbox, columns=["id", "status"], limit=300, cell=0.004)
+    reference = FeatureStore.read_tile_candidates(
+        store, "parcels", bbox, columns=["id", "status"], limit=300, cell=0.004
+    )
+    assert len(fast) == len(reference) == 300
+    # the R-tree holds float32 envelopes, so only near-ties may be ordered differently
+    assert len(set(fast["id"]) & set(reference["id"])) >= 290
+    filtered = store.read_tile_candidates("parcels", bbox, where=Filter(equals={"status": "completed"}), cell=None)
+    assert set(filtered["status"]) == {"completed"}
+    assert len(filtered) == store.count("parcels", Filter(bbox=bbox, equals={"status": "completed"}))
+
+
+def test_vectorised_encoder_matches_mapbox_vector_tile_on_mixed_geometries():
+    rng = np.random.default_rng(5)
+    centres = rng.uniform(200, 3800, (300, 2))
+    polygons = list(shapely.buffer(shapely.points(centres[:100]), 60, quad_segs=3))
+    holed = [shapely.Polygon(shapely.box(0, 0, 900, 900).exterior, [shapely.box(300, 300, 600, 600).exterior.coords])]
+    multi = [shapely.MultiPolygon([shapely.box(10, 10, 80, 80), shapely.box(100, 100, 190, 160)])]
+    lines = [shapely.LineString(rng.uniform(0, 4096, (5, 2))) for _ in range(50)]
+    multiline = [shapely.MultiLineString([[(0, 0), (50, 70)], [(300, 300), (400, 100), (500, 500)]])]
+    points = list(shapely.points(centres[100:]))
+    multipoint = [shapely.MultiPoint([(5, 5), (70, 90), (4000, 10)])]
+    geoms = np.array(polygons + holed + multi + lines + multiline + points + multipoint, dtype=object)
+    props = [{"id": f"g{i}", "n": i, "ok": i % 2 == 0, "pct": i / 3} for i in range(len(geoms))]
+    ours = mapbox_vector_tile.decode(mvt.encode([mvt.TileLayer("mix", geoms, props)]),
+                                     default_options={"y_coord_down": True})["mix"]  # fmt: skip
+    reference_geoms = shapely.orient_polygons(shapely.set_precision(geoms, 1.0), exterior_cw=False)
+    assert len(ours["features"]) == len(geoms) and ours["extent"] == 4096
+    for feature, expected, prop in zip(ours["features"], reference_geoms, props, strict=True):
+        assert feature["properties"]["id"] == prop["id"] and feature["properties"]["n"] == prop["n"]
+        assert feature["properties"]["ok"] is prop["ok"] and feature["properties"]["pct"] == pytest.approx(prop["pct"])
+        decoded = shapely.geometry.shape(feature["geometry"])
+        assert decoded.geom_type.removeprefix("Multi") == expected.geom_type.removeprefix("Multi")
+        assert decoded.equals(expected), (decoded.wkt[:200], expected.wkt[:200])
