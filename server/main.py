@@ -10,7 +10,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from layers.registry import load_catalogue
-from layers.store import open_plan_store
 from server.auth import install_auth
 from server.errors import add_exception_handlers
 from server.responses import document_errors
@@ -24,7 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_plan_store(settings.store.url)
+        store = settings.store.open()
         app.state.store = store
         try:
             yield

@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import InvalidFilter
 from geo.storage.base import Filter, SortKey
 from geo.storage.codec import gpkg_blob_to_wkb
+from geo.types import BBox
 
 
 def _q(name: str) -> str:
@@ -178,6 +179,26 @@ def _spatial(layer: str, geom_col: str, geom: BaseGeometry) -> tuple[str, list[A
     return f'("fid" IN ({overlap}) AND {exact})', [*params, shapely.to_wkb(geom)]
 
 
+def bbox_count(layer: str, geom_col: str, bbox: BBox) -> tuple[str, list[Any]]:
+    """Return SQL counting features that intersect ``bbox``, touching rows only where the envelope crosses it.
+
+    Envelopes inside the box are counted on the R-tree alone; only those crossing its edge are read and
+    tested exactly, which keeps counts of large boxes cheap.
+    """
+    rtree = _q(f"rtree_{layer}_{geom_col}")
+    minx, miny, maxx, maxy = bbox
+    inside = "minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"
+    overlap = "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+    sql = (
+        f"SELECT (SELECT count(*) FROM {rtree} WHERE {inside}) + (SELECT count(*) FROM {_q(layer)} "
+        f'WHERE "fid" IN (SELECT id FROM {rtree} WHERE {overlap} AND NOT ({inside})) '
+        f"AND planmap_intersects({_q(geom_col)}, ?))"
+    )
+    inside_params = [minx, maxx, miny, maxy]
+    params = [*inside_params, maxx, minx, maxy, miny, *inside_params, shapely.to_wkb(box(*bbox))]
+    return sql, params
+
+
 def _check_column(name: str, types: dict[str, str]) -> str:
     if name not in types:
         raise InvalidFilter(f"unknown property {name!r}; queryable properties are {sorted(types)}")
@@ -224,9 +245,13 @@ def where_clause(layer: str, geom_col: str, where: Filter | None, types: dict[st
 
 
 def order_clause(sortby: Sequence[SortKey], types: dict[str, str]) -> str:
-    """Return `` ORDER BY ...``; ties are broken by id so pages are stable."""
+    """Return `` ORDER BY ...``; ties are broken by id so pages are stable.
+
+    Layers are written sorted by id (``encode_frame``), so ``fid`` order is id order; ordering by the
+    rowid lets SQLite stream R-tree hits in order and stop at LIMIT instead of sorting every match.
+    """
     terms = [f"{_check_column(k.column, types)} {'DESC' if k.descending else 'ASC'}" for k in sortby]
-    terms.append('"id" ASC')
+    terms.append('"fid" ASC')
     return " ORDER BY " + ", ".join(terms)
 
 

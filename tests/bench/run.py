@@ -1,4 +1,4 @@
-"""Run a benchmark by name: ``python tests/bench/run.py export [args]`` runs ``bench_export.main(args)``."""
+"""Run benchmarks: ``python tests/bench/run.py export [args]`` runs ``bench_export.main(args)``; ``all`` runs each."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str]) -> int:
     """Import ``bench_<name>.py`` from this directory and call its ``main`` with the remaining arguments."""
     names = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    if argv and argv[0] == "all":
+        return max(main([name, *argv[1:]]) for name in names)
     if not argv or argv[0] not in names:
         print(f"usage: run.py NAME [args]; benchmarks: {', '.join(names)}", file=sys.stderr)
         return 2
