@@ -113,6 +113,14 @@ def _deadlines(row: Any, first_done: dict[str, date]) -> Iterator[tuple[str | No
             yield str(item.get("name", "")), m_due, _date(item.get("done"))
 
 
+def _horizon(as_of: date, within_days: int) -> date:
+    """Return ``as_of`` plus ``within_days`` days, saturating at the last representable day (9999-12-31)."""
+    try:
+        return as_of + timedelta(days=within_days)
+    except OverflowError:
+        return date.max
+
+
 def layer_deadlines(
     store: FeatureStore, layer: Layer, as_of: date, within_days: int, threshold_pct: float
 ) -> list[tuple[str, DeadlineItem]]:
@@ -127,7 +135,7 @@ def layer_deadlines(
     frame = pd.DataFrame(store.read(layer.id, columns=columns).drop(columns="geometry"))
     history = store.history(layer.id, until=as_of)
     state = with_state(frame, layer, history, as_of)
-    first_done, horizon = _first_done(history, layer, as_of), as_of + timedelta(days=within_days)
+    first_done, horizon = _first_done(history, layer, as_of), _horizon(as_of, within_days)
     found = []
     for row in state.itertuples(index=False):
         behind = float(row.percent) < threshold_pct or row.state == "planned"

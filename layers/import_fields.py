@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -189,9 +189,13 @@ def coerce_value(value: Any, spec: FieldSpec, aliases: Mapping[str, str] | None 
     """
     if is_missing(value):
         return None
-    converters = {"int": lambda v: _as_int(v, spec), "float": lambda v: _as_float(v, spec), "bool": _as_bool}
+    converters: dict[str, Callable[[Any], Any]] = {
+        "int": lambda v: _as_int(v, spec),
+        "float": lambda v: _as_float(v, spec),
+        "bool": _as_bool,
+    }
     converters |= {"date": _as_date, "datetime": _as_datetime, "json": _as_json, "str": _as_str}
-    out = converters[spec.type](value)
+    out: Any = converters[spec.type](value)
     if spec.values is not None and out not in spec.values:
         label = (aliases or {}).get(str(out)) or (aliases or {}).get(str(out).lower())
         if label is None:

@@ -61,13 +61,22 @@ def crs_label(crs: pyproj.CRS) -> str:
     return ":".join(authority) if authority else crs.name
 
 
+def _all_degrees(geoms: Geometries) -> bool:
+    coords = shapely.get_coordinates(geoms)
+    return bool(len(coords)) and bool((np.abs(coords[:, 0]) <= 180).all() and (np.abs(coords[:, 1]) <= 90).all())
+
+
 def _source_crs(geoms: Geometries, crs: pyproj.CRS | None, area: BaseGeometry, out: PlacedGeometries) -> pyproj.CRS:
     if crs is not None:
         out.crs, out.crs_source = crs_label(crs), "file"
         return crs
     minx, miny, maxx, maxy = area.bounds
     loose = (minx - _GUESS_MARGIN_DEG, miny - _GUESS_MARGIN_DEG, maxx + _GUESS_MARGIN_DEG, maxy + _GUESS_MARGIN_DEG)
-    guessed = guess_crs(geoms[~shapely.is_missing(geoms)], CANDIDATE_CRS, loose)
+    present = geoms[~shapely.is_missing(geoms)]
+    guessed = guess_crs(present, CANDIDATE_CRS, loose)
+    if guessed is None and _all_degrees(present):
+        # plain lon/lat that lies elsewhere: take it as such, so each row is then named as outside the area
+        guessed = pyproj.CRS.from_user_input(CANDIDATE_CRS[0])
     if guessed is None:
         raise ValueError(f"the file declares no CRS and its coordinates fit none of {', '.join(CANDIDATE_CRS)}")
     out.crs, out.crs_source = crs_label(guessed), "inferred"

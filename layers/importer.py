@@ -115,7 +115,8 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
     report.warnings += placed.warnings
     report.add_repairs(_issues([(r, "geometry", p) for r, p in placed.repairs], attrs["id"]))
     rows = [(p.row, p.column, p.problem) for p in src.problems] + problems
-    rows += [(r, "geometry", p) for r, p in placed.problems]
+    unread = {p.row for p in src.problems}
+    rows += [(r, "geometry", p) for r, p in placed.problems if not (r in unread and p == "no geometry")]
     report.add_problems(_issues(sorted(rows, key=lambda r: r[0]), attrs["id"]))
     if report.problems_total:
         return None
@@ -159,7 +160,16 @@ def _diff(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, repor
     report.ids = {k: v[:MAX_LISTED] for k, v in kinds.items() if k != "unchanged"}
 
 
-def _history(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, options: ImportOptions) -> list[Any]:
+def _last_reported(store: FeatureStore, layer: Layer) -> dict[str, date]:
+    history = store.history(layer.id) if layer.id in store.layers() else None
+    if history is None or history.empty:
+        return {}
+    return {k: date.fromisoformat(v) for k, v in history.groupby("feature_id")["date"].max().items()}
+
+
+def _history(
+    new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, last: dict[str, date]
+) -> list[Any]:
     if not layer.statuses or "status" not in new.columns:
         return []
     before = dict(zip(existing["id"], existing["status"], strict=True)) if "status" in existing.columns else {}
@@ -170,12 +180,15 @@ def _history(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, op
             continue
         when = row.get("completed_date") if row["status"] in done else None
         when = when if isinstance(when, date) else row.get("updated_at")
+        when = when if isinstance(when, date) else today
+        # never before the feature's latest report, so that replaying the history ends on the imported status
+        when = max(when, last.get(row["id"], when))
         percent = row.get("progress_pct")
         entries.append(
             HistoryEntry(
                 layer=layer.id,
                 feature_id=row["id"],
-                date=when if isinstance(when, date) else today,
+                date=when,
                 status=row["status"],
                 percent=None if is_missing(percent) else float(percent),
                 note=f"导入 import: {options.source or options.file_name or 'file'}",
@@ -243,7 +256,7 @@ def import_file(
     existing = _existing(store, layer)
     new, final = _build(prepared, existing, layer, options, report)
     _diff(new, existing, layer, report)
-    entries = _history(new, existing, layer, options)
+    entries = _history(new, existing, layer, options, _last_reported(store, layer))
     report.history_entries = len(entries)
     if options.dry_run:
         report.status = "dry_run"
@@ -251,7 +264,7 @@ def import_file(
     current = store.version(layer.id) if layer.id in store.layers() else None
     if current != report.version_before:
         raise StaleVersion(f"{layer.id} changed while the file was being checked; import it again")
-    store.write_layer(layer.id, final)
+    store.write_layer(layer.id, final, types=layer.column_types)
     if entries:
         store.append_history(entries)
     report.status, report.version_after = "applied", store.version(layer.id)

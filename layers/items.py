@@ -59,7 +59,7 @@ def parse_properties(text: str | None, layer: Layer) -> list[str] | None:
     if text is None:
         return None
     allowed = public_fields(layer)
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     unknown = [n for n in names if n not in allowed]
     if unknown:
         raise InvalidQueryParameter(f"unknown properties {unknown}; properties of {layer.id!r} are {allowed}")
@@ -143,7 +143,7 @@ def read_page(
     as_of: date | None = None,
 ) -> Page:
     """Read one page of a layer's public attributes; with ``as_of`` the ``status`` is that day's status."""
-    columns = public_fields(layer) if properties is None else ["id", *properties]
+    columns = public_fields(layer) if properties is None else ["id", *(p for p in properties if p != "id")]
     frame = store.read(layer.id, where, limit=limit, offset=offset, sortby=sortby, columns=columns)
     frame = frame[[c for c in frame.columns if c in columns or c == frame.geometry.name]]
     if as_of is not None and "status" in frame.columns and len(frame):

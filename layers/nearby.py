@@ -180,6 +180,30 @@ def _projects(
     ]
 
 
+def _native_projects(
+    store: FeatureStore, layer: Layer, lon: float, lat: float, radius_m: float, limit: int
+) -> list[NearbyProject]:
+    """Ask the store itself (PostGIS: KNN and spheroid distances in SQL) for the layer's nearest features."""
+    columns = [c for c in _ATTRIBUTES if c in layer.field_names]
+    frame = store.nearest(layer.id, lon, lat, radius_m, limit, columns=columns)
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).reindex(
+        columns=[*_ATTRIBUTES, "distance_m", "bearing_deg"]
+    )
+    return [
+        NearbyProject(
+            id=str(row["id"]),
+            layer=layer.id,
+            layer_title_zh=layer.title_zh,
+            name=_text(row["name"]),
+            status=_text(row["status"]),
+            progress_pct=None if pd.isna(row["progress_pct"]) else float(row["progress_pct"]),
+            distance_m=round(float(row["distance_m"]), 2),
+            bearing_deg=round(float(row["bearing_deg"]), 2),
+        )
+        for row in table.to_dict("records")
+    ]
+
+
 def find_nearby(
     store: FeatureStore,
     layers: Sequence[Layer],
@@ -195,7 +219,8 @@ def find_nearby(
 
     Parameters
     ----------
-    store, layers : where to look; indexes are cached per store and rebuilt when a layer's version changes.
+    store, layers : where to look. Stores with ``native_nearest`` (PostGIS) measure in the database;
+        otherwise indexes are cached per store and rebuilt when a layer's version changes.
     lon, lat : the point in ``coordsys`` (``wgs84``, ``cgcs2000``, ``gcj02`` or ``bd09``).
     radius_m : 1 .. 50,000 metres, geodesic, to the nearest point of each geometry (0 inside a polygon).
     limit : 1 .. 1000 projects at most; ties in distance are broken by layer then id.
@@ -211,8 +236,11 @@ def find_nearby(
     if not 1 <= limit <= 1000:
         raise InvalidQueryParameter(f"limit: {limit} is outside 1..1000")
     wlon, wlat = to_wgs84_point(lon, lat, coordsys)
-    indexes = nearby_index(store)
-    found = [p for layer in layers for p in _projects(layer, indexes.get(layer), wlon, wlat, radius_m, limit)]
+    if store.native_nearest:
+        found = [p for layer in layers for p in _native_projects(store, layer, wlon, wlat, radius_m, limit)]
+    else:
+        indexes = nearby_index(store)
+        found = [p for layer in layers for p in _projects(layer, indexes.get(layer), wlon, wlat, radius_m, limit)]
     found.sort(key=lambda p: (p.distance_m, p.layer, p.id))
     if href_template:
         found = [p.model_copy(update={"href": href_template.format(layer=p.layer, id=p.id)}) for p in found]

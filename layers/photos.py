@@ -77,13 +77,13 @@ def prepare_photo(data: bytes, max_bytes: int, max_px: int = 1600) -> Photo:
         if image.width * image.height > MAX_PIXELS:
             raise PhotoTooLarge(f"the photo has {image.width}x{image.height} pixels; at most {MAX_PIXELS:,}")
         gps = read_gps(image)
-        image = ImageOps.exif_transpose(image).convert("RGB")
-        image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+        upright = ImageOps.exif_transpose(image).convert("RGB")
+        upright.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise InvalidProgressUpdate(f"the photo is not a readable JPEG or PNG image ({type(exc).__name__})") from None
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=85, optimize=True)  # no exif= argument: every tag is dropped
-    return Photo(out.getvalue(), image.width, image.height, gps)
+    upright.save(out, "JPEG", quality=85, optimize=True)  # no exif= argument: every tag is dropped
+    return Photo(out.getvalue(), upright.width, upright.height, gps)
 
 
 def photo_details(photo: Photo, geometry: BaseGeometry) -> dict[str, Any]:

@@ -255,7 +255,11 @@ def layer_progress(
     -------
     Progress
     """
+    from layers import progress_sql  # the database-side path, for stores that aggregate natively
+
+    scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
+    if progress_sql.supports(store, layer, as_of, area):
+        return progress_sql.summarise_groups(layer, progress_sql.grouped_state(store, layer, where), scope=scope)
     frame = feature_frame(store, layer, where, area)
     history = store.history(layer.id, until=as_of) if as_of else None
-    scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
     return summarise(layer, with_state(frame, layer, history, as_of), as_of, scope=scope)

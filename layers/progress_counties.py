@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.storage.base import FeatureStore, Filter
 from geo.types import BBox
+from layers import progress_sql
 from layers.models import Layer
 from layers.progress import Progress, feature_frame, summarise, with_state
 
@@ -57,14 +58,27 @@ def county_progress(
     Parameters are those of :func:`layers.progress.layer_progress`. A feature counts in the county its
     ``county`` code names (a feature never spans two counties' rows), so the rows add up to the total.
     """
+    scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
+    if progress_sql.supports(store, layer, as_of, area) and "county" in layer.field_names:
+        return _county_progress_sql(store, layer, where, scope)
     state = _state(store, layer, as_of, where, area)
     county = state["county"] if "county" in state else pd.Series("", index=state.index)
     rows = [
         summarise(layer, state[county == code], as_of, scope=str(code), scope_name=str(name))
         for code, name in read_counties(store)[["id", "name"]].itertuples(index=False)
     ]
-    scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
     return CountyProgress(layer=layer.id, as_of=as_of, counties=rows, total=summarise(layer, state, as_of, scope))
+
+
+def _county_progress_sql(store: FeatureStore, layer: Layer, where: Filter | None, scope: str) -> CountyProgress:
+    """County rows and total from one GROUP BY county, status in the store (current state)."""
+    groups = progress_sql.grouped_state(store, layer, where, by_county=True)
+    rows = [
+        progress_sql.summarise_groups(layer, groups[groups["county"] == code], scope=str(code), scope_name=str(name))
+        for code, name in read_counties(store)[["id", "name"]].itertuples(index=False)
+    ]
+    total = progress_sql.summarise_groups(layer, groups, scope=scope)
+    return CountyProgress(layer=layer.id, as_of=None, counties=rows, total=total)
 
 
 def _properties(layer: Layer, row: Progress) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +21,12 @@ from layers.progress import status_as_of
 
 COUNTY_CODES = ("430302", "430304", "430321", "430381", "430382")
 GEOMETRY_PROPERTY = "geometry"
+CQL_MAX_DEPTH = 20
+"""Deepest nesting of brackets and of operators a CQL2 filter may have."""
+CQL_MAX_NODES = 1000
+"""Most terms (operators, properties, literals, coordinates) a parsed CQL2 filter may have."""
+_STRINGS = re.compile(r"'(?:[^']|'')*'")
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\w+|[^\s\w]")
 
 
 @dataclass(frozen=True)
@@ -49,17 +56,58 @@ def queryables(layer: Layer) -> dict[str, str]:
 
 
 def parse_cql(text: str, layer: Layer) -> dict[str, Any]:
-    """Parse CQL2 text into CQL2-JSON with the ``cql2`` package and check every property is queryable."""
+    """Parse CQL2 text into CQL2-JSON with the ``cql2`` package and check every property is queryable.
+
+    Raises
+    ------
+    InvalidFilter
+        For malformed CQL2, unknown properties, or a filter nested deeper than ``CQL_MAX_DEPTH`` or with
+        more than ``CQL_MAX_NODES`` terms.
+    """
+    _check_text_size(text)
     try:
         expr = cql2.parse_text(text)
     except Exception as exc:  # cql2 raises ParseError and ValueError subclasses from Rust
         raise InvalidFilter(f"invalid CQL2 filter: {exc}") from exc
     cql: dict[str, Any] = expr.to_json()
+    _check_tree_size(cql)
     allowed = queryables(layer)
     unknown = sorted(_properties(cql) - set(allowed))
     if unknown:
         raise InvalidFilter(f"unknown properties {unknown} in filter; queryables are {sorted(allowed)}")
     return cql
+
+
+def _check_text_size(text: str) -> None:
+    """Reject deeply nested or very long filters before the parser sees them.
+
+    The ``cql2`` parser is recursive native code: a few thousand nested brackets or prefix operators
+    overflow its stack and end the process, so the text is measured here first.
+    """
+    depth = deepest = 0
+    for char in _STRINGS.sub("''", text):
+        depth += (char in "([") - (char in ")]")
+        deepest = max(deepest, depth)
+    if deepest > CQL_MAX_DEPTH:
+        raise InvalidFilter(f"filter nests brackets {deepest} deep; at most {CQL_MAX_DEPTH} levels are allowed")
+    tokens = len(_TOKENS.findall(text))
+    if tokens > 2 * CQL_MAX_NODES:
+        raise InvalidFilter(f"filter has {tokens} tokens; at most {2 * CQL_MAX_NODES} are allowed")
+
+
+def _check_tree_size(cql: Any) -> None:
+    """Reject a parsed filter deeper than ``CQL_MAX_DEPTH`` operators or larger than ``CQL_MAX_NODES`` terms."""
+    nodes, stack = 0, [(cql, 0)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += not isinstance(node, list)
+        if depth > CQL_MAX_DEPTH or nodes > CQL_MAX_NODES:
+            what = f"more than {CQL_MAX_NODES} terms" if nodes > CQL_MAX_NODES else f"over {CQL_MAX_DEPTH} levels"
+            raise InvalidFilter(f"filter is too complex: {what}; simplify it or split the request")
+        if isinstance(node, dict) and "args" in node:  # an operator; property and geometry literals are leaves
+            stack.append((node["args"], depth + 1))
+        elif isinstance(node, list):
+            stack.extend((v, depth) for v in node)
 
 
 def _properties(node: Any) -> set[str]:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+from geo.storage import open_store
 from geo.storage.base import FeatureStore
-from geo.storage.gpkg import GeoPackageStore
 from layers.errors import DataNotBuilt
 from layers.registry import LayerRegistry
 
 
-def open_plan_store(url: str) -> FeatureStore:
-    """Open the store at ``url``: a PostGIS DSN (postgresql://...) or a GeoPackage path."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from geo.storage.postgis import PostGISStore
-
-        return PostGISStore(url)
-    return GeoPackageStore(url)
+def open_plan_store(url: str, schema: str = "planmap", pool_size: int = 4) -> FeatureStore:
+    """Open the store at ``url``: a PostGIS DSN (postgresql://..., tables in ``schema``) or a GeoPackage path."""
+    return open_store(url, schema=schema, pool_size=pool_size)
 
 
 def missing_layers(store: FeatureStore, registry: LayerRegistry) -> list[str]:

@@ -156,8 +156,7 @@ def require_county(principal: Principal, county: str | None) -> None:
     require_role(principal, "field")
     if principal.role == "field" and (county is None or str(county) not in principal.counties):
         raise PermissionDenied(
-            f"user {principal.user!r} may report only in counties {', '.join(principal.counties)}, "
-            f"not in {county!r}"
+            f"user {principal.user!r} may report only in counties {', '.join(principal.counties)}, not in {county!r}"
         )
 
 
@@ -169,6 +168,8 @@ def private_view(registry: LayerRegistry) -> LayerRegistry:
     """
     view = LayerRegistry()
     for layer in registry:
-        fields = tuple(f if f.public else f.model_copy(update={"public": True, "queryable": True}) for f in layer.fields)
+        fields = tuple(
+            f if f.public else f.model_copy(update={"public": True, "queryable": True}) for f in layer.fields
+        )
         view = view.register(layer.model_copy(update={"fields": fields}))
     return view

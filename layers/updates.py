@@ -211,15 +211,16 @@ def _water_values(
     classes.loc[day.strftime("%Y-%m")] = found
     met = sum(is_compliant(c, target) for c in classes)
     status = "compliant" if is_compliant(found, target) else "non_compliant"
-    values = {
+    pct = round(100.0 * met / len(classes), 1)
+    values: dict[str, Any] = {
         "status": status,
-        "progress_pct": round(100.0 * met / len(classes), 1),
+        "progress_pct": pct,
         "latest_class": found,
         "latest_month": day.strftime("%Y-%m"),
         "months_noncompliant": len(classes) - met,
         "updated_at": day,
     }
-    return status, values["progress_pct"], found, values
+    return status, pct, found, values
 
 
 def plan_update(

@@ -18,6 +18,8 @@ from layers.query import Selection
 from layers.raster_demo import build_demo_rasters
 from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
+from server import cli_package
+from server.cli_db import add_db_parser, run_db
 from server.settings import Settings
 
 
@@ -34,15 +36,19 @@ def _bar() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
     return on_step, bar.close
 
 
-def build_demo(settings: Settings, seed: int, if_missing: bool) -> int:
-    """Build the demo data into the configured store (a GeoPackage is built aside, then moved in)."""
+def build_demo(settings: Settings, seed: int, if_missing: bool, replace: bool = False) -> int:
+    """Build the demo data into the configured store (a GeoPackage is built aside, then moved in).
+
+    A database that already holds history is only rebuilt with ``replace`` (its layers and history are
+    dropped first).
+    """
     from layers.demo import build_demo as run_build
 
     registry = load_catalogue()
     url = settings.store.url
     is_file = not url.startswith(("postgresql://", "postgres://"))
     if if_missing and (not is_file or Path(url).exists()):
-        with open_plan_store(url) as store:
+        with settings.store.open() as store:
             if not missing_layers(store, registry):
                 print(f"demo data present in {url}; not rebuilding")
                 return 0
@@ -51,7 +57,13 @@ def build_demo(settings: Settings, seed: int, if_missing: bool) -> int:
         target.unlink(missing_ok=True)
     on_step, close = _bar()
     started = time.perf_counter()
-    with open_plan_store(str(target) if target else url) as store:
+    with open_plan_store(str(target)) if target else settings.store.open() as store:
+        if target is None and len(store.history()) and not replace:
+            close()
+            print(f"{url} already holds data; pass --replace to drop its layers and history", file=sys.stderr)
+            return 2
+        if target is None and replace:
+            store.reset(confirm=True)
         report = run_build(store, registry, seed=seed, on_step=on_step)
     close()
     if target is not None:
@@ -68,7 +80,7 @@ def build_demo(settings: Settings, seed: int, if_missing: bool) -> int:
 def info(settings: Settings) -> int:
     """Print every layer with its feature count, plan target and progress."""
     registry = load_catalogue()
-    with open_plan_store(settings.store.url) as store:
+    with settings.store.open() as store:
         missing = missing_layers(store, registry)
         if missing:
             print(f"missing layers {missing}: run `planmap build-demo`", file=sys.stderr)
@@ -119,7 +131,7 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         selection = _export_selection(args)
         if out.is_dir():
             out = out / export_filename(layer, selection, fmt.ext, date.today())
-        with open_plan_store(settings.store.url) as store, tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        with settings.store.open() as store, tempfile.TemporaryDirectory(dir=out.parent) as tmp:
             job = prepare_export(store, layer, selection, args.crs)
             written = write_export(job, fmt, Path(tmp) / f"export.{fmt.ext}", args.geometry, args.headers == "zh")
             os.replace(written, out)
@@ -150,7 +162,7 @@ def token(settings: Settings, args: argparse.Namespace) -> int:
     """Create, list or revoke access tokens (a new token is printed once and only its hash is kept)."""
     from layers.tokens import create_token, list_tokens, revoke_token
 
-    with open_plan_store(settings.store.url) as store:
+    with settings.store.open() as store:
         if args.action == "create":
             try:
                 secret = create_token(store, args.user, args.role, (args.county or "").split(","))
@@ -192,10 +204,17 @@ def import_data(settings: Settings, args: argparse.Namespace) -> int:
         mapping = json.loads(Path(args.mapping).read_text(encoding="utf-8-sig")) if args.mapping else None
         layer = load_catalogue().get(args.layer)
         options = ImportOptions(
-            mode=args.mode, dry_run=args.dry_run, mapping=mapping, coordsys=args.coordsys, source=args.source,
-            encoding=args.encoding, file_layer=args.file_layer, file_name=Path(args.file).name, author="cli",
+            mode=args.mode,
+            dry_run=args.dry_run,
+            mapping=mapping,
+            coordsys=args.coordsys,
+            source=args.source,
+            encoding=args.encoding,
+            file_layer=args.file_layer,
+            file_name=Path(args.file).name,
+            author="cli",
         )
-        with open_plan_store(settings.store.url) as store:
+        with settings.store.open() as store:
             report = import_file(store, layer, args.file, options)
     except (GeoError, LayerError, OSError, ValueError) as exc:
         print(f"planmap import: {exc}", file=sys.stderr)
@@ -225,6 +244,7 @@ def _parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build-demo", help="build the deterministic demo data")
     build.add_argument("--seed", type=int, default=2025)
     build.add_argument("--if-missing", action="store_true", help="do nothing when the data is already built")
+    build.add_argument("--replace", action="store_true", help="PostGIS: drop the schema's layers and history first")
     sub.add_parser("info", help="list layers with counts, targets and progress")
     srv = sub.add_parser("serve", help="serve the API and maps")
     srv.add_argument("--host", default="127.0.0.1")
@@ -233,6 +253,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_export_parser(sub)
     _add_token_parser(sub)
     _add_import_parser(sub)
+    add_db_parser(sub)
+    cli_package.add_parser(sub)
     return parser
 
 
@@ -243,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["PLANMAP_DATA_DIR"] = args.data_dir
     settings = Settings()
     if args.command == "build-demo":
-        return build_demo(settings, args.seed, args.if_missing)
+        return build_demo(settings, args.seed, args.if_missing, args.replace)
     if args.command == "info":
         return info(settings)
     if args.command == "export":
@@ -252,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return token(settings, args)
     if args.command == "import":
         return import_data(settings, args)
+    if args.command == "db":
+        return run_db(settings, args)
+    if args.command == "package":
+        return cli_package.package(settings, args)
     return serve(args.host, args.port, args.workers)
 
 

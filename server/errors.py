@@ -101,7 +101,12 @@ def add_exception_handlers(app: FastAPI) -> None:
             response.headers[key] = value
         return response
 
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+        return error_response(500, "InternalServerError", "the server failed to answer this request")
+
     for cls in (geo_errors.GeoError, layer_errors.LayerError):
         app.add_exception_handler(cls, domain_error)
+    app.add_exception_handler(Exception, server_error)  # a bug still answers ErrorBody JSON, without internals
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -12,6 +12,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from layers.registry import load_catalogue
 from server.auth import install_auth
 from server.errors import add_exception_handlers
+from server.limits import RequestLimits
 from server.responses import document_errors
 from server.routers import ROUTERS, docs
 from server.settings import Settings
@@ -43,6 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = load_catalogue()
     install_auth(app, settings)  # added first = innermost: its 401s still get CORS headers
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        RequestLimits,
+        max_url_bytes=settings.api.max_url_bytes,
+        max_body_bytes=settings.api.max_body_bytes,
+        max_upload_bytes=settings.api.max_upload_bytes,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,

@@ -104,10 +104,15 @@ def choose_format(request: Request, f: OutputFormat | None, default: OutputForma
     return OutputFormat.html if _accepts_html(request.headers.get("accept", "")) else default
 
 
-def make_etag(version: str, request: Request, fmt: OutputFormat) -> str:
-    """Return a strong ETag for a data version, the normalised query string and the output format."""
+def make_etag(version: str, request: Request, fmt: OutputFormat, view: str | None = None) -> str:
+    """Return a strong ETag for a data version, the normalised query string, the output format and the view.
+
+    Token holders see non-public fields, so their representation (and its ETag) differs from the public one.
+    """
     query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
-    digest = hashlib.sha256(f"{version}|{request.url.path}|{query}|{fmt.value}".encode()).hexdigest()
+    if view is None:
+        view = "private" if getattr(request.state, "registry", None) is not None else "public"
+    digest = hashlib.sha256(f"{version}|{request.url.path}|{query}|{fmt.value}|{view}".encode()).hexdigest()
     return f'"{digest[:32]}"'
 
 
@@ -165,15 +170,33 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 }
 
 
+_ANY_ROUTE = {
+    "400": "Invalid parameter, or a path or query string that is not UTF-8 or holds %00",
+    "414": "URL (path and query string) longer than the server accepts",
+    "500": "Server error",
+}
+"""Errors any route can answer: request checks (server/limits.py), validation and the last-resort handler."""
+
+
+def _generic_errors(operation: dict[str, Any]) -> dict[str, str]:
+    errors = dict(_ANY_ROUTE)
+    if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+        errors["404"] = "Unknown id in the path"
+    if "requestBody" in operation:
+        errors["413"] = "Request body larger than the server accepts"
+    return errors
+
+
 def _patch_errors(spec: dict[str, Any]) -> None:
     ref = {"$ref": "#/components/schemas/ErrorBody"}
     body = {"content": {"application/json": {"schema": ref}}}
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
-            responses = operation.get("responses", {})
+            responses = operation.setdefault("responses", {})
             # Validation failures are answered 400 with an ErrorBody (server/errors.py), never 422.
-            if responses.pop("422", None) is not None:
-                responses.setdefault("400", {"description": "Invalid parameter"}).update(body)
+            responses.pop("422", None)
+            for code, description in _generic_errors(operation).items():
+                responses.setdefault(code, {"description": description})
             for code, response in responses.items():
                 if code[0] in "45":
                     response.update(body)

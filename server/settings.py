@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.storage.base import FeatureStore
+from layers.store import open_plan_store
+
 _CONFIG = SettingsConfigDict(env_prefix="PLANMAP_", env_file=".env", extra="ignore")
 
 
@@ -18,6 +21,8 @@ class StoreSettings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="directory for the GeoPackage, rasters and caches")
     gpkg_path: Path | None = Field(None, description="GeoPackage file; default <data_dir>/planmap.gpkg")
     database_url: str | None = Field(None, description="PostGIS DSN (postgresql://...); overrides the GeoPackage")
+    database_schema: str = Field("planmap", description="PostgreSQL schema holding planmap's tables (PostGIS only)")
+    database_pool_size: int = Field(4, ge=1, description="most database connections per worker (PostGIS only)")
 
     @property
     def gpkg(self) -> Path:
@@ -28,6 +33,10 @@ class StoreSettings(BaseSettings):
     def url(self) -> str:
         """Return what the store is opened from: the DSN when set, else the GeoPackage path."""
         return self.database_url or str(self.gpkg)
+
+    def open(self) -> FeatureStore:
+        """Open the configured store (PostGIS schema and pool size applied when it is a database)."""
+        return open_plan_store(self.url, schema=self.database_schema, pool_size=self.database_pool_size)
 
 
 class ApiSettings(BaseSettings):
@@ -45,6 +54,13 @@ class ApiSettings(BaseSettings):
     import_max_bytes: int = Field(200 * 1024**2, ge=1, description="largest data file accepted by an import, in bytes")
     import_max_unpacked_bytes: int = Field(1024**3, ge=1, description="largest total unpacked size of an imported zip")
     import_max_zip_members: int = Field(200, ge=1, description="most members an imported zip may hold")
+    max_url_bytes: int = Field(8192, ge=256, description="longest path plus query string accepted (414 beyond)")
+    max_body_bytes: int = Field(1024**2, ge=1, description="largest non-upload request body, in bytes (413 beyond)")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Return the largest multipart upload body: the larger file limit plus 1 MiB for the form's other parts."""
+        return max(self.import_max_bytes, self.max_photo_bytes) + 1024**2
 
 
 class TileSettings(BaseSettings):

@@ -2,14 +2,23 @@
 
 Tests that need PostGIS or a browser skip on a laptop without them, but in CI (``CI`` set) a missing
 resource is a failure: ``require_or_skip`` turns the skip into ``pytest.fail``.
+
+``store_url`` runs every test that uses it (``client``, ``demo_store``, ``writable_client``,
+``writable_store``) once on the demo GeoPackage and once on a PostGIS schema loaded from it
+(PLANMAP_TEST_DATABASE_URL, default the local ``planmap_test`` database).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+PG_URL = os.environ.get("PLANMAP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/planmap_test")
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
@@ -50,7 +59,7 @@ def demo_gpkg(tmp_path_factory, registry):
 
 @pytest.fixture
 def writable_gpkg(demo_gpkg, tmp_path):
-    """A private copy of the demo GeoPackage that a test may change."""
+    """A private copy of the demo GeoPackage that a test may change (GeoPackage-specific tests)."""
     import shutil
 
     target = tmp_path / "planmap.gpkg"
@@ -58,34 +67,145 @@ def writable_gpkg(demo_gpkg, tmp_path):
     return target
 
 
-def make_app(gpkg_path, **api):
-    """Return a planmap app serving ``gpkg_path`` (settings built explicitly, no environment)."""
-    from server.main import create_app
-    from server.settings import ApiSettings, Settings, StoreSettings
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where a test's store lives: a GeoPackage path, or a PostGIS URL and schema."""
 
-    settings = Settings(store=StoreSettings(gpkg_path=gpkg_path, data_dir=gpkg_path.parent), api=ApiSettings(**api))
-    return create_app(settings)
+    kind: str
+    url: str
+    data_dir: Path
+    schema: str = "planmap"
+
+    def open(self):
+        """Open the store (use it as a context manager)."""
+        from geo.storage import open_store
+
+        return open_store(self.url, schema=self.schema, pool_size=2)
+
+    def settings(self, **api):
+        """Return app settings serving this store (built explicitly, no environment)."""
+        from server.settings import ApiSettings, Settings, StoreSettings
+
+        if self.kind == "gpkg":
+            store = StoreSettings(gpkg_path=Path(self.url), data_dir=self.data_dir)
+        else:
+            store = StoreSettings(
+                database_url=self.url, database_schema=self.schema, database_pool_size=4, data_dir=self.data_dir
+            )
+        return Settings(store=store, api=ApiSettings(**api))
+
+    def __str__(self) -> str:
+        return self.url if self.kind == "gpkg" else f"{self.url} (schema {self.schema})"
+
+
+def postgis_available() -> bool:
+    """Return whether the test database answers and offers PostGIS."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3, autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone()
+    except Exception:  # noqa: BLE001 - any failure means "not available"
+        return False
+    return found is not None
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def _copy_into_schema(source, data_dir: Path) -> StoreTarget:
+    """Copy an open store into a fresh PostGIS schema with ``planmap db load``'s code."""
+    from geo.storage.transfer import copy_store
+
+    target = StoreTarget("postgis", PG_URL, data_dir, f"planmap_t_{uuid.uuid4().hex[:12]}")
+    with target.open() as store:
+        copy_store(source, store)
+    return target
 
 
 @pytest.fixture(scope="session")
-def client(demo_gpkg):
-    """An HTTP client on the app serving the read-only demo data (real ASGI requests through httpx)."""
+def postgis_demo(demo_gpkg, require):
+    """The demo data in a fresh PostGIS schema for this session (dropped afterwards); read-only."""
+    require(postgis_available(), "PostGIS")
+    from geo.storage import GeoPackageStore
+
+    with GeoPackageStore(demo_gpkg) as source:
+        target = _copy_into_schema(source, demo_gpkg.parent)
+    yield target
+    _drop_schema(target.schema)
+
+
+@pytest.fixture(scope="session", params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def store_url(request, demo_gpkg) -> StoreTarget:
+    """The read-only demo data in each store: the GeoPackage, then a PostGIS schema loaded from it."""
+    if request.param == "gpkg":
+        return StoreTarget("gpkg", str(demo_gpkg), demo_gpkg.parent)
+    return request.getfixturevalue("postgis_demo")
+
+
+@pytest.fixture(scope="session")
+def demo_store(store_url):
+    """The read-only demo store (GeoPackage or PostGIS), opened once per session."""
+    with store_url.open() as store:
+        yield store
+
+
+@pytest.fixture
+def writable_store_url(request, store_url) -> Iterator[StoreTarget]:
+    """A private, writable copy of the demo data in the same kind of store as ``store_url``.
+
+    For the GeoPackage it is ``writable_gpkg`` itself, so a test may use both.
+    """
+    if store_url.kind == "gpkg":
+        path = request.getfixturevalue("writable_gpkg")
+        yield StoreTarget("gpkg", str(path), path.parent)
+        return
+    with store_url.open() as source:
+        copy = _copy_into_schema(source, store_url.data_dir)
+    yield copy
+    _drop_schema(copy.schema)
+
+
+@pytest.fixture
+def writable_store(writable_store_url):
+    """The private, writable demo store that ``writable_client`` serves."""
+    with writable_store_url.open() as store:
+        yield store
+
+
+def make_app(target, **api):
+    """Return a planmap app serving ``target``: a GeoPackage path or a ``StoreTarget``."""
+    from server.main import create_app
+
+    if not isinstance(target, StoreTarget):
+        target = StoreTarget("gpkg", str(target), Path(target).parent)
+    return create_app(target.settings(**api))
+
+
+@pytest.fixture(scope="session")
+def client(store_url):
+    """An HTTP client on the app serving the read-only demo data, once per store kind."""
     from fastapi.testclient import TestClient
 
-    with TestClient(make_app(demo_gpkg)) as test_client:
+    with TestClient(make_app(store_url)) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def writable_client(writable_gpkg):
-    """An HTTP client on an app serving a private, writable copy of the demo data."""
+def writable_client(writable_store_url):
+    """An HTTP client on an app serving a private, writable copy of the demo data (same store kind)."""
     from fastapi.testclient import TestClient
 
-    with TestClient(make_app(writable_gpkg)) as test_client:
+    with TestClient(make_app(writable_store_url)) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="session")
 def app_factory():
-    """Return ``make_app(gpkg_path, **api_settings)`` for tests that need their own app."""
+    """Return ``make_app(gpkg_path_or_store_target, **api_settings)`` for tests that need their own app."""
     return make_app

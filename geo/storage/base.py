@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -15,6 +15,9 @@ import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
 
 from geo.types import BBox
+
+if TYPE_CHECKING:
+    from geo.storage.aggregate import Aggregate
 
 HISTORY_COLUMNS = (
     "seq",
@@ -91,6 +94,31 @@ class HistoryEntry:
             "data": json.dumps(self.data, ensure_ascii=False) if self.data is not None else None,
             "is_demo": int(self.is_demo),
         }
+
+
+@dataclass(frozen=True)
+class MvtTile:
+    """One vector-tile layer to make in the store (``FeatureStore.mvt_layer``).
+
+    Attributes
+    ----------
+    name : the MVT layer name.
+    bbox : the buffered tile box in CRS84: candidates are the features whose envelope meets it.
+    xy_bounds : the tile's bounds in the tile matrix set's CRS, EPSG code ``srid``.
+    properties : the columns written as feature properties (NULLs left out).
+    cell, limit : thinning grid cell (degrees) and feature cap, as for ``read_tile_candidates``.
+    extent, buffer : tile units per side and kept outside each edge.
+    """
+
+    name: str
+    bbox: BBox
+    xy_bounds: BBox
+    srid: int | None
+    properties: tuple[str, ...]
+    cell: float | None = None
+    limit: int | None = None
+    extent: int = 4096
+    buffer: int = 64
 
 
 WriteMode = Literal["create", "replace"]
@@ -177,6 +205,74 @@ class FeatureStore(ABC):
 
         frame = self.read(layer, replace(where or Filter(), bbox=bbox), columns=columns)
         return thin_frame(frame, cell, limit)
+
+    native_nearest = False
+    """True where ``nearest`` runs in the database (worth calling per query instead of a cached index)."""
+    native_aggregate = False
+    """True where ``aggregate`` runs in the database (cheaper than reading the features)."""
+
+    def nearest(
+        self,
+        layer: str,
+        lon: float,
+        lat: float,
+        radius_m: float,
+        limit: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Return the features within ``radius_m`` geodesic metres of a WGS84 point, nearest first.
+
+        Distances run to the nearest point of each geometry (0 inside a polygon). The frame has the
+        requested ``columns`` (all by default) plus ``distance_m`` and ``bearing_deg`` (from the point
+        toward that nearest point); ties are broken by ``id``. This default reads the search box and
+        measures with ``geo.spatial_index.SpatialIndex``; stores override it to measure in the database.
+        """
+        from geo.spatial_index import SpatialIndex, search_box
+
+        frame = self.read(layer, Filter(bbox=search_box(lon, lat, radius_m)), columns=columns, sortby=())
+        hits = SpatialIndex(frame.geometry).within(lon, lat, radius_m)
+        out = frame.iloc[hits.index].assign(distance_m=hits.distance_m, bearing_deg=hits.bearing_deg)
+        out = out.sort_values(["distance_m", self.id_column], kind="stable").reset_index(drop=True)
+        return out.iloc[:limit] if limit is not None else out
+
+    native_mvt = False
+    """True where ``mvt_layer`` encodes vector tiles in the database."""
+
+    def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
+        """Return one MVT layer message (an MVT tile holding that layer) and its feature count.
+
+        Only stores with ``native_mvt`` implement it; others leave tiles to ``layers.tiles``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not encode vector tiles")
+
+    def aggregate(self, layer: str, spec: Aggregate, where: Filter | None = None) -> pd.DataFrame:
+        """Return one row per group of ``spec.by`` with ``count`` and the sums ``spec`` names.
+
+        NULL group values form their own group; NULL or non-numeric values add 0 to a sum. This
+        default reads the columns and groups in pandas; stores override it to aggregate in the database.
+        """
+        from geo.storage.aggregate import aggregate_frame
+
+        frame = self.read(layer, where, columns=spec.columns())
+        return aggregate_frame(frame, spec)
+
+    def reset(self, *, confirm: bool = False) -> None:
+        """Drop every layer, the whole history and the metadata (a new dataset uid; versions never repeat).
+
+        The append-only history is only ever emptied here, on purpose: ``confirm`` must be True.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be reset")
+
+    def meta_keys(self) -> list[str]:
+        """Return the keys of the stored metadata values, sorted."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its metadata")
+
+    def load_history(self, rows: pd.DataFrame) -> None:
+        """Copy history rows (``HISTORY_COLUMNS``, as ``history()`` returns them) into an empty history.
+
+        Keeps each row's ``seq``, dates, authors and ``recorded_at``; bumps the versions of the layers.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot load history")
 
     @abstractmethod
     def count(self, layer: str, where: Filter | None = None) -> int:

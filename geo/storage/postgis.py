@@ -28,6 +28,7 @@ from geo.errors import StaleVersion, StoreUnavailable, UnknownCollection, Unknow
 from geo.storage.base import HISTORY_COLUMNS, FeatureStore, Filter, HistoryEntry, SortKey, WriteMode
 from geo.storage.codec import decode_frame, encode_frame, frame_from_rows
 from geo.storage.cql_sql import cql_to_sql
+from geo.storage.postgis_native import PostGISNative
 from geo.storage.sqlfilter import _check_column, _q
 from geo.types import BBox
 
@@ -138,7 +139,7 @@ def _order(sortby: Sequence[SortKey], types: dict[str, str]) -> str:
     return " ORDER BY " + ", ".join([*terms, '"id" ASC'])
 
 
-class PostGISStore(FeatureStore):
+class PostGISStore(PostGISNative, FeatureStore):
     """A FeatureStore in one PostgreSQL/PostGIS schema.
 
     Each layer is a table (``fid`` bigserial, unique ``id``, typed columns, ``geom geometry(Geometry, 4326)``

@@ -46,6 +46,7 @@ def audit_query(
 @router.get(
     "/audit",
     operation_id="getAudit",
+    name="getAudit",
     summary="Progress reports across layers (planners)",
     response_class=NaNSafeJSONResponse,
     responses={200: {"content": {"application/json": {}, "text/html": {}}, "description": "A page of reports"}},

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from geo.tms import tile_grid
 from layers.basemap import BOUNDARY_LAYER, basemap_tile
 from server.deps import StoreDep
+from server.responses import ERROR_RESPONSES
 from server.routers.tiles import PNG, X, Y, Z
 from server.tilecache import TileCache, get_tile_cache, layer_versions, tile_key, tile_response
 
-router = APIRouter(tags=["Basemap"])
+router = APIRouter(tags=["Basemap"], responses=ERROR_RESPONSES)
 
 
 @router.get("/basemap/{z}/{x}/{y}.png", operation_id="basemapTile", summary="Offline basemap tile",

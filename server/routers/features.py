@@ -49,6 +49,8 @@ _HEADERS = {
     "Content-Crs": {"description": "The CRS of the coordinates, `<uri>`", "schema": {"type": "string"}},
     "ETag": {"description": "Strong validator of the data version and query", "schema": {"type": "string"}},
 }
+MAX_OFFSET = 2**31 - 1
+"""Largest ``offset`` accepted (far beyond any layer's size; keeps the value a 64-bit SQL integer)."""
 _GEOJSON_OR_HTML: dict[str, Any] = {"content": {"application/geo+json": {}, "text/html": {}}, "headers": _HEADERS}
 
 
@@ -72,7 +74,7 @@ def items_params(
         int | None,
         Query(ge=1, description="Features per page (default and maximum from the server settings; larger is clamped)"),
     ] = None,
-    offset: Annotated[int, Query(ge=0, description="Features to skip before the page starts")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Features to skip before the page starts")] = 0,
     properties: Annotated[
         str | None, Query(description="Properties to return, comma-separated, e.g. `name,status`", examples=["name"])
     ] = None,

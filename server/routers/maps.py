@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from server.deps import LayerDep, RegistryDep, SettingsDep, StoreDep
@@ -17,8 +17,9 @@ from server.maps.i18n import parse_lang
 from server.maps.nearby import NearbyQuery, nearby_page
 from server.maps.pages import layer_page, plan_page
 from server.maps.progress import progress_page
+from server.responses import ERROR_RESPONSES, GeoJSONResponse
 
-router = APIRouter(tags=["Maps"])
+router = APIRouter(tags=["Maps"], responses=ERROR_RESPONSES)
 for _name, _directory in XSTATIC_DIRS.items():
     router.mount(f"{STATIC_PREFIX}/xstatic/{_name}", StaticFiles(directory=_directory), name=f"xstatic-{_name}")
 router.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
@@ -67,11 +68,10 @@ def plan_map(
     return plan_page(store, registry, query, here=_here(request), tianditu_key=settings.maps.tianditu_key)
 
 
-@router.get("/map/data/{collectionId}", operation_id="getMapData", response_class=JSONResponse)
-def map_data(store: StoreDep, layer: LayerDep, query: MapQueryDep) -> JSONResponse:
+@router.get("/map/data/{collectionId}", operation_id="getMapData", response_class=GeoJSONResponse)
+def map_data(store: StoreDep, layer: LayerDep, query: MapQueryDep) -> GeoJSONResponse:
     """Return a layer's features as drawn on the maps (display status, filters, WGS84 or GCJ-02)."""
-    collection = to_geojson(layer_frame(store, layer, query))
-    return JSONResponse(collection, media_type="application/geo+json")
+    return GeoJSONResponse(to_geojson(layer_frame(store, layer, query)))
 
 
 @router.get("/map/layers/{collectionId}", response_class=HTMLResponse, operation_id="getLayerMap")

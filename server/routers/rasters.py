@@ -14,10 +14,11 @@ from geo.tms import get_tms, tile_grid
 from layers.query import Selection, to_filter
 from layers.rasters import RASTERS, RasterSpec, parse_rescale, raster_path, raster_spec, zonal_by_feature
 from server.deps import RegistryDep, SettingsDep, StoreDep
+from server.responses import ERROR_RESPONSES
 from server.routers.tiles import PNG, TmsId, X, Y, Z, csv_values
 from server.tilecache import TileCache, get_tile_cache, tile_key, tile_response
 
-router = APIRouter(tags=["Rasters"])
+router = APIRouter(tags=["Rasters"], responses=ERROR_RESPONSES)
 
 RasterId = Annotated[str, Path(description="Raster id, e.g. `soil-cadmium`", examples=["soil-cadmium"])]
 Colormap = Annotated[str | None, Query(description=f"Colour ramp: {', '.join(raster.COLORMAPS)}")]

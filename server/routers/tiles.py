@@ -12,10 +12,11 @@ from layers.query import Selection
 from layers.tilejson import maplibre_style, tilejson
 from layers.tiles import TileSpec, held_layers, plan_selections, raster_tile, vector_tile
 from server.deps import FeatureQueryDep, LayerDep, RegistryDep, SettingsDep, StoreDep
+from server.responses import ERROR_RESPONSES
 from server.settings import Settings
 from server.tilecache import TileCache, get_tile_cache, layer_versions, tile_key, tile_response
 
-router = APIRouter(tags=["Tiles"])
+router = APIRouter(tags=["Tiles"], responses=ERROR_RESPONSES)
 
 MVT = "application/vnd.mapbox-vector-tile"
 PNG = "image/png"

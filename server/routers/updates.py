@@ -30,12 +30,11 @@ from server.routers.features import FeatureIdParam
 router = APIRouter(tags=["Progress reports"], responses=ERROR_RESPONSES)
 
 _ETAG_FORMATS = (OutputFormat.geojson, OutputFormat.json, OutputFormat.html)
+_JSON_EXAMPLE = {"status": "in_progress", "percent": 60, "date": "2025-06-20", "note": "主体完工"}
+_PHOTO_SCHEMA = {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}
 _REPORT_BODY = {
-    "content": {
-        "application/json": {"example": {"status": "in_progress", "percent": 60, "date": "2025-06-20", "note": "主体完工"}},
-        "multipart/form-data": {"schema": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}},
-    }
-}  # fmt: skip
+    "content": {"application/json": {"example": _JSON_EXAMPLE}, "multipart/form-data": {"schema": _PHOTO_SCHEMA}}
+}
 
 
 @dataclass(frozen=True)
@@ -74,10 +73,15 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
 
 
 def item_etags(request: Request, version: str) -> list[str]:
-    """Return the ETags ``GET .../items/{featureId}`` gives this feature version (GeoJSON, JSON and HTML)."""
+    """Return the ETags ``GET .../items/{featureId}`` gives this feature version (GeoJSON, JSON and HTML).
+
+    The caller's own view comes first (it is the one the response carries); the public view's ETags are
+    accepted too, since the precondition is about the feature's version, not who read it.
+    """
     item_path = request.scope["path"].removesuffix("/progress")
     item_request = Request({**request.scope, "method": "GET", "path": item_path, "query_string": b""})
-    return [make_etag(version, item_request, fmt) for fmt in _ETAG_FORMATS]
+    own = [make_etag(version, item_request, fmt) for fmt in _ETAG_FORMATS]
+    return own + [make_etag(version, item_request, fmt, view="public") for fmt in _ETAG_FORMATS]
 
 
 def _check_precondition(if_match: str | None, current: list[str]) -> None:
@@ -87,7 +91,9 @@ def _check_precondition(if_match: str | None, current: list[str]) -> None:
         raise StaleVersion("the feature changed since you read it: GET it again and retry with its new ETag")
 
 
-def _photo_extra(photo: photos.Photo | None, frame: Any, data_dir: Path, layer: Layer) -> tuple[dict[str, Any], Path | None]:
+def _photo_extra(
+    photo: photos.Photo | None, frame: Any, data_dir: Path, layer: Layer
+) -> tuple[dict[str, Any], Path | None]:
     if photo is None:
         return {}, None
     extra = photos.photo_details(photo, frame.geometry.iloc[0])
@@ -146,6 +152,7 @@ def _feature_response(request: Request, store: FeatureStore, layer: Layer, featu
 @router.post(
     "/collections/{collectionId}/items/{featureId}/progress",
     operation_id="postProgress",
+    name="postProgress",
     summary="Report a feature's progress (field teams)",
     response_class=GeoJSONResponse,
     openapi_extra={"requestBody": _REPORT_BODY},
@@ -170,6 +177,7 @@ def post_progress(
 @router.get(
     "/collections/{collectionId}/items/{featureId}/history",
     operation_id="getFeatureHistory",
+    name="getFeatureHistory",
     summary="A feature's progress history",
 )
 def history(layer: LayerDep, featureId: FeatureIdParam, store: StoreDep, principal: PrincipalDep) -> dict[str, Any]:
@@ -182,11 +190,14 @@ def history(layer: LayerDep, featureId: FeatureIdParam, store: StoreDep, princip
 @router.get(
     "/collections/{collectionId}/items/{featureId}/progress/{seq}/photo",
     operation_id="getReportPhoto",
+    name="getReportPhoto",
     summary="The photo of a progress report",
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG, at most 1600 px, without EXIF"}},
 )
-def report_photo(layer: LayerDep, featureId: FeatureIdParam, seq: int, store: StoreDep, settings: SettingsDep) -> Response:
+def report_photo(
+    layer: LayerDep, featureId: FeatureIdParam, seq: int, store: StoreDep, settings: SettingsDep
+) -> Response:
     """Return the photo attached to report ``seq`` of the feature."""
     found = entry(store, layer.id, featureId, seq)
     photo = ((found or {}).get("data") or {}).get("photo") or {}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +10,13 @@ import pandas as pd
 import pytest
 
 import geopandas as gpd
-import pyogrio
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from geo.crs import convert_geometry, transform_geometry
-from geo.errors import FileTooLarge
 from geo.measure import area_mu, geodesic_distance_m, geodesic_length_m
 from geo.storage.gpkg import GeoPackageStore
-from geo.zipsafe import ZipLimits
 from layers.export import zh_headers
 from layers.importer import ImportOptions, import_file
 
@@ -204,7 +199,7 @@ def test_points_outside_xiangtan_reject_the_file(store, originals, registry, tmp
 
 
 def test_bad_values_are_named_by_row_id_and_column(store, originals, registry, tmp_path):
-    table = lonlat_table(originals["emergency-stations"])
+    table = lonlat_table(originals["emergency-stations"]).astype(object)
     table.loc[1, "start_date"] = "2025年13月40日"
     table.loc[2, "staff"] = "twelve"
     table.loc[3, "status"] = "finished"

@@ -22,9 +22,8 @@ CITY_HALL = (112.9454, 27.8313)
 
 
 @pytest.fixture(scope="module")
-def store(demo_gpkg):
-    with GeoPackageStore(demo_gpkg) as opened:
-        yield opened
+def store(demo_store):
+    return demo_store
 
 
 def brute_force(lon: float, lat: float, geom) -> tuple[float, float]:

@@ -14,7 +14,6 @@ import shapely
 
 from geo.errors import InvalidGeometry
 from geo.storage.base import Filter
-from geo.storage.gpkg import GeoPackageStore
 from layers.areas import parse_area
 from layers.deadlines import deadlines
 from layers.progress import layer_progress
@@ -28,9 +27,8 @@ GEOD = pyproj.Geod(ellps="WGS84")
 
 
 @pytest.fixture(scope="module")
-def store(demo_gpkg):
-    with GeoPackageStore(demo_gpkg) as opened:
-        yield opened
+def store(demo_store):
+    return demo_store
 
 
 def latest_reports(store, layer_id: str, as_of: date) -> pd.DataFrame:

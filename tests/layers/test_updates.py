@@ -99,17 +99,21 @@ def plan(layer, current, report, history=None):
 
 def test_completion_sets_percent_and_completed_date(farmland):
     done = plan(farmland, project(), ProgressReport("completed", date=date(2025, 6, 20)))
-    assert done.set_values == {
-        "status": "completed", "progress_pct": 100.0, "updated_at": date(2025, 6, 20), "completed_date": date(2025, 6, 20)
-    }  # fmt: skip
+    day = date(2025, 6, 20)
+    assert done.set_values == {"status": "completed", "progress_pct": 100.0, "updated_at": day, "completed_date": day}
     assert done.entry.author == "zhang" and done.entry.percent == 100.0
-    assert done.entry.data == {"from": {"status": "in_progress", "percent": 40.0}, "to": {"status": "completed", "percent": 100.0}}
+    assert done.entry.data == {
+        "from": {"status": "in_progress", "percent": 40.0},
+        "to": {"status": "completed", "percent": 100.0},
+    }
     with pytest.raises(InvalidProgressUpdate, match="at 100 %, not 90 %"):
         plan(farmland, project(), ProgressReport("completed", 90))
 
 
 def test_first_in_progress_sets_start_date(farmland):
-    started = plan(farmland, project(status="planned", progress_pct=0.0, start_date=None), ProgressReport("in_progress", 5))
+    started = plan(
+        farmland, project(status="planned", progress_pct=0.0, start_date=None), ProgressReport("in_progress", 5)
+    )
     assert started.set_values["start_date"] == TODAY
     again = plan(farmland, project(), ProgressReport("in_progress", 50))
     assert "start_date" not in again.set_values
@@ -220,7 +224,12 @@ def jpeg_with_gps(lon, lat, size=(3000, 2000)):
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"
     r = IFDRational
-    exif[0x8825] = {1: "N", 2: (r(int(lat)), r(int(round(lat % 1 * 60))), r(0)), 3: "E", 4: (r(int(lon)), r(int(round(lon % 1 * 60))), r(0))}
+    exif[0x8825] = {
+        1: "N",
+        2: (r(int(lat)), r(int(round(lat % 1 * 60))), r(0)),
+        3: "E",
+        4: (r(int(lon)), r(int(round(lon % 1 * 60))), r(0)),
+    }
     out = io.BytesIO()
     Image.new("RGB", size, (120, 160, 80)).save(out, "JPEG", exif=exif)
     return out.getvalue()

@@ -22,16 +22,14 @@ import shapely
 
 from geo.crs import transform_geometry
 from geo.storage.base import Filter
-from geo.storage.gpkg import GeoPackageStore
 from layers.progress import status_as_of
 
 AS_OF = date(2025, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def store(demo_gpkg):
-    with GeoPackageStore(demo_gpkg) as s:
-        yield s
+def store(demo_store):
+    return demo_store
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import shapely.geometry
 from shapely.geometry import box, shape
 
 from geo.storage.base import Filter, HistoryEntry
-from geo.storage.gpkg import GeoPackageStore
 from layers.progress import status_as_of
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -22,9 +21,8 @@ XIANGTAN = box(111.9, 27.3, 113.2, 28.2)  # the city's WGS84 extent (111.99-113.
 
 
 @pytest.fixture(scope="module")
-def store(demo_gpkg):
-    with GeoPackageStore(demo_gpkg) as opened:
-        yield opened
+def store(demo_store):
+    return demo_store
 
 
 def all_features(client, layer_id, **params):
@@ -154,10 +152,10 @@ def test_paging_walks_every_feature_exactly_once(client, store):
     assert any(link["rel"] == "prev" and "offset=0" in link["href"] for link in prev["links"])
 
 
-def test_limit_over_maximum_is_clamped_and_said(app_factory, demo_gpkg):
+def test_limit_over_maximum_is_clamped_and_said(app_factory, store_url):
     from fastapi.testclient import TestClient
 
-    with TestClient(app_factory(demo_gpkg, default_limit=3, max_limit=5)) as small:
+    with TestClient(app_factory(store_url, default_limit=3, max_limit=5)) as small:
         assert small.get("/collections/farmland/items").json()["numberReturned"] == 3
         response = small.get("/collections/farmland/items?limit=50")
         assert response.json()["numberReturned"] == 5 and response.headers["limit-clamped"] == "5"
@@ -296,7 +294,7 @@ def test_datetime_selects_features_reported_in_the_interval(client, store):
 # --- conditional requests --------------------------------------------------------------------------------
 
 
-def test_etag_304_and_change_after_progress_update(writable_client, writable_gpkg):
+def test_etag_304_and_change_after_progress_update(writable_client, writable_store):
     url = "/collections/farmland/items?limit=5"
     first = writable_client.get(url)
     etag = first.headers["etag"]
@@ -306,10 +304,9 @@ def test_etag_304_and_change_after_progress_update(writable_client, writable_gpk
     assert writable_client.get(url + "&offset=1").headers["etag"] != etag
     fid = first.json()["features"][0]["id"]
     item_etag = writable_client.get(f"/collections/farmland/items/{fid}").headers["etag"]
-    with GeoPackageStore(writable_gpkg) as store:
-        store.record_progress(
-            HistoryEntry("farmland", fid, date(2025, 7, 1), "completed", percent=100.0), {"status": "completed"}
-        )
+    writable_store.record_progress(
+        HistoryEntry("farmland", fid, date(2025, 7, 1), "completed", percent=100.0), {"status": "completed"}
+    )
     changed = writable_client.get(url, headers={"if-none-match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     assert {f["id"]: f for f in changed.json()["features"]}[fid]["properties"]["status"] == "completed"

@@ -14,7 +14,6 @@ from shapely.geometry import shape
 
 from geo.crs import convert_geometry
 from geo.measure import geodesic_distance_m
-from geo.storage.gpkg import GeoPackageStore
 from layers.deadlines import layer_deadlines
 from layers.nearby import find_nearby
 from layers.progress import layer_progress
@@ -54,9 +53,8 @@ def overlays(html: str) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def store(demo_gpkg):
-    with GeoPackageStore(demo_gpkg) as opened:
-        yield opened
+def store(demo_store):
+    return demo_store
 
 
 def test_plan_map_draws_every_layer_from_local_assets(client, registry, store):

@@ -9,16 +9,14 @@ import pyproj
 import shapely
 
 from geo.crs import from_wgs84
-from geo.storage.gpkg import GeoPackageStore
 
 GEOD = pyproj.Geod(ellps="WGS84")
 CITY_HALL = (112.9454, 27.8313)
 
 
 @pytest.fixture(scope="module")
-def store(demo_gpkg):
-    with GeoPackageStore(demo_gpkg) as opened:
-        yield opened
+def store(demo_store):
+    return demo_store
 
 
 def test_nearby_sorted_with_links(client, store):

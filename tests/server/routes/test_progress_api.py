@@ -10,16 +10,13 @@ import pytest
 import pyproj
 import shapely
 
-from geo.storage.gpkg import GeoPackageStore
-
 GEOD = pyproj.Geod(ellps="WGS84")
 POLYGON = [[112.80, 27.60], [113.05, 27.60], [113.05, 27.80], [112.80, 27.85], [112.80, 27.60]]
 
 
 @pytest.fixture(scope="module")
-def store(demo_gpkg):
-    with GeoPackageStore(demo_gpkg) as opened:
-        yield opened
+def store(demo_store):
+    return demo_store
 
 
 def done_frame(store, as_of: date) -> pd.DataFrame:

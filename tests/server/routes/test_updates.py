@@ -11,7 +11,6 @@ import shapely
 
 from geo.measure import distance_to_geometry_m
 from geo.storage.base import Filter
-from geo.storage.gpkg import GeoPackageStore
 from geo.tms import get_tms
 from layers.tokens import create_token
 
@@ -19,13 +18,13 @@ TODAY = date.today().isoformat()
 
 
 @pytest.fixture
-def tokens(writable_gpkg):
-    with GeoPackageStore(writable_gpkg) as store:
-        return {
-            "field": create_token(store, "zhang", "field", ["430321"]),
-            "viewer": create_token(store, "wang", "viewer"),
-            "planner": create_token(store, "li", "planner"),
-        }
+def tokens(writable_store):
+    store = writable_store  # the store writable_client serves (GeoPackage or PostGIS)
+    return {
+        "field": create_token(store, "zhang", "field", ["430321"]),
+        "viewer": create_token(store, "wang", "viewer"),
+        "planner": create_token(store, "li", "planner"),
+    }
 
 
 def auth(token, **headers):
@@ -54,8 +53,10 @@ def test_report_moves_the_state_records_history_and_returns_the_new_etag(writabl
     r = post(writable_client, tokens["field"], "farmland", feat["id"], before.headers["etag"], json=body)
     assert r.status_code == 200, r.text
     assert r.json()["properties"]["progress_pct"] == body["percent"] and r.json()["properties"]["updated_at"] == TODAY
-    after = writable_client.get(item_url("farmland", feat["id"]))
+    after = writable_client.get(item_url("farmland", feat["id"]), headers=auth(tokens["field"]))
     assert r.headers["etag"] == after.headers["etag"] != before.headers["etag"]
+    public_after = writable_client.get(item_url("farmland", feat["id"]))
+    assert public_after.headers["etag"] not in (after.headers["etag"], before.headers["etag"])
     assert after.json()["properties"]["progress_pct"] == body["percent"]
     assert writable_client.get("/collections/farmland/items").headers["etag"] != items_etag
     entries = writable_client.get(f"{item_url('farmland', feat['id'])}/history").json()["entries"]
@@ -80,7 +81,9 @@ def test_if_match_is_required_and_stale_versions_are_refused(writable_client, to
     assert second.json() == {"code": "StaleVersion", "status": 412, "description": second.json()["description"]}
     history = writable_client.app.state.store.history("farmland", [feat["id"]])
     assert list(history["author"].iloc[-1:]) == ["zhang"] and (history["author"] == "li").sum() == 0
-    retry = post(writable_client, tokens["planner"], "farmland", feat["id"], first.headers["etag"], json={"status": "completed"})
+    retry = post(
+        writable_client, tokens["planner"], "farmland", feat["id"], first.headers["etag"], json={"status": "completed"}
+    )
     assert retry.status_code == 200 and retry.json()["properties"]["status"] == "completed"
 
 
@@ -105,11 +108,18 @@ def test_invalid_reports_are_400_and_record_nothing(writable_client, tokens, bod
 
 
 def test_unknown_feature_and_bad_bodies(writable_client, tokens):
-    assert post(writable_client, tokens["planner"], "farmland", "FL-9999", '"x"', json={"status": "planned"}).status_code == 404
-    assert post(writable_client, tokens["planner"], "nowhere", "FL-1", '"x"', json={"status": "planned"}).status_code == 404
+    assert (
+        post(writable_client, tokens["planner"], "farmland", "FL-9999", '"x"', json={"status": "planned"}).status_code
+        == 404
+    )
+    assert (
+        post(writable_client, tokens["planner"], "nowhere", "FL-1", '"x"', json={"status": "planned"}).status_code
+        == 404
+    )
     r = writable_client.post(
         "/collections/farmland/items/FL-001/progress",
-        content=b"{not json", headers=auth(tokens["planner"], **{"If-Match": '"x"', "Content-Type": "application/json"}),
+        content=b"{not json",
+        headers=auth(tokens["planner"], **{"If-Match": '"x"', "Content-Type": "application/json"}),
     )
     assert r.status_code == 400 and "JSON" in r.json()["description"]
     text = writable_client.post(
@@ -152,7 +162,14 @@ def test_water_section_reading_is_classified(writable_client, tokens):
     compliance = writable_client.get("/progress/water-sections/compliance").json()
     mine = next(s for s in compliance["sections"] if s["id"] == section["id"])
     assert mine["latest_class"] == "IV" and mine["compliant"] is False
-    wrong = post(writable_client, tokens["field"], "water-sections", section["id"], r.headers["etag"], json={"status": "compliant"})
+    wrong = post(
+        writable_client,
+        tokens["field"],
+        "water-sections",
+        section["id"],
+        r.headers["etag"],
+        json={"status": "compliant"},
+    )
     assert wrong.status_code == 400 and "DO" in wrong.json()["description"]
 
 
@@ -168,7 +185,9 @@ def photo_bytes(lon, lat, size=(2400, 1800), fmt="JPEG"):
     return out.getvalue()
 
 
-def test_multipart_report_with_photo_records_distance_and_serves_a_clean_jpeg(writable_client, writable_gpkg, tokens):
+def test_multipart_report_with_photo_records_distance_and_serves_a_clean_jpeg(
+    writable_client, writable_store_url, tokens
+):
     feat = pick(writable_client, county="430321", status="in_progress")
     geom = writable_client.app.state.store.get("farmland", feat["id"]).geometry.iloc[0]
     near = shapely.point_on_surface(geom)
@@ -179,7 +198,9 @@ def test_multipart_report_with_photo_records_distance_and_serves_a_clean_jpeg(wr
     r = post(writable_client, tokens["field"], "farmland", feat["id"], etag, data=form, files=files)
     assert r.status_code == 200, r.text
     seq = r.json()["report"]["seq"]
-    entry = writable_client.get(f"{item_url('farmland', feat['id'])}/history", headers=auth(tokens["planner"])).json()["entries"][-1]
+    entry = writable_client.get(f"{item_url('farmland', feat['id'])}/history", headers=auth(tokens["planner"])).json()[
+        "entries"
+    ][-1]
     photo = entry["data"]["photo"]
     expected = distance_to_geometry_m(photo["lon"], photo["lat"], geom)[0]
     assert photo["distance_m"] == pytest.approx(expected, abs=0.5) and 300 < photo["distance_m"] < 1200
@@ -190,22 +211,40 @@ def test_multipart_report_with_photo_records_distance_and_serves_a_clean_jpeg(wr
     assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
     image = Image.open(io.BytesIO(served.content))
     assert image.size == (1600, 1200) and dict(image.getexif()) == {}
-    assert (writable_gpkg.parent / "photos" / "farmland" / feat["id"] / f"{seq}.jpg").is_file()
+    assert (writable_store_url.data_dir / "photos" / "farmland" / feat["id"] / f"{seq}.jpg").is_file()
+    page = writable_client.get("/audit", params={"f": "html", "feature": feat["id"]}, headers=auth(tokens["planner"]))
+    assert page.status_code == 200 and f"/progress/{seq}/photo" in page.text and "距项目" in page.text
     assert writable_client.get(f"{item_url('farmland', feat['id'])}/progress/{seq - 1}/photo").status_code == 404
 
 
-def test_photo_limits(app_factory, writable_gpkg, tokens):
+def test_photo_limits(app_factory, writable_store_url, tokens):
     feat_id = "FL-001"
-    with TestClient(app_factory(writable_gpkg, max_photo_bytes=5000)) as client:
+    with TestClient(app_factory(writable_store_url, max_photo_bytes=5000)) as client:
         feat = pick(client, county="430321", status="in_progress")
         feat_id = feat["id"]
         etag = client.get(item_url("farmland", feat_id)).headers["etag"]
+        version = client.app.state.store.feature_version("farmland", feat_id)
         big = {"photo": ("a.jpg", photo_bytes(112.9, 27.8), "image/jpeg")}
-        r = post(client, tokens["field"], "farmland", feat_id, etag, data={"status": "in_progress", "percent": "99"}, files=big)
+        r = post(
+            client,
+            tokens["field"],
+            "farmland",
+            feat_id,
+            etag,
+            data={"status": "in_progress", "percent": "99"},
+            files=big,
+        )
         assert r.status_code == 413 and r.json()["code"] == "PhotoTooLarge"
         junk = {"photo": ("a.jpg", b"\xff\xd8 not an image", "image/jpeg")}
-        r = post(client, tokens["field"], "farmland", feat_id, etag, data={"status": "in_progress", "percent": "99"}, files=junk)
-        assert r.status_code == 400 and "JPEG or PNG" in r.json()["description"]
-        assert client.app.state.store.feature_version("farmland", feat_id) and not list(
-            (writable_gpkg.parent / "photos").rglob("*.jpg")
+        r = post(
+            client,
+            tokens["field"],
+            "farmland",
+            feat_id,
+            etag,
+            data={"status": "in_progress", "percent": "99"},
+            files=junk,
         )
+        assert r.status_code == 400 and "JPEG or PNG" in r.json()["description"]
+        assert client.app.state.store.feature_version("farmland", feat_id) == version  # nothing recorded
+        assert not list((writable_store_url.data_dir / "photos").rglob("pending-*"))  # nothing left staged

@@ -1,0 +1,218 @@
+"""PostGIS scale-out: db load/dump round trip, reset, and the native paths agreeing with the generic ones.
+
+Each test here needs both stores at once (the demo GeoPackage and its PostGIS copy), so they take the
+``postgis_demo`` fixture directly instead of the parametrised ``store_url``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+from psycopg import sql
+
+from geopandas.testing import assert_geodataframe_equal
+
+from geo.storage import FeatureStore, Filter, GeoPackageStore, HistoryEntry
+from geo.storage.aggregate import Aggregate
+from server.cli import main as planmap
+
+pytestmark = pytest.mark.postgis
+
+
+@pytest.fixture(scope="module")
+def gpkg(demo_gpkg):
+    with GeoPackageStore(demo_gpkg) as store:
+        yield store
+
+
+@pytest.fixture(scope="module")
+def pg(postgis_demo):
+    with postgis_demo.open() as store:
+        yield store
+
+
+@pytest.fixture
+def fresh_schema(postgis_demo):
+    from tests.conftest import PG_URL, _drop_schema
+
+    name = "planmap_t_cli_" + np.random.default_rng().bytes(4).hex()
+    yield PG_URL, name
+    _drop_schema(name)
+
+
+def test_db_load_then_dump_round_trips_layers_history_and_metadata(demo_gpkg, fresh_schema, tmp_path, capsys):
+    url, schema = fresh_schema
+    assert planmap(["db", "init", "--url", url, "--schema", schema]) == 0
+    assert planmap(["db", "load", "--url", url, "--schema", schema, "--from", str(demo_gpkg)]) == 0
+    # Loading twice would repeat the append-only history: refused, unless --replace.
+    assert planmap(["db", "load", "--url", url, "--schema", schema, "--from", str(demo_gpkg)]) == 2
+    assert "--replace" in capsys.readouterr().err
+    assert planmap(["db", "load", "--url", url, "--schema", schema, "--from", str(demo_gpkg), "--replace"]) == 0
+    out = tmp_path / "out.gpkg"
+    assert planmap(["db", "dump", "--url", url, "--schema", schema, "--to", str(out)]) == 0
+    with GeoPackageStore(demo_gpkg) as before, GeoPackageStore(out) as after:
+        assert before.layers() == after.layers() and len(before.layers()) == 10
+        for layer in before.layers():
+            assert_geodataframe_equal(before.read(layer), after.read(layer))
+            assert before.columns(layer) == after.columns(layer)
+            assert before.version(layer) != after.version(layer)  # new writes, new dataset uid
+        history = before.history()
+        pd.testing.assert_frame_equal(history, after.history())
+        assert history["seq"].is_unique and len(history) > 1000 and history["author"].str.len().gt(0).all()
+        assert before.get_meta("build") == after.get_meta("build") is not None
+
+
+def test_reset_is_guarded_and_keeps_the_history_append_only(fresh_schema, tmp_path):
+    url, schema = fresh_schema
+    stores: list[FeatureStore] = [GeoPackageStore(tmp_path / "r.gpkg")]
+    from geo.storage import open_store
+
+    stores.append(open_store(url, schema=schema))
+    frame = pd.DataFrame({"id": ["a"], "status": ["planned"]})
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    for store in stores:
+        with store:
+            store.write_layer("things", gpd.GeoDataFrame(frame, geometry=[Point(112.9, 27.8)], crs="EPSG:4326"))
+            store.append_history([HistoryEntry("things", "a", pd.Timestamp("2025-03-01").date(), "planned")])
+            uid = store.version("things")
+            with pytest.raises(ValueError, match="confirm"):
+                store.reset()
+            store.reset(confirm=True)
+            assert store.layers() == [] and store.history().empty
+            store.write_layer("things", gpd.GeoDataFrame(frame, geometry=[Point(112.9, 27.8)], crs="EPSG:4326"))
+            assert store.version("things") != uid  # versions never repeat across a reset
+            store.append_history([HistoryEntry("things", "a", pd.Timestamp("2025-04-01").date(), "started")])
+    with closing(sqlite3.connect(tmp_path / "r.gpkg")) as conn, pytest.raises(sqlite3.DatabaseError):
+        conn.execute("DELETE FROM planmap_history")
+    with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.errors.RaiseException):
+        conn.execute(sql.SQL("DELETE FROM {}.planmap_history").format(sql.Identifier(schema)))
+
+
+@pytest.mark.parametrize("layer", ["farmland", "road-junctions", "transport-links", "old-communities"])
+def test_nearest_agrees_between_stores_within_half_a_metre(gpkg, pg, layer):
+    assert pg.native_nearest and not gpkg.native_nearest
+    compared = 0
+    x0, y0, x1, y1 = gpkg.bounds(layer)
+    for lon, lat in [(x0 + (x1 - x0) * i / 4, y0 + (y1 - y0) * j / 4) for i in range(5) for j in range(5)]:
+        a = gpkg.nearest(layer, lon, lat, 10_000, limit=20, columns=["id", "status"])
+        b = pg.nearest(layer, lon, lat, 10_000, limit=20, columns=["id", "status"])
+        # The same features in the same order, except where two distances tie within the tolerance.
+        assert len(a) == len(b)
+        np.testing.assert_allclose(a["distance_m"], b["distance_m"], atol=0.5)
+        same = a["id"].to_numpy() == b["id"].to_numpy()
+        assert same.all() or np.all(np.abs(np.diff(a["distance_m"].to_numpy()))[~same[:-1]] < 1.0)
+        far = a["distance_m"].to_numpy() > 50
+        turn = (a["bearing_deg"].to_numpy() - b["bearing_deg"].to_numpy() + 180) % 360 - 180
+        assert np.all(np.abs(turn[far & same]) < 1.0)
+        assert list(a.columns) == list(b.columns) and a.crs == b.crs
+        compared += len(a)
+    assert compared >= 15
+
+
+def test_nearest_without_limit_finds_everything_in_the_radius(gpkg, pg):
+    a = gpkg.nearest("road-junctions", 112.93, 27.85, 50_000)
+    b = pg.nearest("road-junctions", 112.93, 27.85, 50_000)
+    assert len(a) == len(b) > 50
+    np.testing.assert_allclose(np.sort(a["distance_m"]), np.sort(b["distance_m"]), atol=0.5)
+
+
+SPEC = Aggregate(
+    by=("county", "status"),
+    sums={"n": (), "mu": ("area_mu",), "mu_pct": ("area_mu", "progress_pct")},
+    clip={"progress_pct": (0.0, 100.0)},
+    before=("due_date", "2025-06-30"),
+)
+
+
+@pytest.mark.parametrize("where", [None, Filter(equals={"county": "430302"}), Filter(bbox=(112.8, 27.7, 113.0, 27.9))])
+def test_sql_aggregate_matches_pandas(gpkg, pg, where):
+    a, b = gpkg.aggregate("farmland", SPEC, where), pg.aggregate("farmland", SPEC, where)
+    assert len(a) > 1
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    assert a["count"].sum() == gpkg.count("farmland", where)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [None, Filter(equals={"county": "430381"}), Filter(cql={"op": "=", "args": [{"property": "status"}, "completed"]})],
+)
+def test_progress_in_sql_gives_the_pandas_answers(gpkg, pg, registry, where):
+    from layers import progress_sql
+    from layers.progress import layer_progress
+    from layers.progress_counties import county_progress
+
+    for layer in registry.projects():
+        assert progress_sql.supports(pg, layer, None, None) and not progress_sql.supports(gpkg, layer, None, None)
+        for a, b in [(layer_progress(gpkg, layer, where=where), layer_progress(pg, layer, where=where))] + list(
+            zip(
+                county_progress(gpkg, layer, where=where).counties,
+                county_progress(pg, layer, where=where).counties,
+                strict=True,
+            )
+        ):
+            exact, fuzzy = a.model_dump(), b.model_dump()
+            for key in ("done", "done_weighted", "planned", "pct", "pct_weighted", "pct_planned"):
+                want = exact.pop(key)
+                assert fuzzy.pop(key) == (want if want is None else pytest.approx(want, rel=1e-9, abs=1e-9))
+            assert fuzzy == exact, layer.id
+
+
+def _decode(data: bytes) -> dict[str, dict[str, Any]]:
+    """Decode an MVT into layer -> feature id -> (properties, shapely geometry in tile units)."""
+    import mapbox_vector_tile
+    from shapely.geometry import shape
+
+    layers = mapbox_vector_tile.decode(data, default_options={"y_coord_down": True}) if data else {}
+    return {
+        name: {f["properties"]["id"]: (f["properties"], shape(f["geometry"])) for f in layer["features"]}
+        for name, layer in layers.items()
+    }
+
+
+def _tiles_over(store: FeatureStore, layer: str, zooms: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    import morecantile
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    x0, y0, x1, y1 = store.bounds(layer)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    out = []
+    for z in zooms:
+        t = tms.tile(cx, cy, z)
+        out += [(z, t.x + dx, t.y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+    return out
+
+
+@pytest.mark.parametrize("layer_id", ["farmland", "transport-links", "road-junctions", "counties", "old-communities"])
+def test_st_asmvt_tiles_match_the_python_tiles(gpkg, pg, registry, layer_id, monkeypatch):
+    from geo.tms import tile_grid
+    from layers.tiles import TileSpec, vector_tile
+
+    layer, spec, compared = registry.get(layer_id), TileSpec(), 0
+    for z, x, y in _tiles_over(gpkg, layer_id, (8, 11, 14)):
+        grid = tile_grid("WebMercatorQuad", z, x, y)
+        native, _ = vector_tile(pg, [(layer, Filter())], grid, spec)
+        python, _ = vector_tile(gpkg, [(layer, Filter())], grid, spec)
+        a, b = _decode(native), _decode(python)
+        assert a.keys() == b.keys()
+        for name in a:
+            assert name == layer_id and a[name].keys() == b[name].keys(), (z, x, y)
+            for fid, (props, geom) in a[name].items():
+                other_props, other = b[name][fid]
+                assert props.keys() == other_props.keys()
+                assert all(props[k] == pytest.approx(other_props[k]) for k in props)
+                assert geom.hausdorff_distance(other) <= 16 + 1e-9, (fid, z, x, y)  # one 256-px pixel
+                compared += 1
+    assert compared > 20
+    # With a status filter only matching features are drawn, in both paths.
+    grid = tile_grid("WebMercatorQuad", *_tiles_over(gpkg, layer_id, (8,))[4])
+    where = Filter(equals={"status": "completed"}) if "status" in layer.field_names else Filter()
+    native, python = (vector_tile(s, [(layer, where)], grid, spec)[0] for s in (pg, gpkg))
+    assert {k: v.keys() for k, v in _decode(native).items()} == {k: v.keys() for k, v in _decode(python).items()}

@@ -1,0 +1,178 @@
+"""Import modes (replace, upsert), dry runs, history entries and CRS inference for files without a CRS."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+from shapely.geometry import Point
+
+from geo.crs import transform_geometry
+from geo.storage.gpkg import GeoPackageStore
+from layers.importer import ImportOptions, import_file
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def snapshot(store, layer_id):
+    return store.version(layer_id), store.read(layer_id), len(store.history(layer_id))
+
+
+def assert_unchanged(store, layer_id, before):
+    version, frame, history = before
+    assert store.version(layer_id) == version
+    assert_geodataframe_equal(store.read(layer_id), frame)
+    assert len(store.history(layer_id)) == history
+
+
+def by_id(frame):
+    return frame.set_index("id").sort_index()
+
+
+def max_offset_m(a, b):
+    pa = transform_geometry(np.asarray(a.array, dtype=object), 4326, 4547)
+    pb = transform_geometry(np.asarray(b.array, dtype=object), 4326, 4547)
+    return float(np.max(shapely.hausdorff_distance(pa, pb)))
+
+
+def lonlat_table(frame):
+    table = pd.DataFrame(frame.drop(columns="geometry"))
+    table["lon"], table["lat"] = frame.geometry.x.round(9), frame.geometry.y.round(9)
+    return table
+
+
+def write_csv(frame, path):
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def store(writable_gpkg):
+    with GeoPackageStore(writable_gpkg) as opened:
+        yield opened
+
+
+@pytest.fixture
+def reservoirs(store):
+    return store.read("reservoirs")
+
+
+def progress_status(store, registry, feature_id):
+    from layers.progress import status_as_of
+
+    ids = pd.Series([feature_id])
+    return status_as_of(store, registry.get("reservoirs"), ids, date(2026, 12, 31)).iloc[0]
+
+
+def edited_reservoirs(frame):
+    """Drop two features, change the status of one, the name of another, and add one new feature."""
+    edited = frame.iloc[2:].copy().reset_index(drop=True)
+    planned = edited.index[edited["status"] != "completed"][0]
+    edited.loc[planned, ["status", "progress_pct", "completed_date"]] = ["completed", 100.0, "2025-11-20"]
+    edited.loc[len(edited) - 1, "name"] = "更名水库"
+    new = edited.iloc[[0]].copy()
+    new["id"], new["geometry"] = "RS-NEW", Point(112.70, 27.75)
+    return pd.concat([edited, new], ignore_index=True), edited.loc[planned, "id"]
+
+
+def test_dry_run_reports_changes_and_leaves_the_store_alone(store, reservoirs, registry, tmp_path):
+    edited, _ = edited_reservoirs(reservoirs)
+    path = tmp_path / "reservoirs.gpkg"
+    edited.to_file(path, driver="GPKG", engine="pyogrio")
+    before = snapshot(store, "reservoirs")
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(dry_run=True))
+    assert report.status == "dry_run" and report.version_after is None
+    assert report.ids["added"] == ["RS-NEW"] and report.ids["removed"] == sorted(reservoirs["id"][:2])
+    # every kept feature changes is_demo (demo -> real) and source, so all count as updated
+    assert (report.added, report.updated, report.unchanged, report.removed) == (1, len(reservoirs) - 2, 0, 2)
+    assert report.history_entries == 2
+    assert_unchanged(store, "reservoirs", before)
+
+
+def test_replace_then_reimport_is_unchanged(store, reservoirs, registry, tmp_path):
+    path = tmp_path / "reservoirs.gpkg"
+    reservoirs.to_file(path, driver="GPKG", engine="pyogrio")
+    options = ImportOptions(source="水利局台账")
+    first = import_file(store, registry.get("reservoirs"), path, options)
+    assert first.status == "applied" and first.version_after != first.version_before
+    second = import_file(store, registry.get("reservoirs"), path, options)
+    assert (second.unchanged, second.updated, second.added, second.removed) == (len(reservoirs), 0, 0, 0)
+
+
+def test_replace_removes_missing_features_and_keeps_history(store, reservoirs, registry, tmp_path):
+    edited, changed = edited_reservoirs(reservoirs)
+    path = tmp_path / "reservoirs.gpkg"
+    edited.to_file(path, driver="GPKG", engine="pyogrio")
+    history_before = store.history("reservoirs")
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(today=date(2025, 12, 1)))
+    assert report.status == "applied" and report.removed == 2 and report.added == 1
+    assert sorted(store.read("reservoirs")["id"]) == sorted(edited["id"])
+    history = store.history("reservoirs")
+    assert len(history) == len(history_before) + 2, "one entry per status change, old entries kept"
+    own = history[history["feature_id"] == changed]
+    latest = own.iloc[-1]
+    assert (latest["status"], latest["percent"], latest["author"]) == ("completed", 100.0, "import")
+    assert latest["date"] == max("2025-11-20", own["date"].iloc[:-1].max()), "dated no earlier than prior reports"
+    assert progress_status(store, registry, changed) == "completed"
+    added = history[history["feature_id"] == "RS-NEW"]
+    assert added["status"].tolist() == [edited.loc[len(edited) - 1, "status"]]
+
+
+def test_upsert_updates_and_adds_without_removing(store, reservoirs, registry, tmp_path):
+    subset = reservoirs.iloc[:3][["id", "name", "status", "geometry"]].copy()
+    subset.loc[0, "name"] = "新名称水库"
+    extra = subset.iloc[[1]].copy()
+    extra["id"] = "RS-900"
+    table = lonlat_table(pd.concat([subset, extra], ignore_index=True).set_geometry("geometry"))
+    path = write_csv(table, tmp_path / "upsert.csv")
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(mode="upsert"))
+    assert report.status == "applied"
+    assert (report.added, report.updated, report.removed) == (1, 3, 0)
+    stored = by_id(store.read("reservoirs"))
+    assert len(stored) == len(reservoirs) + 1
+    assert stored.loc[subset["id"][0], "name"] == "新名称水库"
+    orig = by_id(reservoirs)
+    untouched = orig.index[3]
+    assert stored.loc[untouched, "is_demo"] and stored.loc[untouched, "name"] == orig.loc[untouched, "name"]
+    kept = subset["id"][1]
+    assert stored.loc[kept, "dam_type"] == orig.loc[kept, "dam_type"], "unmapped fields keep stored values"
+
+
+def test_upsert_needs_ids(store, reservoirs, registry, tmp_path):
+    table = lonlat_table(reservoirs).drop(columns=["id"])
+    path = write_csv(table, tmp_path / "noid.csv")
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(mode="upsert"))
+    assert report.status == "rejected" and report.problems[0].column == "id"
+
+
+@pytest.mark.parametrize(("epsg", "prefix"), [(4547, 0), (4546, 0), (4526, 38_000_000), (4525, 37_000_000)])
+def test_gauss_kruger_without_prj_is_inferred(store, reservoirs, registry, tmp_path, epsg, prefix):
+    projected = transform_geometry(np.asarray(reservoirs.geometry.array), 4326, epsg)
+    table = pd.DataFrame(reservoirs.drop(columns="geometry"))
+    table["x"], table["y"] = shapely.get_x(projected).round(3), shapely.get_y(projected).round(3)
+    path = write_csv(table, tmp_path / "gk.csv")
+    report = import_file(store, registry.get("reservoirs"), path)
+    assert report.status == "applied", report.problems
+    assert (report.crs, report.crs_source) == (f"EPSG:{epsg}", "inferred")
+    assert prefix == 0 or table["x"].min() > prefix
+    assert max_offset_m(by_id(store.read("reservoirs")).geometry, by_id(reservoirs).geometry) < 0.1
+
+
+def test_wkt_csv_in_cgcs2000_gpkg_crs(store, registry, tmp_path):
+    links = store.read("transport-links")
+    table = pd.DataFrame(links.drop(columns=["geometry", "milestones"]))
+    table["wkt"] = shapely.to_wkt(np.asarray(links.geometry.array), rounding_precision=9)
+    table.loc[1, "wkt"] = "LINESTRING (112.9 27.8, oops)"
+    path = write_csv(table, tmp_path / "links.csv")
+    report = import_file(store, registry.get("transport-links"), path)
+    assert report.status == "rejected"
+    assert [(p.row, p.id, p.column) for p in report.problems] == [(2, links["id"][1], "wkt")]
+    gpkg = tmp_path / "links4490.gpkg"
+    links.drop(columns="milestones").set_crs(4490, allow_override=True).to_file(gpkg, driver="GPKG", engine="pyogrio")
+    report = import_file(store, registry.get("transport-links"), gpkg)
+    assert report.status == "applied" and report.crs == "EPSG:4490"

@@ -1,0 +1,159 @@
+"""POST /collections/{collectionId}/import: planner-only uploads, reports, rejections and limits."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from geo.storage.gpkg import GeoPackageStore
+from layers.tokens import create_token
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+@pytest.fixture
+def tokens(writable_gpkg):
+    with GeoPackageStore(writable_gpkg) as store:
+        return {
+            "planner": create_token(store, "li.planner", "planner"),
+            "field": create_token(store, "wang.field", "field", ["430321"]),
+        }
+
+
+@pytest.fixture
+def api(writable_gpkg, tokens, app_factory):
+    with TestClient(app_factory(writable_gpkg)) as client:
+        yield client
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def stations_csv(writable_gpkg):
+    with GeoPackageStore(writable_gpkg) as store:
+        frame = store.read("emergency-stations")
+    table = pd.DataFrame(frame.drop(columns="geometry"))
+    table["经度"], table["纬度"] = frame.geometry.x.round(9), frame.geometry.y.round(9)
+    return table
+
+
+def csv_bytes(table):
+    return table.to_csv(index=False).encode("utf-8")
+
+
+def post(api, layer, data, token, **form):
+    files = {"file": ("stations.csv", data, "text/csv")}
+    return api.post(f"/collections/{layer}/import", files=files, data=form, headers=auth(token))
+
+
+def items(api, layer):
+    return api.get(f"/collections/{layer}/items", params={"limit": 1000}).json()["features"]
+
+
+def test_planner_imports_and_the_features_are_served(api, tokens, stations_csv):
+    stations_csv.loc[0, "name"] = "易俗河镇应急救援站(实测)"
+    response = post(api, "emergency-stations", csv_bytes(stations_csv), tokens["planner"], source="应急管理局 2025-06")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["status"] == "applied" and report["file_name"] == "stations.csv"
+    assert report["updated"] == len(stations_csv) and report["version_after"] != report["version_before"]
+    served = {f["id"]: f["properties"] for f in items(api, "emergency-stations")}
+    first = served[stations_csv["id"][0]]
+    assert first["name"] == "易俗河镇应急救援站(实测)" and first["source"] == "应急管理局 2025-06"
+    assert first["is_demo"] is False
+
+
+def test_dry_run_with_mapping_changes_nothing(api, tokens, stations_csv):
+    before = items(api, "emergency-stations")
+    table = stations_csv.rename(columns={"staff": "队员"})
+    mapping = json.dumps({"队员": "staff"})
+    response = post(api, "emergency-stations", csv_bytes(table), tokens["planner"], dry_run="true", mapping=mapping)
+    assert response.status_code == 200
+    report = response.json()
+    assert report["status"] == "dry_run" and report["mapping"]["队员"] == "staff"
+    assert report["updated"] == len(table) and report["version_after"] is None
+    assert items(api, "emergency-stations") == before
+
+
+def test_rejected_file_is_422_with_rows_named(api, tokens, stations_csv):
+    table = stations_csv.astype(object)
+    table.loc[2, "纬度"] = 31.23  # Shanghai latitude: outside Xiangtan
+    table.loc[4, "due_date"] = "明年"
+    before = items(api, "emergency-stations")
+    response = post(api, "emergency-stations", csv_bytes(table), tokens["planner"])
+    assert response.status_code == 422
+    report = response.json()
+    assert report["status"] == "rejected"
+    named = {(p["row"], p["id"], p["column"]) for p in report["problems"]}
+    assert named == {(3, table["id"][2], "geometry"), (5, table["id"][4], "due_date")}
+    assert items(api, "emergency-stations") == before
+
+
+def test_field_token_is_forbidden_and_anonymous_unauthorised(api, tokens, stations_csv):
+    data = csv_bytes(stations_csv)
+    assert post(api, "emergency-stations", data, tokens["field"]).status_code == 403
+    anonymous = api.post("/collections/emergency-stations/import", files={"file": ("s.csv", data, "text/csv")})
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "NotAuthenticated"
+
+
+def test_bad_options_and_missing_file_are_400(api, tokens, stations_csv):
+    response = post(api, "emergency-stations", csv_bytes(stations_csv), tokens["planner"], mode="merge")
+    assert response.status_code == 400 and "mode" in response.json()["description"]
+    response = post(api, "emergency-stations", csv_bytes(stations_csv), tokens["planner"], mapping="{not json")
+    assert response.status_code == 400 and "mapping" in response.json()["description"]
+    response = api.post(
+        "/collections/emergency-stations/import", data={"mode": "replace"}, headers=auth(tokens["planner"])
+    )
+    assert response.status_code == 400 and "file" in response.json()["description"]
+    assert post(api, "no-such-layer", b"x", tokens["planner"]).status_code == 404
+
+
+def test_oversized_upload_is_413(writable_gpkg, tokens, app_factory, stations_csv):
+    with TestClient(app_factory(writable_gpkg, import_max_bytes=1000)) as small:
+        response = post(small, "emergency-stations", b"x" * 5000, tokens["planner"])
+    assert response.status_code == 413 and response.json()["code"] == "FileTooLarge"
+
+
+def test_zip_with_traversal_is_rejected_with_a_report(api, tokens):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../evil.shp", b"x")
+    files = {"file": ("../../evil.zip", buffer.getvalue(), "application/zip")}
+    response = api.post("/collections/farmland/import", files=files, headers=auth(tokens["planner"]))
+    assert response.status_code == 422
+    report = response.json()
+    assert report["file_name"] == "evil.zip" and "unsafe path" in report["problems"][0]["problem"]
+
+
+def test_cli_import_dry_run_then_apply(writable_gpkg, stations_csv, tmp_path, monkeypatch, capsys):
+    from server.cli import main
+
+    monkeypatch.setenv("PLANMAP_DATA_DIR", str(writable_gpkg.parent))
+    path = tmp_path / "stations.csv"
+    path.write_bytes(csv_bytes(stations_csv.rename(columns={"staff": "人数"})))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"人数": "staff"}), encoding="utf-8")
+    args = [
+        "--data-dir",
+        str(writable_gpkg.parent),
+        "import",
+        "emergency-stations",
+        str(path),
+        "--mapping",
+        str(mapping),
+    ]
+    assert main([*args, "--dry-run", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "dry_run" and report["mapping"]["人数"] == "staff"
+    assert main([*args, "--mode", "upsert", "--source", "台账"]) == 0
+    assert capsys.readouterr().out.startswith("applied: emergency-stations (upsert)")
+    path.write_text("id,经度,纬度\nX-1,121.47,31.23\n", encoding="utf-8")
+    assert main([*args[:-2], "--dry-run"]) == 1
+    assert "outside Xiangtan" in capsys.readouterr().out
