@@ -62,7 +62,8 @@ def test(args: list[str]) -> int:
         (BIN / "lint-imports",),
     ]
     failed = [c[0].name for c in checks if _run(*c) != 0]
-    rc = _run(PY, "-m", "pytest", *args)
+    workers = [] if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args) else ["-n", "2"]
+    rc = _run(PY, "-m", "pytest", *workers, *args)
     if failed:
         print(f"checks failed: {', '.join(failed)}", flush=True)
         return rc or 1

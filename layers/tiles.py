@@ -13,7 +13,8 @@ import geopandas as gpd
 import shapely
 
 from geo import mvt, render
-from geo.storage.base import FeatureStore, Filter, MvtTile
+from geo.storage.base import FeatureStore, Filter
+from geo.storage.tilespec import MvtTile
 from geo.tms import TileGrid
 from geo.types import BBox
 from layers.models import Layer

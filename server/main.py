@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = load_catalogue()
     install_auth(app, settings)  # added first = innermost: its 401s still get CORS headers
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)  # 9 costs ~3x the CPU for ~3% size
     app.add_middleware(
         RequestLimits,
         max_url_bytes=settings.api.max_url_bytes,

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
@@ -48,12 +49,15 @@ CACHE_CONTROL = "no-cache"
 """Clients may store responses but must revalidate (ETag) every time: progress updates show at once."""
 
 
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def _dumps(content: Any) -> bytes:
+    """Serialise compactly as UTF-8 with orjson (NaN and inf become null, as JSON has neither)."""
     try:
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except ValueError:  # NaN/inf somewhere: clean the whole document (slower, rare)
-        text = json.dumps(json_value(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text.encode("utf-8")
+        return orjson.dumps(content, option=_ORJSON_OPTIONS)
+    except TypeError:  # a type orjson does not know (e.g. pandas NA): clean the document first (rare)
+        return json.dumps(json_value(content), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class NaNSafeJSONResponse(JSONResponse):

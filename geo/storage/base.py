@@ -18,6 +18,7 @@ from geo.types import BBox
 
 if TYPE_CHECKING:
     from geo.storage.aggregate import Aggregate
+    from geo.storage.tilespec import MvtTile
 
 HISTORY_COLUMNS = (
     "seq",
@@ -94,31 +95,6 @@ class HistoryEntry:
             "data": json.dumps(self.data, ensure_ascii=False) if self.data is not None else None,
             "is_demo": int(self.is_demo),
         }
-
-
-@dataclass(frozen=True)
-class MvtTile:
-    """One vector-tile layer to make in the store (``FeatureStore.mvt_layer``).
-
-    Attributes
-    ----------
-    name : the MVT layer name.
-    bbox : the buffered tile box in CRS84: candidates are the features whose envelope meets it.
-    xy_bounds : the tile's bounds in the tile matrix set's CRS, EPSG code ``srid``.
-    properties : the columns written as feature properties (NULLs left out).
-    cell, limit : thinning grid cell (degrees) and feature cap, as for ``read_tile_candidates``.
-    extent, buffer : tile units per side and kept outside each edge.
-    """
-
-    name: str
-    bbox: BBox
-    xy_bounds: BBox
-    srid: int | None
-    properties: tuple[str, ...]
-    cell: float | None = None
-    limit: int | None = None
-    extent: int = 4096
-    buffer: int = 64
 
 
 WriteMode = Literal["create", "replace"]
@@ -239,10 +215,7 @@ class FeatureStore(ABC):
     """True where ``mvt_layer`` encodes vector tiles in the database."""
 
     def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
-        """Return one MVT layer message (an MVT tile holding that layer) and its feature count.
-
-        Only stores with ``native_mvt`` implement it; others leave tiles to ``layers.tiles``.
-        """
+        """Return an MVT holding one layer, and its feature count (only stores with ``native_mvt``)."""
         raise NotImplementedError(f"{type(self).__name__} does not encode vector tiles")
 
     def aggregate(self, layer: str, spec: Aggregate, where: Filter | None = None) -> pd.DataFrame:
@@ -257,10 +230,9 @@ class FeatureStore(ABC):
         return aggregate_frame(frame, spec)
 
     def reset(self, *, confirm: bool = False) -> None:
-        """Drop every layer, the whole history and the metadata (a new dataset uid; versions never repeat).
+        """Drop every layer, the whole append-only history and the metadata; ``confirm`` must be True.
 
-        The append-only history is only ever emptied here, on purpose: ``confirm`` must be True.
-        """
+        The store gets a new dataset uid, so versions never repeat across a reset."""
         raise NotImplementedError(f"{type(self).__name__} cannot be reset")
 
     def meta_keys(self) -> list[str]:
@@ -268,10 +240,7 @@ class FeatureStore(ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot list its metadata")
 
     def load_history(self, rows: pd.DataFrame) -> None:
-        """Copy history rows (``HISTORY_COLUMNS``, as ``history()`` returns them) into an empty history.
-
-        Keeps each row's ``seq``, dates, authors and ``recorded_at``; bumps the versions of the layers.
-        """
+        """Copy ``history()`` rows into an empty history, keeping ``seq``, dates, authors and ``recorded_at``."""
         raise NotImplementedError(f"{type(self).__name__} cannot load history")
 
     @abstractmethod

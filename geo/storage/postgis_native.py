@@ -21,9 +21,10 @@ import geopandas as gpd
 from geo.spatial_index import search_box
 from geo.storage import postgis_tiles
 from geo.storage.aggregate import Aggregate, aggregate_sql, frame_from_aggregate_rows
-from geo.storage.base import HISTORY_COLUMNS, Filter, MvtTile
+from geo.storage.base import HISTORY_COLUMNS, Filter
 from geo.storage.codec import decode_frame, frame_from_rows
 from geo.storage.sqlfilter import _q
+from geo.storage.tilespec import MvtTile
 from geo.storage.transfer import history_records
 from geo.types import BBox
 
