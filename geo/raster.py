@@ -21,7 +21,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window, from_bounds
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import InvalidParameter
+from geo.errors import InvalidGeometry, InvalidParameter
 from geo.tms import TileGrid
 
 _local = threading.local()
@@ -115,6 +115,8 @@ def zonal_stats(path: Path, geoms: Sequence[BaseGeometry]) -> list[dict[str, flo
 def _zone(src: DatasetReader, geom: BaseGeometry | None) -> dict[str, float | int | None]:
     if geom is None or shapely.is_empty(geom):
         return {"count": 0, "mean": None, "min": None, "max": None}
+    if not np.isfinite(geom.bounds).all():
+        raise InvalidGeometry("zone coordinates must be finite numbers")
     window = from_bounds(*geom.bounds, transform=src.transform).round_offsets().round_lengths()
     window = window.intersection(Window(0, 0, src.width, src.height)) if _overlaps(window, src) else None
     if window is None or window.width <= 0 or window.height <= 0:
@@ -123,7 +125,9 @@ def _zone(src: DatasetReader, geom: BaseGeometry | None) -> dict[str, float | in
 
 
 def _overlaps(window: Window, src: DatasetReader) -> bool:
-    return bool(window.col_off < src.width and window.row_off < src.height and
+    # A point or line has a zero-size window: no pixel centre lies inside it, and rasterio cannot intersect it.
+    return bool(window.width > 0 and window.height > 0 and
+                window.col_off < src.width and window.row_off < src.height and
                 window.col_off + window.width > 0 and window.row_off + window.height > 0)  # fmt: skip
 
 

@@ -52,7 +52,7 @@ class ExportJob:
     def _status_as_of(self, frame: gpd.GeoDataFrame) -> list[str]:
         hist = self.store.history(self.layer.id, feature_ids=frame["id"].tolist(), until=self.as_of)
         latest = hist.drop_duplicates("feature_id", keep="last").set_index("feature_id")["status"]
-        return frame["id"].map(latest).fillna(initial_status(self.layer)).tolist()
+        return frame["id"].map(latest).astype(object).fillna(initial_status(self.layer)).tolist()
 
 
 def export_columns(layer: Layer, store: FeatureStore) -> dict[str, str]:

@@ -136,7 +136,7 @@ def replay(history: pd.DataFrame, ids: pd.Series, as_of: date, layer: Layer) -> 
     """
     rows = history[history["date"] <= as_of.isoformat()]
     latest = rows.drop_duplicates("feature_id", keep="last").set_index("feature_id")
-    status = ids.map(latest["status"]).fillna(initial_status(layer))
+    status = ids.map(latest["status"]).astype(object).fillna(initial_status(layer))
     percent = ids.map(pd.to_numeric(latest["percent"], errors="coerce")).astype(float)
     return status, percent
 

@@ -128,7 +128,7 @@ def feature_query(
         if name not in RESERVED_PARAMS
     }
     selection = Selection(
-        bbox=parse_bbox(bbox, bbox_crs) if bbox else None,
+        bbox=parse_bbox(bbox, bbox_crs) if bbox is not None else None,
         county=_csv(county),
         status=_csv(status),
         attributes=attributes,

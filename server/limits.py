@@ -58,27 +58,30 @@ class RequestLimits:
             await refusal(scope, receive, send)
             return
         limit = self._body_limit(scope)
-        started = False
+        received, started, refused = 0, False, False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
+                refused = not started
                 raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:  # the app's own answer to the cut-off body (FastAPI makes it a 400) is replaced
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        received = 0
         try:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
-            if started:
+            if not refused:
                 raise
+        if refused:
             await _too_large(limit)(scope, receive, send)
 
     def _body_limit(self, scope: Scope) -> int:

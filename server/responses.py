@@ -169,6 +169,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """``responses=`` for routes: every error is an ``ErrorBody`` (see also :func:`document_errors`)."""
 
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {**_ERROR, "description": "No token, or a token that is not valid (`WWW-Authenticate: Bearer`)"},
+    403: {**_ERROR, "description": "The token's role or counties do not allow this"},
+}
+"""``responses=`` additions for routes that need a token."""
+
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the `If-None-Match` ETag is still current (no body)"}
 }
@@ -197,8 +203,10 @@ def _patch_errors(spec: dict[str, Any]) -> None:
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            # Validation failures are answered 400 with an ErrorBody (server/errors.py), never 422.
-            responses.pop("422", None)
+            # Validation failures are answered 400 with an ErrorBody (server/errors.py): FastAPI's own 422 goes;
+            # a 422 a route declares itself (e.g. an unreadable data file) stays.
+            if "HTTPValidationError" in str(responses.get("422", {})):
+                del responses["422"]
             for code, description in _generic_errors(operation).items():
                 responses.setdefault(code, {"description": description})
             for code, response in responses.items():

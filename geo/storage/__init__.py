@@ -12,9 +12,7 @@ __all__ = ["FeatureStore", "Filter", "GeoPackageStore", "HistoryEntry", "SortKey
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(
-    url_or_path: str | os.PathLike[str], *, schema: str = "planmap", pool_size: int = 4
-) -> FeatureStore:
+def open_store(url_or_path: str | os.PathLike[str], *, schema: str = "planmap", pool_size: int = 4) -> FeatureStore:
     """Open the store a setting names: a PostgreSQL URL or the path of a GeoPackage file.
 
     Parameters

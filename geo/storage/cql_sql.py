@@ -133,7 +133,7 @@ def _geometry(value: Any) -> BaseGeometry:
         else:
             geom = shape(value)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
-        raise InvalidFilter(f"invalid geometry literal {value!r}: {exc}") from exc
+        raise InvalidFilter(f"filter holds an invalid geometry literal {str(value)[:200]!r}") from exc
     if geom.is_empty:
         raise InvalidFilter("empty geometry literal")
     return geom

@@ -168,13 +168,26 @@ class PostGISNative:
         return frame_from_aggregate_rows(rows, spec)
 
     def reset(self, *, confirm: bool = False) -> None:
-        """Drop the whole planmap schema and create it anew (the append-only trigger is recreated too)."""
+        """Drop the whole planmap schema and create it anew (the append-only trigger is recreated too).
+
+        Version counters and the history sequence carry on from where they were: other server processes
+        keep the dataset uid they read at start, so their version strings must still never repeat.
+        """
         if not confirm:
             raise ValueError("reset drops every layer and the whole history: pass confirm=True")
+        history = f"{self._s}.planmap_history"
         with self._conn(transaction=True) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}"])
+            versions = conn.execute(f"SELECT layer, version FROM {self._s}.planmap_versions").fetchall()
+            seq = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {history}").fetchone()
             conn.execute(f"DROP SCHEMA IF EXISTS {self._s} CASCADE")
         self._uid = self._migrate()
+        with self._conn(transaction=True) as conn:
+            for layer, version in versions:
+                sql = f"INSERT INTO {self._s}.planmap_versions (layer, version) VALUES (%s, %s)"
+                conn.execute(sql, [layer, version])
+            if seq and seq[0]:
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{history}', 'seq'), %s)", [seq[0]])
 
     def meta_keys(self) -> list[str]:
         """Return the stored metadata keys, sorted."""
@@ -194,7 +207,12 @@ class PostGISNative:
             with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in history_records(rows):
                     copy.write_row(row)
-            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), (SELECT max(seq) FROM {table}))")
+            # Never move the sequence back: seq numbers name feature versions.
+            sequence = f"pg_get_serial_sequence('{table}', 'seq')"
+            conn.execute(
+                f"SELECT setval({sequence}, greatest((SELECT max(seq) FROM {table}), "
+                f"pg_sequence_last_value({sequence}::regclass)))"
+            )
             for layer in sorted(set(rows["layer"])):
                 self._bump(conn, layer)
 

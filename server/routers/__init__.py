@@ -20,7 +20,13 @@ from server.routers import (
 )
 
 ROUTERS: list[APIRouter] = [
-    health.router, exports.router, landing.router, collections.router, features.router, tiles.router, maps.router
+    health.router,
+    exports.router,
+    landing.router,
+    collections.router,
+    features.router,
+    tiles.router,
+    maps.router,
 ]
 ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]

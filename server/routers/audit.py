@@ -12,6 +12,7 @@ from server.auth import PlannerDep
 from server.deps import RegistryDep, SettingsDep, StoreDep
 from server.ogc import page_links
 from server.responses import (
+    AUTH_RESPONSES,
     ERROR_RESPONSES,
     MediaType,
     NaNSafeJSONResponse,
@@ -20,6 +21,7 @@ from server.responses import (
     clamp_limit,
     html_response,
 )
+from server.routers.features import MAX_OFFSET
 
 router = APIRouter(tags=["Audit"], responses=ERROR_RESPONSES)
 
@@ -34,7 +36,7 @@ def audit_query(
     to: Annotated[date | None, Query(description="Reports dated on or before (YYYY-MM-DD)")] = None,
     demo: Annotated[bool | None, Query(description="`true`: demo entries only; `false`: real reports only")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Entries per page")] = None,
-    offset: Annotated[int, Query(ge=0, description="Entries to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Entries to skip")] = 0,
 ) -> AuditQuery:
     """Collect the audit filters (an unknown layer id is a 404)."""
     if layer is not None:
@@ -49,7 +51,10 @@ def audit_query(
     name="getAudit",
     summary="Progress reports across layers (planners)",
     response_class=NaNSafeJSONResponse,
-    responses={200: {"content": {"application/json": {}, "text/html": {}}, "description": "A page of reports"}},
+    responses={
+        200: {"content": {"application/json": {}, "text/html": {}}, "description": "A page of reports"},
+        **AUTH_RESPONSES,
+    },
 )
 def get_audit(
     request: Request,

@@ -21,7 +21,7 @@ from layers.import_report import ImportMode, ImportOptions, ImportReport
 from layers.importer import import_file
 from server.auth import PlannerDep
 from server.deps import LayerDep, SettingsDep, StoreDep
-from server.responses import ERROR_RESPONSES
+from server.responses import AUTH_RESPONSES, ERROR_RESPONSES
 from server.settings import ApiSettings
 
 router = APIRouter(tags=["Imports"], responses=ERROR_RESPONSES)
@@ -52,7 +52,8 @@ _BODY = {
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": ImportReport, "description": "The import was applied, or the dry-run report"},
-    413: {"description": "The file is larger than the limit"},
+    **AUTH_RESPONSES,
+    413: {**ERROR_RESPONSES[400], "description": "The file is larger than the limit"},
     422: {"model": ImportReport, "description": "The file was rejected as a whole; `problems` names rows and reasons"},
 }
 

@@ -24,7 +24,7 @@ from layers.tokens import Principal, require_county
 from layers.updates import RecordedReport, parse_report, record_report
 from server.auth import PrincipalDep, ReporterDep
 from server.deps import LayerDep, SettingsDep, StoreDep
-from server.responses import ERROR_RESPONSES, GeoJSONResponse, OutputFormat, make_etag
+from server.responses import AUTH_RESPONSES, ERROR_RESPONSES, GeoJSONResponse, OutputFormat, make_etag
 from server.routers.features import FeatureIdParam
 
 router = APIRouter(tags=["Progress reports"], responses=ERROR_RESPONSES)
@@ -58,7 +58,7 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
     if kind == "application/json":
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise InvalidProgressUpdate("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidProgressUpdate("the body must be a JSON object")
@@ -156,14 +156,20 @@ def _feature_response(request: Request, store: FeatureStore, layer: Layer, featu
     summary="Report a feature's progress (field teams)",
     response_class=GeoJSONResponse,
     openapi_extra={"requestBody": _REPORT_BODY},
-    responses={200: {"description": "The updated feature; `ETag` is its new version"}},
+    responses={
+        200: {"description": "The updated feature; `ETag` is its new version"},
+        **AUTH_RESPONSES,
+        412: {**ERROR_RESPONSES[400], "description": "`If-Match` is not the feature's current ETag"},
+        413: {**ERROR_RESPONSES[400], "description": "The photo or the body is too large"},
+        428: {**ERROR_RESPONSES[400], "description": "`If-Match` is missing (or `*`)"},
+    },
 )
 def post_progress(
     request: Request,
     layer: LayerDep,
     featureId: FeatureIdParam,
+    principal: ReporterDep,  # before the body: callers without a token get 401 whatever they send
     report: Annotated[ReportInput, Depends(report_input)],
-    principal: ReporterDep,
     store: StoreDep,
     settings: SettingsDep,
     if_match: Annotated[str | None, Header(description="The feature's ETag from `GET .../items/{featureId}`")] = None,

@@ -225,3 +225,43 @@ def test_st_asmvt_tiles_match_the_python_tiles(gpkg, pg, registry, layer_id, mon
     where = Filter(equals={"status": "completed"}) if "status" in layer.field_names else Filter()
     native, python = (vector_tile(s, [(layer, where)], grid, spec)[0] for s in (pg, reference))
     assert {k: v.keys() for k, v in _decode(native).items()} == {k: v.keys() for k, v in _decode(python).items()}
+
+
+def test_build_demo_into_postgis_needs_replace_the_second_time(fresh_schema, tmp_path, monkeypatch, capsys):
+    url, schema = fresh_schema
+    monkeypatch.setenv("PLANMAP_DATABASE_URL", url)
+    monkeypatch.setenv("PLANMAP_DATABASE_SCHEMA", schema)
+    monkeypatch.setenv("PLANMAP_DATA_DIR", str(tmp_path))
+    assert planmap(["build-demo"]) == 0
+    from geo.storage import open_store
+
+    with open_store(url, schema=schema) as store:
+        rows, version = len(store.history()), store.version("farmland")
+    assert rows > 1000
+    assert planmap(["build-demo"]) == 2
+    assert "--replace" in capsys.readouterr().err
+    assert planmap(["build-demo", "--replace"]) == 0
+    with open_store(url, schema=schema) as store:
+        assert len(store.history()) == rows  # replaced, not appended twice
+        assert store.version("farmland") != version and len(store.layers()) == 10
+
+
+def test_versions_never_repeat_for_other_processes_across_a_reset(fresh_schema):
+    """A worker opened before a reset keeps its dataset uid: counters and seq numbers must carry on."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from geo.storage import open_store
+
+    url, schema = fresh_schema
+    frame = gpd.GeoDataFrame({"id": ["a"]}, geometry=[Point(112.9, 27.8)], crs="EPSG:4326")
+    with open_store(url, schema=schema) as admin, open_store(url, schema=schema) as worker:
+        admin.write_layer("things", frame)
+        admin.append_history([HistoryEntry("things", "a", pd.Timestamp("2025-03-01").date(), "planned")])
+        seen = {worker.version("things")}
+        feature_seen = {worker.feature_version("things", "a")}
+        admin.reset(confirm=True)
+        admin.write_layer("things", frame)
+        admin.append_history([HistoryEntry("things", "a", pd.Timestamp("2025-03-01").date(), "planned")])
+        assert worker.version("things") not in seen
+        assert worker.feature_version("things", "a") not in feature_seen

@@ -13,7 +13,6 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point
 
 from geo.crs import transform_geometry
-from geo.storage.gpkg import GeoPackageStore
 from layers.importer import ImportOptions, import_file
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -52,9 +51,8 @@ def write_csv(frame, path):
 
 
 @pytest.fixture
-def store(writable_gpkg):
-    with GeoPackageStore(writable_gpkg) as opened:
-        yield opened
+def store(writable_store):
+    return writable_store  # a private copy of the demo, on each store kind
 
 
 @pytest.fixture

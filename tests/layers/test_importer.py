@@ -16,7 +16,6 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 
 from geo.crs import convert_geometry, transform_geometry
 from geo.measure import area_mu, geodesic_distance_m, geodesic_length_m
-from geo.storage.gpkg import GeoPackageStore
 from layers.export import zh_headers
 from layers.importer import ImportOptions, import_file
 
@@ -24,17 +23,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
 @pytest.fixture
-def store(writable_gpkg):
-    with GeoPackageStore(writable_gpkg) as opened:
-        yield opened
+def store(writable_store):
+    return writable_store  # a private copy of the demo, on each store kind
 
 
 @pytest.fixture(scope="module")
-def originals(demo_gpkg):
+def originals(demo_store):
     """Return layer id -> the demo features (the 'real data' the test files are made from)."""
-    with GeoPackageStore(demo_gpkg) as demo:
-        return {lid: demo.read(lid) for lid in ("farmland", "reservoirs", "road-junctions", "transport-links",
-                                                "emergency-stations", "old-communities")}  # fmt: skip
+    return {lid: demo_store.read(lid) for lid in ("farmland", "reservoirs", "road-junctions", "transport-links",
+                                                  "emergency-stations", "old-communities")}  # fmt: skip
 
 
 def snapshot(store, layer_id):

@@ -13,7 +13,6 @@ from shapely.geometry import Point
 from geo.errors import StaleVersion
 from geo.measure import distance_to_geometry_m
 from geo.storage.base import HISTORY_COLUMNS
-from geo.storage.gpkg import GeoPackageStore
 from layers import photos
 from layers.audit import AuditQuery, audit, history_records
 from layers.errors import InvalidProgressUpdate, NotAuthenticated, PermissionDenied, PhotoTooLarge
@@ -156,9 +155,8 @@ def test_water_reading_is_classified_against_the_target(water):
 
 
 @pytest.fixture
-def store(writable_gpkg):
-    with GeoPackageStore(writable_gpkg) as opened:
-        yield opened
+def store(writable_store):
+    return writable_store  # a private copy of the demo, on each store kind
 
 
 def test_record_report_appends_and_moves_the_state_atomically(store, farmland):
@@ -281,16 +279,16 @@ def test_public_history_hides_author_and_position():
     assert private["author"] == "zhang" and private["data"]["photo"]["lon"] == 112.9
 
 
-def test_audit_filters_and_pages(demo_gpkg):
-    with GeoPackageStore(demo_gpkg) as store:
-        everything = audit(store, AuditQuery(limit=10))
-        assert everything.matched == len(store.history()) and len(everything.records) == 10
-        seqs = [r["seq"] for r in everything.records]
-        assert seqs == sorted(seqs, reverse=True)
-        june = audit(store, AuditQuery(layer="reservoirs", start=date(2025, 6, 1), end=date(2025, 6, 30), limit=1000))
-        assert june.matched > 0 and all(r["layer"] == "reservoirs" and "2025-06" in r["date"] for r in june.records)
-        assert audit(store, AuditQuery(author="nobody")).matched == 0
-        fid = june.records[0]["feature_id"]
-        assert {r["feature_id"] for r in audit(store, AuditQuery(feature_id=fid, limit=1000)).records} == {fid}
-        second = audit(store, AuditQuery(limit=10, offset=10))
-        assert second.records[0]["seq"] < everything.records[-1]["seq"]
+def test_audit_filters_and_pages(demo_store):
+    store = demo_store
+    everything = audit(store, AuditQuery(limit=10))
+    assert everything.matched == len(store.history()) and len(everything.records) == 10
+    seqs = [r["seq"] for r in everything.records]
+    assert seqs == sorted(seqs, reverse=True)
+    june = audit(store, AuditQuery(layer="reservoirs", start=date(2025, 6, 1), end=date(2025, 6, 30), limit=1000))
+    assert june.matched > 0 and all(r["layer"] == "reservoirs" and "2025-06" in r["date"] for r in june.records)
+    assert audit(store, AuditQuery(author="nobody")).matched == 0
+    fid = june.records[0]["feature_id"]
+    assert {r["feature_id"] for r in audit(store, AuditQuery(feature_id=fid, limit=1000)).records} == {fid}
+    second = audit(store, AuditQuery(limit=10, offset=10))
+    assert second.records[0]["seq"] < everything.records[-1]["seq"]

@@ -25,7 +25,7 @@ from layers.boundaries import load_boundaries
 from layers.raster_demo import build_cadmium_cog
 from layers.rasters import raster_spec
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 25
 """Fuzzing examples per operation (plus the schema's own examples)."""
 
 NEEDS_TOKEN = (

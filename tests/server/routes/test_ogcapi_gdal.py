@@ -13,16 +13,14 @@ import time
 import pytest
 import uvicorn
 
-from geo.storage.gpkg import GeoPackageStore
-
 
 @pytest.fixture(scope="module")
-def server_url(demo_gpkg, app_factory):
+def server_url(store_url, app_factory):
     """Serve the demo data with uvicorn on a free 127.0.0.1 port in a background thread."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    config = uvicorn.Config(app_factory(demo_gpkg, default_limit=10), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app_factory(store_url, default_limit=10), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -53,22 +51,20 @@ def test_ogrinfo_lists_every_collection(gdal, server_url, registry):
     assert dict(listed)["farmland"].startswith(registry.get("farmland").title_zh)
 
 
-def test_ogrinfo_reports_feature_count_and_fields(gdal, server_url, demo_gpkg, registry):
+def test_ogrinfo_reports_feature_count_and_fields(gdal, server_url, demo_store, registry):
     out = run("ogrinfo", "-ro", f"OAPIF:{server_url}", "farmland", "-al", "-so")
-    with GeoPackageStore(demo_gpkg) as store:
-        expected = store.count("farmland")
+    expected = demo_store.count("farmland")
     assert f"Feature Count: {expected}" in out
     assert re.search(r"^Geometry: Multi Polygon", out, flags=re.MULTILINE)
     for name in ("status", "area_mu", "due_date"):
         assert re.search(rf"^{name}: ", out, flags=re.MULTILINE), name
 
 
-def test_ogr2ogr_reads_a_layer_completely(gdal, server_url, demo_gpkg, tmp_path):
+def test_ogr2ogr_reads_a_layer_completely(gdal, server_url, demo_store, tmp_path):
     target = tmp_path / "reservoirs.geojson"
     run("ogr2ogr", "-f", "GeoJSON", str(target), f"OAPIF:{server_url}", "reservoirs", "-oo", "PAGE_SIZE=7")
     features = json.loads(target.read_text(encoding="utf-8"))["features"]
-    with GeoPackageStore(demo_gpkg) as store:
-        frame = store.read("reservoirs")
+    frame = demo_store.read("reservoirs")
     assert len(features) == len(frame) > 7  # several pages, walked through the `next` links
     assert sorted(f["properties"]["id"] for f in features) == sorted(frame["id"])
     by_id = {f["properties"]["id"]: f for f in features}
