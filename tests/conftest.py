@@ -11,8 +11,12 @@ resource is a failure: ``require_or_skip`` turns the skip into ``pytest.fail``.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,3 +213,35 @@ def writable_client(writable_store_url):
 def app_factory():
     """Return ``make_app(gpkg_path_or_store_target, **api_settings)`` for tests that need their own app."""
     return make_app
+
+
+@contextmanager
+def _serve(app, timeout: float = 30.0):
+    """Serve ``app`` with a real uvicorn server on a free 127.0.0.1 port in a thread; yield its base URL."""
+    import httpx
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                pytest.fail(f"uvicorn did not start within {timeout:.0f} s")
+            time.sleep(0.05)
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code in (200, 503)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """Return ``serve(app)``: a context manager running ``app`` under uvicorn on 127.0.0.1, yielding its URL."""
+    return _serve

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import re
-import socket
 import sys
-import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 import geopandas as gpd
@@ -24,37 +20,11 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 CELL_TIMEOUT_S = 180
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def live_api(demo_gpkg, app_factory):
+def live_api(demo_gpkg, app_factory, serve):
     """A real uvicorn server (in a thread) serving the demo GeoPackage; yields its base URL."""
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(app=app_factory(demo_gpkg), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            pytest.fail("uvicorn did not answer within 30 s")
-        time.sleep(0.1)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app_factory(demo_gpkg)) as base:
+        yield base
 
 
 def run_notebook(name: str, base: str, workdir: Path, monkeypatch) -> list[str]:

@@ -11,16 +11,12 @@ import json
 import math
 import os
 import shutil
-import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from geo.measure import geodesic_distance_m
 from geo.storage.gpkg import GeoPackageStore
@@ -45,21 +41,10 @@ LOAD_TIMES: dict[str, dict[str, float]] = {}
 
 
 @pytest.fixture(scope="module")
-def server_url(demo_gpkg, app_factory):
-    """Serve the demo data with uvicorn on a free 127.0.0.1 port in a background thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app_factory(demo_gpkg), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def server_url(demo_gpkg, app_factory, serve):
+    """Serve the demo data with uvicorn on 127.0.0.1 for the browser."""
+    with serve(app_factory(demo_gpkg)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -5,32 +5,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
-import threading
-import time
 
 import pytest
-import uvicorn
 
 
 @pytest.fixture(scope="module")
-def server_url(store_url, app_factory):
-    """Serve the demo data with uvicorn on a free 127.0.0.1 port in a background thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(app_factory(store_url, default_limit=10), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def server_url(store_url, app_factory, serve):
+    """Serve the demo data (pages of 10, so GDAL pages through them) with uvicorn on 127.0.0.1."""
+    with serve(app_factory(store_url, default_limit=10)) as base:
+        yield base
 
 
 @pytest.fixture
