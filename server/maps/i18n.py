@@ -46,6 +46,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "target": ("目标", "Target"),
     "plan_map": ("分布图", "Plan map"),
     "records": ("记录", "Records"),
+    "report": ("上报进度", "Report progress"),
     "language": ("English", "中文"),
 }
 

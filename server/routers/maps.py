@@ -17,7 +17,9 @@ from server.maps.i18n import parse_lang
 from server.maps.nearby import NearbyQuery, nearby_page
 from server.maps.pages import layer_page, plan_page
 from server.maps.progress import progress_page
+from server.maps.report import report_page
 from server.responses import ERROR_RESPONSES, GeoJSONResponse
+from server.routers.features import FeatureIdParam
 
 router = APIRouter(tags=["Maps"], responses=ERROR_RESPONSES)
 for _name, _directory in XSTATIC_DIRS.items():
@@ -113,3 +115,15 @@ def nearby_map(
 ) -> str:
     """Show the projects near a phone's position, by distance and direction (phone-friendly)."""
     return nearby_page(store, registry, nearby, here=_here(request))
+
+
+@router.get("/map/report/{collectionId}/{featureId}", response_class=HTMLResponse, operation_id="getReportPage")
+def report_form(
+    request: Request,
+    store: StoreDep,
+    layer: LayerDep,
+    featureId: FeatureIdParam,
+    lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
+) -> str:
+    """Show a phone-friendly form to report a project's progress (or a water section's reading)."""
+    return report_page(store, layer, featureId, parse_lang(lang), here=_here(request))

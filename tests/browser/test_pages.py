@@ -207,7 +207,7 @@ def test_field_page_lists_nearby_projects_by_distance(browser_context, server_ur
     expected = find_nearby(store, registry.projects(), lon, lat, 5000)
     assert ids == [p.id for p in expected.projects] and len(ids) > 0
     assert distances == sorted(distances)
-    box = items.first.locator("a").bounding_box()
+    box = items.first.locator("a").first.bounding_box()
     assert box["height"] >= 44 and box["width"] >= 300  # a touch target a thumb can hit
     assert seen.page.locator("path.pm-radius").count() == 1
     assert_clean(seen)

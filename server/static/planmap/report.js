@@ -1,0 +1,93 @@
+/* planmap field report form: read the item's ETag with the token, then POST the report with If-Match. */
+(function () {
+  "use strict";
+  var TOKEN_KEY = "planmap.token";
+  var form = document.getElementById("pm-report-form");
+  var tokenInput = document.getElementById("pm-token");
+  var result = document.getElementById("pm-result");
+  var button = document.getElementById("pm-submit");
+  var msg = JSON.parse(document.getElementById("pm-report-messages").textContent);
+  var itemUrl = form.getAttribute("data-item");
+  var water = form.getAttribute("data-water") === "true";
+
+  try { tokenInput.value = window.localStorage.getItem(TOKEN_KEY) || ""; } catch (e) { /* storage off */ }
+
+  function show(text, ok) {
+    result.textContent = text;
+    result.className = "pm-result " + (ok ? "pm-ok" : "pm-error");
+  }
+
+  function errorText(status, body) {
+    var key = { 400: "e400", 401: "e401", 403: "e403", 404: "e404", 412: "e412", 413: "e413", 428: "e428" }[status];
+    var detail = body && body.description ? body.description : "";
+    if (status === 400 || !key) return (key ? msg[key] : msg.eother) + detail;
+    return msg[key] + (detail ? " (" + detail + ")" : "");
+  }
+
+  function readJson(response) {
+    return response.json().catch(function () { return null; });
+  }
+
+  function failed(response) {
+    return readJson(response).then(function (body) { throw { status: response.status, body: body }; });
+  }
+
+  function reportBody() {
+    var data = new FormData();
+    var names = water ? ["DO", "CODMn", "NH3N", "TP", "date", "note"] : ["status", "percent", "date", "note"];
+    names.forEach(function (name) {
+      var field = form.elements.namedItem(name);
+      if (field && field.value !== "") data.append(name, field.value);
+    });
+    var photo = form.elements.namedItem("photo");
+    if (photo && photo.files && photo.files.length) data.append("photo", photo.files[0]);
+    return data;
+  }
+
+  function succeeded(feature) {
+    var p = feature.properties || {};
+    var label = msg.statuses[p.status] || p.status || "—";
+    var pct = p.progress_pct === null || p.progress_pct === undefined ? "—" : String(p.progress_pct);
+    document.getElementById("pm-current-status").textContent = label;
+    document.getElementById("pm-current-percent").textContent = pct;
+    show(msg.ok + ":" + msg.now + " " + label + "," + msg.progress + " " + pct + "%", true);
+  }
+
+  function submit(event) {
+    event.preventDefault();
+    var token = tokenInput.value.trim();
+    try { window.localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* storage off */ }
+    var auth = { "Authorization": "Bearer " + token };
+    button.disabled = true;
+    show(msg.sending, true);
+    fetch(itemUrl, { headers: { "Authorization": auth.Authorization, "Accept": "application/geo+json" }, cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) return failed(response);
+        var etag = response.headers.get("ETag") || "";
+        return fetch(itemUrl + "/progress", {
+          method: "POST",
+          headers: { "Authorization": auth.Authorization, "If-Match": etag },
+          body: reportBody()
+        });
+      })
+      .then(function (response) {
+        if (!response.ok) return failed(response);
+        return response.json().then(succeeded);
+      })
+      .catch(function (error) {
+        if (error && error.status) show(errorText(error.status, error.body), false);
+        else show(msg.enet, false);
+      })
+      .then(function () { button.disabled = false; });
+  }
+
+  form.addEventListener("submit", submit);
+  var status = form.elements.namedItem("status");
+  var percent = form.elements.namedItem("percent");
+  if (status && percent) {
+    status.addEventListener("change", function () {
+      if (status.value === "completed") percent.value = "100";
+      else if (status.value === "planned") percent.value = "0";
+    });
+  }
+})();

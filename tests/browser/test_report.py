@@ -1,0 +1,124 @@
+"""The field report page in a real browser (Debian's chromium via Playwright) against a real uvicorn server.
+
+A field team member enters their token, reports a project completed and sees the result in Chinese; the
+report lands in the store's current state and history. A token for another county gets the 403 message.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+
+from geo.storage.base import Filter
+from geo.storage.gpkg import GeoPackageStore
+from layers.tokens import create_token
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NOTE = "浏览器上报:主体工程完工"
+
+
+@pytest.fixture
+def field_setup(writable_gpkg):
+    """A project in progress, a field token for its county and one for another county."""
+    with GeoPackageStore(writable_gpkg) as store:
+        feat = store.read("farmland", Filter(equals={"status": "in_progress"}), limit=1).iloc[0]
+        other = next(c for c in store.read("counties")["id"] if c != feat["county"])
+        tokens = {
+            "own": create_token(store, "zhao", "field", [feat["county"]]),
+            "other": create_token(store, "qian", "field", [other]),
+        }
+    return feat, tokens
+
+
+@pytest.fixture
+def browser(require, tmp_path):
+    """A Chromium context with a fresh profile (never a downloaded browser)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    require(sync_playwright is not None and os.access(CHROMIUM, os.X_OK) and bool(shutil.which(CHROMIUM)), "Chromium")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 390, "height": 844},  # a phone
+        )
+        yield context
+        context.close()
+
+
+def open_page(context, url: str):
+    page = context.new_page()
+    seen: dict[str, list[str]] = {"requests": [], "errors": []}
+    page.on("request", lambda request: seen["requests"].append(request.url))
+    page.on("console", lambda message: seen["errors"].append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
+    page.goto(url, wait_until="networkidle")
+    return page, seen
+
+
+def submit(page, token: str) -> str:
+    page.fill("#pm-token", token)
+    page.select_option("select[name=status]", label="已完成")
+    assert page.input_value("input[name=percent]") == "100"  # completed means 100 %
+    page.fill("input[name=percent]", "100")
+    page.fill("textarea[name=note]", NOTE)
+    page.click("#pm-submit")
+    page.wait_for_function(
+        "() => { const r = document.getElementById('pm-result'); return r.className.match(/pm-(ok|error)/)"
+        " && r.textContent !== JSON.parse(document.getElementById('pm-report-messages').textContent).sending; }"
+    )
+    return page.text_content("#pm-result")
+
+
+def test_field_report_in_the_browser(browser, field_setup, writable_gpkg, app_factory, serve):
+    feat, tokens = field_setup
+    with serve(app_factory(writable_gpkg)) as base:
+        page, seen = open_page(browser, f"{base}/map/report/farmland/{feat['id']}")
+        assert page.text_content("#pm-name") == feat["name"]
+        assert page.text_content("#pm-current-status") == "在建"
+
+        refused = submit(page, tokens["other"])
+        assert "无权上报" in refused and "pm-error" in page.get_attribute("#pm-result", "class")
+        # the browser logs the refused request itself; anything else would be a page error
+        network = [e for e in seen["errors"] if "status of 403" in e]
+        seen["errors"] = [e for e in seen["errors"] if e not in network]
+        assert len(network) == 1, network
+
+        done = submit(page, tokens["own"])
+        assert done.startswith("上报成功") and "已完成" in done and "100%" in done, done
+        assert page.text_content("#pm-current-status") == "已完成"
+        assert page.evaluate("localStorage.getItem('planmap.token')") == tokens["own"]
+
+        page.reload(wait_until="networkidle")  # the token is remembered
+        assert page.input_value("#pm-token") == tokens["own"]
+        assert page.text_content("#pm-current-status") == "已完成"
+
+    assert [u for u in seen["requests"] if urlsplit(u).hostname != "127.0.0.1"] == []
+    assert seen["errors"] == [], seen["errors"]
+    assert any(u.endswith(f"/items/{feat['id']}/progress") for u in seen["requests"])
+    with GeoPackageStore(writable_gpkg) as store:
+        now = store.get("farmland", feat["id"]).iloc[0]
+        history = store.history("farmland", [feat["id"]])
+    assert now["status"] == "completed" and now["progress_pct"] == 100
+    last = history.sort_values("seq").iloc[-1]
+    assert last["note"] == NOTE and last["status"] == "completed" and last["author"] == "zhao"
+    assert (history["author"] == "qian").sum() == 0  # the refused report left no trace
