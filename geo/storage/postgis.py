@@ -273,6 +273,7 @@ class PostGISStore(PostGISNative, FeatureStore):
             # Readers keep seeing the old table until this transaction commits.
             conn.execute(f"DROP TABLE IF EXISTS {self._t(layer)}")
             conn.execute(f"ALTER TABLE {self._t(stage)} RENAME TO {_q(layer)}")
+            self._build_overview(conn, layer)
             self._set_meta(conn, f"columns:{layer}", column_types)
             self._set_meta(conn, f"extent:{layer}", None if extent is None or extent[0] is None else list(extent))
             self._bump(conn, layer)

@@ -6,6 +6,7 @@ relies on the store's ``_conn``, ``_t``, ``_s``, ``_columns`` and ``_where`` hel
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -123,10 +124,9 @@ class PostGISNative:
         """Choose the tile's rows in SQL on the GiST index (``thin_frame``'s rule) and read only those."""
         with self._conn() as conn:
             types, wanted, cond, params = self._tile_query(conn, layer, where, columns)
-            sql = postgis_tiles.candidates_sql(self._t(layer), wanted, cond, cell)
+            sql, tile = self._candidates(conn, layer, wanted, cond, bbox, cell, limit)
             rows = conn.execute(
-                f"SELECT {', '.join(_q(c) for c in wanted)}, ST_AsBinary(geom) FROM ({sql}) AS q",
-                {**params, **postgis_tiles.tile_params(bbox, cell, limit)},
+                f"SELECT {', '.join(_q(c) for c in wanted)}, ST_AsBinary(geom) FROM ({sql}) AS q", {**params, **tile}
             ).fetchall()
         return decode_frame(frame_from_rows(rows, wanted), types)
 
@@ -136,13 +136,43 @@ class PostGISNative:
             raise ValueError("ST_AsMVT needs the tile CRS's EPSG code")
         with self._conn() as conn:
             _, wanted, cond, params = self._tile_query(conn, layer, where, tile.properties)
-            candidates = postgis_tiles.candidates_sql(self._t(layer), wanted, cond, tile.cell)
+            candidates, box_params = self._candidates(conn, layer, wanted, cond, tile.bbox, tile.cell, tile.limit)
             tx0, ty0, tx1, ty1 = tile.xy_bounds
-            params |= postgis_tiles.tile_params(tile.bbox, tile.cell, tile.limit)
+            params |= box_params
             params |= {"tx0": tx0, "ty0": ty0, "tx1": tx1, "ty1": ty1, "name": tile.name, "extent": tile.extent}
             params |= {"buffer": tile.buffer, "tiny": tile.extent / 256.0}
             row = conn.execute(postgis_tiles.mvt_sql(candidates, wanted, tile.srid), params).fetchone()
         return (bytes(row[0]), int(row[1])) if row and row[0] is not None else (b"", 0)
+
+    def _overview_table(self, layer: str) -> str:
+        """Return the quoted name of a layer's low-zoom overview table (``planmap_`` names are reserved)."""
+        digest = hashlib.md5(layer.encode(), usedforsecurity=False).hexdigest()[:16]
+        return self._t(f"planmap_ov_{digest}")
+
+    def _build_overview(self, conn: Connection, layer: str) -> None:
+        """Rebuild the layer's overview inside the caller's transaction (after the layer was written)."""
+        for sql, params in postgis_tiles.overview_build_sql(self._t(layer), self._overview_table(layer)):
+            conn.execute(sql, params)
+
+    def _candidates(
+        self,
+        conn: Connection,
+        layer: str,
+        wanted: list[str],
+        cond: str,
+        bbox: BBox,
+        cell: float | None,
+        limit: int | None,
+    ) -> tuple[str, dict[str, Any]]:
+        """Return the candidates query of a tile and its box parameters, from the overview when it applies."""
+        z = postgis_tiles.overview_level(cell)
+        if cond == "TRUE" and z is not None and cell:
+            params = postgis_tiles.overview_params(bbox, cell, z, limit)
+            overview = self._overview_table(layer)
+            if params is not None and conn.execute("SELECT to_regclass(%s)", [overview]).fetchone() != (None,):
+                return postgis_tiles.overview_candidates_sql(self._t(layer), overview, wanted), params
+        sql = postgis_tiles.candidates_sql(self._t(layer), wanted, cond, cell)
+        return sql, postgis_tiles.tile_params(bbox, cell, limit)
 
     def _tile_query(
         self, conn: Connection, layer: str, where: Filter | None, columns: Sequence[str] | None
