@@ -167,10 +167,10 @@ class PostGISNative:
         """Return the candidates query of a tile and its box parameters, from the overview when it applies."""
         z = postgis_tiles.overview_level(cell)
         if cond == "TRUE" and z is not None and cell:
-            params = postgis_tiles.overview_params(bbox, cell, z, limit)
             overview = self._overview_table(layer)
-            if params is not None and conn.execute("SELECT to_regclass(%s)", [overview]).fetchone() != (None,):
-                return postgis_tiles.overview_candidates_sql(self._t(layer), overview, wanted), params
+            if conn.execute("SELECT to_regclass(%s)", [overview]).fetchone() != (None,):
+                sql = postgis_tiles.overview_candidates_sql(self._t(layer), overview, wanted)
+                return sql, postgis_tiles.overview_params(bbox, cell, z, limit)
         sql = postgis_tiles.candidates_sql(self._t(layer), wanted, cond, cell)
         return sql, postgis_tiles.tile_params(bbox, cell, limit)
 

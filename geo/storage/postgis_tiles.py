@@ -68,7 +68,7 @@ def tile_params(bbox: BBox, cell: float | None, limit: int | None) -> dict[str, 
 # features by the cell of their envelope centre on a global grid, so for a cell lying wholly inside the tile
 # box the tile's winner is the layer-wide winner of that cell (every feature centred there meets the box).
 # The overview stores those winners per zoom; a tile takes them for its interior cells and thins only the
-# features meeting a one-cell ring along its edge, on the spatial index. The result is the same rule exactly.
+# cells along its edge whose winner lies outside the box on the spatial index. The result is the same rule.
 OVERVIEW_MAX_Z = 13
 WEBMERCATOR_CELL_Z0 = 360.0 / 256 * 8
 """Thinning cell (degrees) at z0 of WebMercatorQuad: a tile's longitude span / 256 px * 8 px."""
@@ -120,42 +120,60 @@ def overview_build_sql(table: str, overview: str) -> list[tuple[str, dict[str, A
 def overview_candidates_sql(table: str, overview: str, select: Sequence[str]) -> str:
     """Return the candidates query of an unfiltered tile that has an overview (same output as candidates_sql).
 
-    Parameters: those of :func:`overview_params`.
+    Every cell's layer-wide winner that meets the tile box is also the tile's winner (it is the best of the
+    cell, and in the tile's group). A cell whose winner lies outside the box keeps as group the features
+    centred in it that meet the box, which (axis-aligned boxes) all meet the cell's part of the box: that small
+    rectangle is searched on the spatial index for its best feature. Cells beyond the box's cells take part
+    through the features crossing the box's edges. Parameters: those of
+    :func:`overview_params`.
     """
     columns = ", ".join(f"t.{_q(c)}" for c in select)
     area = "(ST_XMax(t.geom) - ST_XMin(t.geom)) * (ST_YMax(t.geom) - ST_YMin(t.geom))"
     gx = "floor(((ST_XMin(t.geom) + ST_XMax(t.geom)) / 2 + 180.0) / %(cell)s)"
     gy = "floor(((ST_YMin(t.geom) + ST_YMax(t.geom)) / 2 + 90.0) / %(cell)s)"
-    ring = " OR ".join(
-        f"t.geom && ST_MakeEnvelope(%({p}x0)s, %({p}y0)s, %({p}x1)s, %({p}y1)s, 4326)" for p in ("n", "s", "w", "e")
+    part = (
+        "ST_MakeEnvelope(greatest(b.gx * %(cell)s - 180.0, %(x0)s), greatest(b.gy * %(cell)s - 90.0, %(y0)s), "
+        "least((b.gx + 1) * %(cell)s - 180.0, %(x1)s), least((b.gy + 1) * %(cell)s - 90.0, %(y1)s), 4326)"
     )
-    inner = "_gx BETWEEN %(gx0)s AND %(gx1)s AND _gy BETWEEN %(gy0)s AND %(gy1)s"
-    edge = (
-        f"SELECT DISTINCT ON (_gx, _gy) * FROM (SELECT {columns}, t.geom, {area} AS _a, {gx} AS _gx, {gy} AS _gy "
-        f"FROM {table} t WHERE t.geom && {_ENVELOPE} AND ({ring})) AS r WHERE NOT ({inner}) "
-        f"ORDER BY _gx, _gy, _a DESC, {_q('id')}"
+    # Features centred in a cell beyond the box's cells meet the box only by crossing one of its edges.
+    edges = " OR ".join(
+        f"t.geom && ST_MakeEnvelope({a}, {b}, {c}, {d}, 4326)"
+        for a, b, c, d in (
+            ("%(x0)s", "%(y0)s", "%(x1)s", "%(y0)s"),
+            ("%(x0)s", "%(y1)s", "%(x1)s", "%(y1)s"),
+            ("%(x0)s", "%(y0)s", "%(x0)s", "%(y1)s"),
+            ("%(x1)s", "%(y0)s", "%(x1)s", "%(y1)s"),
+        )
     )
-    interior = (
-        f"SELECT {columns}, t.geom, o.a AS _a, o.gx AS _gx, o.gy AS _gy FROM {overview} o "
-        f"JOIN {table} t ON t.fid = o.fid WHERE o.z = %(z)s AND o.gx BETWEEN %(gx0)s AND %(gx1)s "
-        "AND o.gy BETWEEN %(gy0)s AND %(gy1)s"
-    )
-    union = f"SELECT * FROM ({edge}) AS e UNION ALL SELECT * FROM ({interior}) AS i"
-    return f"{union} ORDER BY _a DESC, {_q('id')} LIMIT %(lim)s"
+    return f"""
+WITH ov AS (
+    SELECT o.gx, o.gy, o.fid, o.a FROM {overview} o
+    WHERE o.z = %(z)s AND o.gx BETWEEN %(bx0)s AND %(bx1)s AND o.gy BETWEEN %(by0)s AND %(by1)s),
+good AS (
+    SELECT {columns}, t.geom, ov.a AS _a, ov.gx AS _gx, ov.gy AS _gy FROM ov JOIN {table} t ON t.fid = ov.fid
+    WHERE t.geom && {_ENVELOPE}),
+bad AS (
+    SELECT ov.gx, ov.gy FROM ov WHERE NOT EXISTS (SELECT 1 FROM good g WHERE g._gx = ov.gx AND g._gy = ov.gy)),
+edge AS (
+    SELECT e.* FROM bad b CROSS JOIN LATERAL (
+        SELECT {columns}, t.geom, {area} AS _a, {gx} AS _gx, {gy} AS _gy FROM {table} t
+        WHERE t.geom && {part} AND {gx} = b.gx AND {gy} = b.gy
+        ORDER BY _a DESC, t.{_q("id")} LIMIT 1) AS e),
+outside AS (
+    SELECT DISTINCT ON (_gx, _gy) * FROM (
+        SELECT {columns}, t.geom, {area} AS _a, {gx} AS _gx, {gy} AS _gy FROM {table} t
+        WHERE t.geom && {_ENVELOPE} AND ({edges})) AS o
+    WHERE _gx < %(bx0)s OR _gx > %(bx1)s OR _gy < %(by0)s OR _gy > %(by1)s
+    ORDER BY _gx, _gy, _a DESC, {_q("id")})
+SELECT * FROM (SELECT * FROM good UNION ALL SELECT * FROM edge UNION ALL SELECT * FROM outside) AS k
+ORDER BY _a DESC, {_q("id")} LIMIT %(lim)s
+"""
 
 
-def overview_params(bbox: BBox, cell: float, z: int, limit: int | None) -> dict[str, Any] | None:
-    """Return the parameters of :func:`overview_candidates_sql`, or None when no cell lies inside the box."""
+def overview_params(bbox: BBox, cell: float, z: int, limit: int | None) -> dict[str, Any]:
+    """Return the parameters of :func:`overview_candidates_sql`: the box, and the cells it meets."""
     x0, y0, x1, y1 = bbox
-    gx0, gx1 = math.ceil((x0 + 180.0) / cell), math.floor((x1 + 180.0) / cell) - 1
-    gy0, gy1 = math.ceil((y0 + 90.0) / cell), math.floor((y1 + 90.0) / cell) - 1
-    if gx0 > gx1 or gy0 > gy1:
-        return None
-    ix0, ix1 = gx0 * cell - 180.0, (gx1 + 1) * cell - 180.0
-    iy0, iy1 = gy0 * cell - 90.0, (gy1 + 1) * cell - 90.0
-    rings = {"n": (x0, iy1, x1, y1), "s": (x0, y0, x1, iy0), "w": (x0, y0, ix0, y1), "e": (ix1, y0, x1, y1)}
     params: dict[str, Any] = {**tile_params(bbox, cell, limit), "z": z}
-    params |= {"gx0": gx0, "gx1": gx1, "gy0": gy0, "gy1": gy1}
-    for name, (a, b, c, d) in rings.items():
-        params |= {f"{name}x0": a, f"{name}y0": b, f"{name}x1": c, f"{name}y1": d}
+    params |= {"bx0": math.floor((x0 + 180.0) / cell), "bx1": math.floor((x1 + 180.0) / cell)}
+    params |= {"by0": math.floor((y0 + 90.0) / cell), "by1": math.floor((y1 + 90.0) / cell)}
     return params
