@@ -65,10 +65,10 @@ def tile_params(bbox: BBox, cell: float | None, limit: int | None) -> dict[str, 
 
 # Low-zoom overviews. At WebMercatorQuad z <= OVERVIEW_MAX_Z a tile box holds up to the whole layer, and
 # thinning it on every request reads every row (821 ms per tile at 1M parcels). The thinning rule groups
-# features by the cell of their envelope centre on a global grid, so for a cell lying wholly inside the tile
-# box the tile's winner is the layer-wide winner of that cell (every feature centred there meets the box).
-# The overview stores those winners per zoom; a tile takes them for its interior cells and thins only the
-# cells along its edge whose winner lies outside the box on the spatial index. The result is the same rule.
+# features by the cell of their envelope centre on a global grid, so a cell's layer-wide winner is the tile's
+# winner for that cell whenever it meets the tile box. The overview stores those winners per zoom; a tile
+# takes them, and searches the spatial index only where a winner lies outside the box (see
+# overview_candidates_sql). The result is the on-the-fly rule exactly.
 OVERVIEW_MAX_Z = 13
 WEBMERCATOR_CELL_Z0 = 360.0 / 256 * 8
 """Thinning cell (degrees) at z0 of WebMercatorQuad: a tile's longitude span / 256 px * 8 px."""

@@ -36,14 +36,14 @@ def test_features_are_rfc7946(frame):
     poly = shape(out[0]["geometry"]).geoms[0]
     assert poly.exterior.is_ccw and not poly.interiors[0].is_ccw
     assert out[0]["properties"] == {"name": "湘潭", "area": 1.5} and out[1]["properties"]["area"] is None
-    assert out[1]["geometry"]["coordinates"] == (112.523457, 27.912346)
+    assert out[1]["geometry"]["coordinates"] == [112.523457, 27.912346]
     assert out[0]["id"] == "a" and "crs" not in out[0]
 
 
 def test_projected_output_in_authority_order_rounded_to_cm(frame):
     out = features(frame, "EPSG:4547", properties=["name"])
     north, east = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4547").transform(112.52345678, 27.91234567)
-    assert out[1]["geometry"]["coordinates"] == (round(north, 2), round(east, 2))
+    assert out[1]["geometry"]["coordinates"] == [round(north, 2), round(east, 2)]
     assert out[1]["properties"] == {"name": "韶山"}
     xy = prepare_geometries([Point(112.5, 27.9)], "EPSG:3857")[0]
     assert xy.x > 1.2e7 and xy.y < 4e6  # Web Mercator stays (easting, northing)
