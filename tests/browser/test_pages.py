@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,17 +23,6 @@ from layers.progress import layer_progress
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 LOAD_TIMES: dict[str, dict[str, float]] = {}
 
@@ -48,23 +35,11 @@ def server_url(demo_gpkg, app_factory, serve):
 
 
 @pytest.fixture(scope="module")
-def browser_context(require, tmp_path_factory):
-    """A Chromium context with a fresh profile (never a downloaded browser)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    require(sync_playwright is not None and os.access(CHROMIUM, os.X_OK) and bool(shutil.which(CHROMIUM)), "Chromium")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1280, "height": 860},
-        )
-        yield context
-        context.close()
+def browser_context(chromium, tmp_path_factory):
+    """A desktop-sized Chromium context with a fresh profile."""
+    context = chromium(tmp_path_factory.mktemp("chromium-profile"), {"width": 1280, "height": 860})
+    yield context
+    context.close()
     if LOAD_TIMES:
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "page_load_times.json").write_text(json.dumps(LOAD_TIMES, indent=2))

@@ -6,8 +6,6 @@ report lands in the store's current state and history. A token for another count
 
 from __future__ import annotations
 
-import os
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,17 +16,6 @@ from layers.tokens import create_token
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NOTE = "浏览器上报:主体工程完工"
 
 
@@ -46,23 +33,11 @@ def field_setup(writable_gpkg):
 
 
 @pytest.fixture
-def browser(require, tmp_path):
-    """A Chromium context with a fresh profile (never a downloaded browser)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    require(sync_playwright is not None and os.access(CHROMIUM, os.X_OK) and bool(shutil.which(CHROMIUM)), "Chromium")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 390, "height": 844},  # a phone
-        )
-        yield context
-        context.close()
+def browser(chromium, tmp_path):
+    """A phone-sized Chromium context with a fresh profile."""
+    context = chromium(tmp_path / "chromium-profile", {"width": 390, "height": 844})
+    yield context
+    context.close()
 
 
 def open_page(context, url: str):
