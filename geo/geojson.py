@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -91,7 +91,7 @@ def prepare_geometries(
 
 def json_value(value: Any) -> Any:
     """Return a value JSON can hold: NaN/NaT/NA -> None, numpy scalars -> Python, dates -> ISO text."""
-    if value is None or isinstance(value, str | bool):
+    if value is None or isinstance(value, (str, bool)):
         return value
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
@@ -101,6 +101,8 @@ def json_value(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if value is pd.NaT:  # a datetime subclass, so checked first
+        return None
     if isinstance(value, datetime | date):
         return value.isoformat()
     if pd.api.types.is_scalar(value) and pd.isna(value):
@@ -122,6 +124,7 @@ def features(
     id_column: str = "id",
     properties: Iterable[str] | None = None,
     authority_axes: bool = True,
+    raw_geometry: bool = False,
 ) -> list[dict[str, Any]]:
     """Encode a CRS84 GeoDataFrame as a list of GeoJSON Feature objects (no ``crs`` member).
 
@@ -132,6 +135,8 @@ def features(
     id_column : the column used as each feature's ``id`` (it is not repeated in ``properties``).
     properties : the columns to put into ``properties``; all but id and geometry when None.
     authority_axes : see :func:`prepare_geometries`.
+    raw_geometry : give geometries as ``orjson.Fragment`` (GEOS's GeoJSON text, written out by
+        ``orjson.dumps`` as is) instead of dicts: for responses that are only serialised.
 
     Examples
     --------
@@ -143,29 +148,56 @@ def features(
     names = [c for c in (properties if properties is not None else frame.columns) if c in frame.columns]
     names = [c for c in names if c not in (id_column, frame.geometry.name)]
     geoms = prepare_geometries(frame.geometry.array, crs, authority_axes=authority_axes)
-    ids = frame[id_column].tolist() if id_column in frame.columns else [None] * len(frame)
-    rows = frame[names].to_dict("records") if names else [{} for _ in range(len(frame))]
+    ids = property_values(frame[id_column]) if id_column in frame.columns else [None] * len(frame)
+    keys = [str(n) for n in names]
+    columns = [property_values(frame[n]) for n in names]
+    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)] if names else None
+    shapes = geometry_texts(geoms) if raw_geometry else geometry_dicts(geoms)
     return [
-        {"type": "Feature", "id": json_value(fid), "geometry": geom, "properties": _props(row)}
-        for fid, geom, row in zip(ids, geometry_dicts(geoms), rows, strict=True)
+        {"type": "Feature", "id": fid, "geometry": geom, "properties": rows[i] if rows else {}}
+        for i, (fid, geom) in enumerate(zip(ids, shapes, strict=True))
     ]
+
+
+def property_values(series: pd.Series) -> list[Any]:
+    """Return a column's values as JSON can hold them (see :func:`json_value`), numeric columns in one pass."""
+    values = series.to_numpy()
+    if values.dtype.kind in "biu":
+        return values.tolist()
+    if values.dtype.kind == "f":
+        out = values.tolist()
+        for i in np.flatnonzero(~np.isfinite(values)):
+            out[i] = None
+        return out
+    out = series.tolist()
+    if all(v is None or type(v) is str for v in out):
+        return out
+    return [json_value(v) for v in out]
+
+
+def geometry_texts(geoms: np.ndarray) -> list[orjson.Fragment | None]:
+    """Return the GeoJSON text of each geometry as an ``orjson.Fragment`` (None for missing or empty ones).
+
+    GEOS writes the text of the whole array at once (shortest round-trip numbers), several times faster than
+    building coordinate lists geometry by geometry in Python.
+    """
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    texts = np.full(len(geoms), None, dtype=object)
+    if present.any():
+        texts[present] = shapely.to_geojson(geoms[present])
+    return [None if t is None else orjson.Fragment(t) for t in texts]
 
 
 def geometry_dicts(geoms: np.ndarray) -> list[dict[str, Any] | None]:
     """Return GeoJSON geometry objects for an array of geometries (None for missing or empty ones).
 
-    GEOS writes the GeoJSON text of the whole array at once (shortest round-trip numbers) and orjson parses
-    it back; that is several times faster than building coordinate lists geometry by geometry in Python.
+    GEOS writes the GeoJSON text of the whole array at once and orjson parses it back.
     """
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     texts = np.full(len(geoms), None, dtype=object)
     if present.any():
         texts[present] = shapely.to_geojson(geoms[present])
     return [orjson.loads(t) if t is not None else None for t in texts]
-
-
-def _props(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(k): json_value(v) for k, v in row.items()}
 
 
 def bbox_of(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:

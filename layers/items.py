@@ -144,8 +144,10 @@ def read_page(
 ) -> Page:
     """Read one page of a layer's public attributes; with ``as_of`` the ``status`` is that day's status."""
     columns = public_fields(layer) if properties is None else ["id", *(p for p in properties if p != "id")]
-    frame = store.read(layer.id, where, limit=limit, offset=offset, sortby=sortby, columns=columns)
-    frame = frame[[c for c in frame.columns if c in columns or c == frame.geometry.name]]
+    frame, matched = store.read_page(layer.id, where, limit=limit, offset=offset, sortby=sortby, columns=columns)
+    keep = [c for c in frame.columns if c in columns or c == frame.geometry.name]
+    if len(keep) < len(frame.columns):
+        frame = frame[keep]
     if as_of is not None and "status" in frame.columns and len(frame):
         frame = frame.assign(status=status_as_of(store, layer, frame["id"], as_of).to_numpy())
-    return Page(frame=frame, matched=store.count(layer.id, where))
+    return Page(frame=frame, matched=matched)

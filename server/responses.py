@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -54,10 +53,8 @@ _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 def _dumps(content: Any) -> bytes:
     """Serialise compactly as UTF-8 with orjson (NaN and inf become null, as JSON has neither)."""
-    try:
-        return orjson.dumps(content, option=_ORJSON_OPTIONS)
-    except TypeError:  # a type orjson does not know (e.g. pandas NA): clean the document first (rare)
-        return json.dumps(json_value(content), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # Types orjson does not know (pandas NA, Timestamps) go through json_value, value by value.
+    return orjson.dumps(content, default=json_value, option=_ORJSON_OPTIONS)
 
 
 class NaNSafeJSONResponse(JSONResponse):

@@ -100,6 +100,17 @@ class HistoryEntry:
 WriteMode = Literal["create", "replace"]
 
 
+def page_total(returned: int, limit: int, offset: int) -> int | None:
+    """Return the number of matches implied by a page, or None when only a count can tell.
+
+    Examples
+    --------
+    >>> page_total(7, 100, 0), page_total(7, 100, 200), page_total(100, 100, 0), page_total(0, 100, 0)
+    (7, 207, None, None)
+    """
+    return offset + returned if 0 < returned < limit else None
+
+
 class FeatureStore(ABC):
     """A store of feature layers, their progress history and their data versions.
 
@@ -157,6 +168,24 @@ class FeatureStore(ABC):
         columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Return the matching features (CRS84), ordered by ``sortby`` then ``id``."""
+
+    def read_page(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> tuple[gpd.GeoDataFrame, int]:
+        """Return one page of the matching features and how many match in all.
+
+        A page that is shorter than ``limit`` and not empty ends the matches, so its length gives the total
+        without counting; stores may override this to read page and count on one connection.
+        """
+        frame = self.read(layer, where, limit=limit, offset=offset, sortby=sortby, columns=columns)
+        return frame, page_total(len(frame), limit, offset) or self.count(layer, where)
 
     def read_tile_candidates(
         self,

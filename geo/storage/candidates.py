@@ -18,7 +18,7 @@ import geopandas as gpd
 import shapely
 
 from geo.storage.base import Filter
-from geo.storage.codec import decode_frame, frame_from_rows, gpkg_blob_to_wkb
+from geo.storage.codec import frame_from_rows, gpkg_blob_to_wkb
 from geo.types import BBox
 
 
@@ -104,5 +104,4 @@ def gpkg_rows_by_fid(
     rows = conn.execute(sql, [json.dumps(list(fids))]).fetchall()
     order = {fid: i for i, fid in enumerate(fids)}
     rows.sort(key=lambda row: order[row[0]])
-    frame = frame_from_rows([row[1:] for row in rows], list(columns), gpkg_blob_to_wkb)
-    return decode_frame(frame, types)
+    return frame_from_rows([row[1:] for row in rows], list(columns), types, gpkg_blob_to_wkb)

@@ -11,10 +11,13 @@ import numpy as np
 import pandas as pd
 
 import geopandas as gpd
+import pyproj
 import shapely
+from geopandas.array import GeometryArray
 
 STORE_CRS = "EPSG:4326"
 """Every layer is held in lon/lat (x = longitude), as GeoPackage and GeoJSON both expect."""
+_STORE_CRS = pyproj.CRS(STORE_CRS)
 
 COLUMN_TYPES = ("str", "int", "float", "bool", "date", "datetime", "json")
 
@@ -119,27 +122,40 @@ def encode_frame(
     return out, column_types
 
 
-def decode_frame(frame: gpd.GeoDataFrame, types: dict[str, str]) -> gpd.GeoDataFrame:
-    """Give columns read back from a store their planmap types (bools, parsed JSON, nullable ints)."""
-    for name in frame.columns:
-        kind = types.get(name)
-        if kind == "bool":
-            frame[name] = frame[name].astype("boolean" if frame[name].isna().any() else bool)
-        elif kind == "json":
-            frame[name] = frame[name].map(lambda v: None if v is None else json.loads(v))
-        elif kind == "int":
-            frame[name] = frame[name].astype("Int64" if frame[name].isna().any() else "int64")
-        elif kind == "float":
-            frame[name] = frame[name].astype(float)
-    return frame
+def _decode_column(values: Sequence[Any], kind: str | None) -> Any:
+    """Return one column read back from a store as the array its planmap type calls for.
+
+    Built column by column from plain lists: much cheaper than a frame of objects cast column by column
+    (a page of 100 rows decodes in well under a millisecond).
+    """
+    if kind == "float":
+        return np.array(values, dtype=float)  # None -> NaN
+    if kind in ("int", "bool"):
+        if any(v is None for v in values):
+            return pd.array(values, dtype="Int64" if kind == "int" else "boolean")
+        return np.array(values, dtype=np.int64 if kind == "int" else bool)
+    if kind == "json":
+        values = [None if v is None else json.loads(v) for v in values]
+    return pd.Series(np.fromiter(values, dtype=object, count=len(values)), dtype=object, copy=False)
 
 
 def frame_from_rows(
     rows: Sequence[Sequence[Any]],
     names: Sequence[str],
-    to_wkb: Callable[[Any], bytes | None] = lambda b: b,
+    types: Mapping[str, str],
+    to_wkb: Callable[[Any], bytes | None] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Build a GeoDataFrame from rows whose last value is a geometry blob."""
-    data = pd.DataFrame([r[:-1] for r in rows], columns=list(names), dtype=object)
-    blobs = np.array([to_wkb(r[-1]) for r in rows], dtype=object)
-    return gpd.GeoDataFrame(data, geometry=shapely.from_wkb(blobs), crs=STORE_CRS)
+    """Build a GeoDataFrame from rows whose last value is a geometry blob, giving columns their planmap types.
+
+    Bools become ``bool`` (``boolean`` with NA when a value is missing), ints ``int64`` (or ``Int64``),
+    floats ``float64`` (None as NaN), JSON text is parsed, and text, dates and datetimes stay Python objects.
+    """
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
+    data = {name: _decode_column(values, types.get(name)) for name, values in zip(names, columns, strict=False)}
+    blobs = columns[len(names)] if to_wkb is None else [to_wkb(b) for b in columns[len(names)]]
+    geometry = shapely.from_wkb(np.fromiter(blobs, dtype=object, count=len(blobs)))
+    # A plain frame with the geometry column added, then wrapped: about half the cost of passing
+    # ``geometry=`` to the GeoDataFrame constructor, which re-checks every column.
+    frame = pd.DataFrame(data)
+    frame["geometry"] = GeometryArray(geometry, crs=_STORE_CRS)
+    return gpd.GeoDataFrame(frame, geometry="geometry", copy=False)

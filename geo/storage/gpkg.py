@@ -20,7 +20,7 @@ import pyogrio
 from geo.errors import StaleVersion, StoreUnavailable, UnknownCollection, UnknownFeature
 from geo.storage import candidates, gpkg_layer, sqlfilter
 from geo.storage.base import HISTORY_COLUMNS, FeatureStore, Filter, HistoryEntry, SortKey, WriteMode
-from geo.storage.codec import decode_frame, encode_frame, frame_from_rows, gpkg_blob_to_wkb
+from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb
 from geo.storage.gpkg_admin import GeoPackageAdmin
 from geo.types import BBox
 
@@ -205,7 +205,7 @@ class GeoPackageStore(GeoPackageAdmin, FeatureStore):
         select = ", ".join(_q(c) for c in wanted)
         sql = f"SELECT {select}, {_q(_GEOM)} FROM {_q(layer)}{clause}{order} LIMIT ? OFFSET ?"
         rows = self._conn().execute(sql, [*params, -1 if limit is None else limit, offset]).fetchall()
-        return decode_frame(frame_from_rows(rows, wanted, gpkg_blob_to_wkb), types)
+        return frame_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
 
     def read_tile_candidates(
         self,

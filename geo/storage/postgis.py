@@ -25,8 +25,15 @@ import geopandas as gpd
 import shapely
 
 from geo.errors import StaleVersion, StoreUnavailable, UnknownCollection, UnknownFeature
-from geo.storage.base import HISTORY_COLUMNS, FeatureStore, Filter, HistoryEntry, SortKey, WriteMode
-from geo.storage.codec import decode_frame, encode_frame, frame_from_rows
+from geo.storage.base import (
+    HISTORY_COLUMNS,
+    FeatureStore,
+    Filter,
+    HistoryEntry,
+    SortKey,
+    WriteMode,
+)
+from geo.storage.codec import encode_frame, frame_from_rows
 from geo.storage.cql_sql import cql_to_sql
 from geo.storage.postgis_native import PostGISNative
 from geo.storage.sqlfilter import _check_column, _q
@@ -79,7 +86,7 @@ def _check_identifier(name: str, what: str) -> None:
 
 
 def _configure(conn: Connection) -> None:
-    """Return dates and JSON as text, as SQLite does; ``decode_frame`` parses JSON like for the GeoPackage."""
+    """Return dates and JSON as text, as SQLite does; ``frame_from_rows`` parses JSON like for the GeoPackage."""
     for name in ("date", "json", "jsonb"):
         conn.adapters.register_loader(name, TextLoader)
     conn.execute("SET DateStyle TO ISO")
@@ -311,14 +318,50 @@ class PostGISStore(PostGISNative, FeatureStore):
         """Return the matching features, using the GiST index for spatial conditions."""
         with self._conn() as conn:
             types = self._columns(conn, layer)
-            wanted = [c for c in (columns or list(types)) if c in types]
-            if self.id_column not in wanted:
-                wanted.insert(0, self.id_column)
-            clause, params = self._where(layer, where, types)
-            select = ", ".join(_q(c) for c in wanted)
-            sql = f"SELECT {select}, ST_AsBinary({_GEOM}) FROM {self._t(layer)}{clause}{_order(sortby, types)}"
-            rows = conn.execute(sql + " LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
-        return decode_frame(frame_from_rows(rows, wanted), types)
+            sql, wanted, _, params = self._select(layer, where, sortby, columns, types)
+            rows = conn.execute(sql, [*params, limit, offset]).fetchall()
+        return frame_from_rows(rows, wanted, types)
+
+    def read_page(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> tuple[gpd.GeoDataFrame, int]:
+        """Return a page and the number of matches from one pipelined round trip.
+
+        Page and count are sent together, so the server counts while the page is decoded here.
+        """
+        with self._conn() as conn:
+            types = self._columns(conn, layer)
+            sql, wanted, clause, params = self._select(layer, where, sortby, columns, types)
+            with conn.pipeline():
+                page = conn.execute(sql, [*params, limit, offset])
+                count = conn.execute(f"SELECT count(*) FROM {self._t(layer)}{clause}", params)
+                frame = frame_from_rows(page.fetchall(), wanted, types)
+                row = count.fetchone()
+        return frame, int(row[0]) if row else 0
+
+    def _select(
+        self,
+        layer: str,
+        where: Filter | None,
+        sortby: Sequence[SortKey],
+        columns: Sequence[str] | None,
+        types: dict[str, str],
+    ) -> tuple[str, list[str], str, list[Any]]:
+        """Return the page query (LIMIT/OFFSET parameters last), its columns, WHERE clause and parameters."""
+        wanted = [c for c in (columns or list(types)) if c in types]
+        if self.id_column not in wanted:
+            wanted.insert(0, self.id_column)
+        clause, params = self._where(layer, where, types)
+        select = ", ".join(_q(c) for c in wanted)
+        sql = f"SELECT {select}, ST_AsBinary({_GEOM}) FROM {self._t(layer)}{clause}{_order(sortby, types)}"
+        return sql + " LIMIT %s OFFSET %s", wanted, clause, params
 
     @staticmethod
     def _where(layer: str, where: Filter | None, types: dict[str, str]) -> tuple[str, list[Any]]:

@@ -23,7 +23,7 @@ from geo.spatial_index import search_box
 from geo.storage import postgis_tiles
 from geo.storage.aggregate import Aggregate, aggregate_sql, frame_from_aggregate_rows
 from geo.storage.base import HISTORY_COLUMNS, Filter
-from geo.storage.codec import decode_frame, frame_from_rows
+from geo.storage.codec import frame_from_rows
 from geo.storage.sqlfilter import _q
 from geo.storage.tilespec import MvtTile
 from geo.storage.transfer import history_records
@@ -106,7 +106,7 @@ class PostGISNative:
             params: dict[str, Any] = {"lon": lon, "lat": lat, "r": float(radius_m), "k": _lon_scale(lat)}
             params |= {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "knn": limit or 0, "limit": limit}
             rows = conn.execute(sql, params).fetchall()
-        frame = decode_frame(frame_from_rows([r[: len(wanted) + 1] for r in rows], wanted), types)
+        frame = frame_from_rows([r[: len(wanted) + 1] for r in rows], wanted, types)
         frame["distance_m"] = [float(r[-2]) for r in rows]
         frame["bearing_deg"] = [float(r[-1]) % 360.0 for r in rows]
         return frame
@@ -128,7 +128,7 @@ class PostGISNative:
             rows = conn.execute(
                 f"SELECT {', '.join(_q(c) for c in wanted)}, ST_AsBinary(geom) FROM ({sql}) AS q", {**params, **tile}
             ).fetchall()
-        return decode_frame(frame_from_rows(rows, wanted), types)
+        return frame_from_rows(rows, wanted, types)
 
     def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
         """Return one MVT layer message made by ST_AsMVT, and its feature count."""

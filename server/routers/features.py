@@ -127,12 +127,13 @@ def _items_response(
     )
     fmt = choose_format(request, params.f, OutputFormat.geojson)
     media = MediaType.html if fmt == OutputFormat.html else MediaType.geojson
+    features = geojson.features(page.frame, out_crs, properties=props, raw_geometry=fmt != OutputFormat.html)
     doc = {
         "type": "FeatureCollection",
         "numberMatched": page.matched,
         "numberReturned": len(page.frame),
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "features": geojson.features(page.frame, out_crs, properties=props),
+        "features": features,
         "links": [
             *page_links(request, media, params.offset, limit, len(page.frame), page.matched),
             link(url(request, f"/collections/{layer.id}"), "collection", MediaType.json, bilingual_title(layer)),

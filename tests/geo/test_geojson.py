@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import orjson
+import pandas as pd
 import pytest
 
 import geopandas as gpd
@@ -38,6 +40,25 @@ def test_features_are_rfc7946(frame):
     assert out[0]["properties"] == {"name": "湘潭", "area": 1.5} and out[1]["properties"]["area"] is None
     assert out[1]["geometry"]["coordinates"] == [112.523457, 27.912346]
     assert out[0]["id"] == "a" and "crs" not in out[0]
+
+
+def test_raw_geometries_serialise_like_dicts(frame):
+    typed = frame.assign(
+        count=pd.array([3, None], dtype="Int64"),
+        done=pd.array([True, None], dtype="boolean"),
+        when=pd.to_datetime(["2025-06-30 08:00", None]),
+        extra=[{"月": [1, 2]}, None],
+        code=[float("inf"), 2.0],
+    )
+    parsed = features(typed, "EPSG:4547")
+    raw = features(typed, "EPSG:4547", raw_geometry=True)
+    assert orjson.loads(orjson.dumps(raw)) == parsed
+    assert parsed[0]["properties"] | {"name": None} == {
+        "name": None, "area": 1.5, "count": 3, "done": True, "when": "2025-06-30T08:00:00", "extra": {"月": [1, 2]},
+        "code": None,
+    }  # fmt: skip
+    assert [parsed[1]["properties"][k] for k in ("count", "done", "when", "extra", "code")] == [None] * 4 + [2.0]
+    assert features(typed.iloc[:0], raw_geometry=True) == []
 
 
 def test_projected_output_in_authority_order_rounded_to_cm(frame):

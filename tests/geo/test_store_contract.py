@@ -221,6 +221,30 @@ def test_sortby_with_paging_is_stable(loaded):
     assert ids(loaded.read("parcels", offset=5)) == ["p6"]
 
 
+@pytest.mark.parametrize(
+    ("where", "limit", "offset", "sortby"),
+    [
+        (None, 2, 0, ()),  # a full page: only a count tells the total
+        (None, 4, 4, ()),  # the last, short page
+        (None, 10, 0, (SortKey("area_mu", descending=True),)),  # everything on one page
+        (None, 2, 6, ()),  # past the end: empty page, total still counted
+        (Filter(bbox=(0.9, 0.9, 2.1, 2.1)), 3, 0, (SortKey("district"),)),
+        (Filter(bbox=(0.9, 0.9, 2.1, 2.1)), 3, 3, ()),
+        (Filter(equals={"done": True}, cql={"op": ">", "args": [{"property": "households"}, 15]}), 1, 1, ()),
+        (Filter(bbox=(20, 20, 21, 21)), 5, 0, ()),
+    ],
+)
+def test_read_page_is_read_plus_count(loaded, where, limit, offset, sortby):
+    frame, matched = loaded.read_page("parcels", where, limit=limit, offset=offset, sortby=sortby)
+    expected = loaded.read("parcels", where, limit=limit, offset=offset, sortby=sortby)
+    assert_geodataframe_equal(frame, expected)
+    assert matched == loaded.count("parcels", where)
+    columns, _ = loaded.read_page("parcels", where, limit=limit, offset=offset, columns=["name"])
+    assert list(columns.columns) == ["id", "name", "geometry"] and ids(columns) == ids(
+        loaded.read("parcels", where, limit=limit, offset=offset)
+    )
+
+
 def test_count_and_bounds(loaded):
     assert loaded.count("parcels") == 6
     assert loaded.count("parcels", Filter(equals={"done": True})) == 3
