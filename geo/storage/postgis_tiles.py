@@ -50,8 +50,10 @@ def mvt_sql(candidates: str, select: Sequence[str], srid: int) -> str:
         f"CASE WHEN GeometryType(g) NOT IN ('POINT', 'MULTIPOINT') AND {size} < %(tiny)s "
         "THEN ST_PointOnSurface(g) ELSE g END"
     )
+    # MATERIALIZED: inlined, ST_Transform ran once for every reference to g in the CASE (5x the work).
     return (
-        f"WITH c AS ({candidates}), p AS (SELECT {columns}, _a, ST_Transform(geom, {int(srid)}) AS g FROM c), "
+        f"WITH c AS ({candidates}), "
+        f"p AS MATERIALIZED (SELECT {columns}, _a, ST_Transform(geom, {int(srid)}) AS g FROM c), "
         f"m AS (SELECT {columns}, _a, ST_AsMVTGeom({shape}, {tile}, %(extent)s, %(buffer)s, true) AS geom FROM p) "
         f"SELECT ST_AsMVT(m.*, %(name)s, %(extent)s, 'geom'), count(*) "
         f"FROM (SELECT {columns}, geom FROM m WHERE geom IS NOT NULL ORDER BY _a DESC, {_q('id')}) AS m"
@@ -121,7 +123,9 @@ def overview_candidates_sql(table: str, overview: str, select: Sequence[str]) ->
     """Return the candidates query of an unfiltered tile that has an overview (same output as candidates_sql).
 
     Every cell's layer-wide winner that meets the tile box is also the tile's winner (it is the best of the
-    cell, and in the tile's group). A cell whose winner lies outside the box keeps as group the features
+    cell, and in the tile's group). The overview holds one winner per cell, so the cells whose winner misses
+    the box are read off the same join (an anti-join of the two CTEs cost 64 ms at z12 with 800 cells).
+    A cell whose winner lies outside the box keeps as group the features
     centred in it that meet the box, which (axis-aligned boxes) all meet the cell's part of the box: that small
     rectangle is searched on the spatial index for its best feature. Cells beyond the box's cells take part
     through the features crossing the box's edges. Parameters: those of
@@ -149,11 +153,11 @@ def overview_candidates_sql(table: str, overview: str, select: Sequence[str]) ->
 WITH ov AS (
     SELECT o.gx, o.gy, o.fid, o.a FROM {overview} o
     WHERE o.z = %(z)s AND o.gx BETWEEN %(bx0)s AND %(bx1)s AND o.gy BETWEEN %(by0)s AND %(by1)s),
-good AS (
-    SELECT {columns}, t.geom, ov.a AS _a, ov.gx AS _gx, ov.gy AS _gy FROM ov JOIN {table} t ON t.fid = ov.fid
-    WHERE t.geom && {_ENVELOPE}),
-bad AS (
-    SELECT ov.gx, ov.gy FROM ov WHERE NOT EXISTS (SELECT 1 FROM good g WHERE g._gx = ov.gx AND g._gy = ov.gy)),
+won AS (
+    SELECT {columns}, t.geom, ov.a AS _a, ov.gx AS _gx, ov.gy AS _gy, t.geom && {_ENVELOPE} AS _in
+    FROM ov JOIN {table} t ON t.fid = ov.fid),
+good AS (SELECT {", ".join(_q(c) for c in select)}, geom, _a, _gx, _gy FROM won WHERE _in),
+bad AS (SELECT _gx AS gx, _gy AS gy FROM won WHERE NOT _in),
 edge AS (
     SELECT e.* FROM bad b CROSS JOIN LATERAL (
         SELECT {columns}, t.geom, {area} AS _a, {gx} AS _gx, {gy} AS _gy FROM {table} t
