@@ -5,8 +5,9 @@ Run: ``.venv/bin/python tests/bench/run.py tipg`` (100k parcels) or add ``--mill
 local ``planmap_test`` database). Synthetic farmland parcels (5-200 mu, inside Xiangtan) are written with
 ``PostGISStore.write_layer`` into schema ``bench_<n>`` (kept between runs; ``--reload`` rewrites it). tipg
 (``tipg.main:app``) and planmap (``server.main:create_app``) run under uvicorn on free ports, one worker
-each, and are measured in turn A B A B so drift hits both alike. Cold planmap tiles come from a server with
-the tile cache off; warm ones from a second server whose cache was filled by one pass over the list.
+each, and are measured in turn A B A B A B (three rounds) so drift hits both alike. Cold planmap tiles come
+from a server with the tile cache off; warm ones from a second server whose cache was filled by one pass over
+the list.
 Prints a table and writes ``tests/bench/results/tipg_vs_planmap.md``.
 """
 
@@ -143,8 +144,8 @@ def tile_urls(prefix: str, tiles: list[tuple[int, int, int]], tipg: bool) -> lis
     return [f"{prefix}/tiles/WebMercatorQuad/{z}/{x}/{y}{query}" for z, x, y in tiles]
 
 
-def measure(servers: dict[str, tuple[Server, str]], rows: list[tuple[str, str, int]], urls: dict, rounds: int = 2):
-    """Measure each (row, system, concurrency) ``rounds`` times, interleaving systems A B A B per row."""
+def measure(servers: dict[str, tuple[Server, str]], rows: list[tuple[str, str, int]], urls: dict, rounds: int = 3):
+    """Measure each (row, system, concurrency) ``rounds`` times, interleaving systems A B A B A B per row."""
     results = {}
     for row, system_names, concurrency in rows:
         lat: dict[str, list[np.ndarray]] = {s: [] for s in system_names.split("|")}
@@ -192,7 +193,7 @@ def bench_size(n: int, reload: bool) -> list[str]:
 
 
 def profile(n: int) -> str:
-    """Split planmap's cold tile time in-process: store query, clip/generalise, encode (per zoom band)."""
+    """Time planmap's cold tiles in-process per zoom band (on PostGIS one ST_AsMVT query makes the whole tile)."""
     from geo.storage.base import Filter
     from geo.storage.postgis import PostGISStore
     from geo.tms import tile_grid
@@ -211,8 +212,19 @@ def profile(n: int) -> str:
                 totals += (stats.query_s, stats.clip_s, stats.encode_s)
                 count += 1
             ms = totals / max(count, 1) * 1000
-            lines.append(f"z{band[0]}-{band[1]}: query {ms[0]:.1f} ms, clip {ms[1]:.1f} ms, encode {ms[2]:.1f} ms")
-    return f"{n:,} parcels, planmap in-process per tile: " + "; ".join(lines)
+            lines.append(f"z{band[0]}-{band[1]}: {ms.sum():.1f} ms")
+    return f"{n:,} parcels, planmap in-process per tile (thinning, clipping and encoding in one query): " + "; ".join(
+        lines
+    )
+
+
+def machine() -> str:
+    """Describe where the run happened (figures move with the CPU: compare rows of one run only)."""
+    import platform
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")  # fmt: skip
+    return f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         print(notes[-1], flush=True)
     out = HERE / "results" / "tipg_vs_planmap.md"
     out.parent.mkdir(exist_ok=True)
-    text = "\n".join(["# planmap vs tipg on the same PostGIS tables", "", f"`{' '.join(sys.argv)}`", "", *head,
+    text = "\n".join(["# planmap vs tipg on the same PostGIS tables", "", f"`{' '.join(sys.argv)}` on {machine()}",
+                      "", *head,
                       *lines, "", *[f"- {n}" for n in notes], ""])  # fmt: skip
     out.write_text(text, encoding="utf-8")
     return 0
