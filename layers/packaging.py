@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -273,6 +274,10 @@ def package_layer_tiles(
         "type": "overlay",
         "format": "pbf",
         "vector_layers": [vector_layer(layer, minzoom, maxzoom)],
+        # A static archive is a snapshot: publishers compare this with the live layer's version to know when to
+        # render a new one (/healthz lists the live versions).
+        "planmap:data_version": store.version(layer.id),
+        "planmap:generated": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
     tiles = tile_pyramid(store, layer, bounds, zooms, on_tile=on_tile)
     return write_pmtiles(path, tiles, kind="mvt", bounds=bounds, metadata=metadata, compress=True)

@@ -158,7 +158,7 @@ def farmland_pmtiles(store, tmp_path_factory):
     return path, package_layer_tiles(store, _layer("farmland"), path, zooms=(0, 14))
 
 
-def test_layer_pmtiles_header_and_metadata(farmland_pmtiles):
+def test_layer_pmtiles_header_and_metadata(farmland_pmtiles, store):
     path, summary = farmland_pmtiles
     with open(path, "rb") as f:
         reader = Reader(MmapSource(f))
@@ -168,6 +168,7 @@ def test_layer_pmtiles_header_and_metadata(farmland_pmtiles):
     assert (header["min_zoom"], header["max_zoom"]) == (0, 14) == (summary.minzoom, summary.maxzoom)
     assert [layer["id"] for layer in meta["vector_layers"]] == ["farmland"]
     assert "status" in meta["vector_layers"][0]["fields"]
+    assert meta["planmap:data_version"] == store.version("farmland") and meta["planmap:generated"].endswith("Z")
     assert len(tiles) == summary.tiles and all(len(gzip.decompress(data)) > 0 for _, data in tiles)
     assert Counter(z for (z, _, _), _ in tiles)[0] == 1
 
