@@ -19,7 +19,7 @@ from layers.raster_demo import build_demo_rasters
 from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
 from server import cli_package
-from server.cli_db import add_db_parser, run_db
+from server.cli_db import add_db_parser, replacing, run_db
 from server.settings import Settings
 
 
@@ -39,8 +39,8 @@ def _bar() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
 def build_demo(settings: Settings, seed: int, if_missing: bool, replace: bool = False) -> int:
     """Build the demo data into the configured store (a GeoPackage is built aside, then moved in).
 
-    A database that already holds history is only rebuilt with ``replace`` (its layers and history are
-    dropped first).
+    A database that already holds history is only rebuilt with ``replace``: into a staging schema that then
+    replaces its layers and history in one transaction, so a running server never sees half a dataset.
     """
     from layers.demo import build_demo as run_build
 
@@ -63,8 +63,10 @@ def build_demo(settings: Settings, seed: int, if_missing: bool, replace: bool = 
             print(f"{url} already holds data; pass --replace to drop its layers and history", file=sys.stderr)
             return 2
         if target is None and replace:
-            store.reset(confirm=True)
-        report = run_build(store, registry, seed=seed, on_step=on_step)
+            with replacing(store) as stage:
+                report = run_build(stage, registry, seed=seed, on_step=on_step)
+        else:
+            report = run_build(store, registry, seed=seed, on_step=on_step)
     close()
     if target is not None:
         for suffix in ("-wal", "-shm"):
@@ -244,7 +246,9 @@ def _parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build-demo", help="build the deterministic demo data")
     build.add_argument("--seed", type=int, default=2025)
     build.add_argument("--if-missing", action="store_true", help="do nothing when the data is already built")
-    build.add_argument("--replace", action="store_true", help="PostGIS: drop the schema's layers and history first")
+    build.add_argument(
+        "--replace", action="store_true", help="PostGIS: build aside, then replace layers and history at once"
+    )
     sub.add_parser("info", help="list layers with counts, targets and progress")
     srv = sub.add_parser("serve", help="serve the API and maps")
     srv.add_argument("--host", default="127.0.0.1")

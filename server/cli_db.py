@@ -6,10 +6,12 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from geo.errors import GeoError
-from geo.storage import GeoPackageStore, open_store
+from geo.storage import FeatureStore, GeoPackageStore, open_store
 from geo.storage.transfer import CopyReport, copy_store
 from server.settings import Settings
 
@@ -21,7 +23,7 @@ def add_db_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     init = actions.add_parser("init", help="create the planmap schema and apply migrations")
     load = actions.add_parser("load", help="copy every layer, the history and metadata from a GeoPackage")
     load.add_argument("--from", dest="source", required=True, help="GeoPackage to copy, e.g. data/planmap.gpkg")
-    load.add_argument("--replace", action="store_true", help="drop the schema's layers and history first")
+    load.add_argument("--replace", action="store_true", help="load aside, then replace layers and history at once")
     dump = actions.add_parser("dump", help="copy every layer, the history and metadata into a new GeoPackage")
     dump.add_argument("--to", dest="target", required=True, help="GeoPackage to write (replaced if present)")
     for parser in (init, load, dump):
@@ -35,6 +37,20 @@ def _print_report(report: CopyReport, what: str, seconds: float) -> None:
     print(f"  metadata {report.meta_keys or '-'}; {seconds:.1f} s")
 
 
+@contextmanager
+def replacing(store: FeatureStore) -> Iterator[FeatureStore]:
+    """Yield where to write a whole new dataset for ``store``: a PostGIS staging schema, swapped in at the end.
+
+    Servers on the schema keep answering from the old data until the swap (one transaction).
+    """
+    from geo.storage.postgis import PostGISStore
+
+    if not isinstance(store, PostGISStore):
+        raise ValueError("--replace rebuilds a PostGIS schema; a GeoPackage is rebuilt aside and moved in")
+    with store.rebuilding() as stage:
+        yield stage
+
+
 def _load(url: str, schema: str, source: Path, replace: bool) -> int:
     if not source.is_file():
         print(f"planmap db load: no GeoPackage at {source}", file=sys.stderr)
@@ -42,8 +58,10 @@ def _load(url: str, schema: str, source: Path, replace: bool) -> int:
     started = time.perf_counter()
     with GeoPackageStore(source) as src, open_store(url, schema=schema) as target:
         if replace:
-            target.reset(confirm=True)
-        report = copy_store(src, target)
+            with replacing(target) as stage:
+                report = copy_store(src, stage)
+        else:
+            report = copy_store(src, target)
     _print_report(report, f"loaded {source} into schema {schema!r}", time.perf_counter() - started)
     return 0
 

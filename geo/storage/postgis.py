@@ -25,6 +25,7 @@ from geo.errors import StoreUnavailable, UnknownCollection
 from geo.storage.base import FeatureStore, Filter, SortKey, WriteMode
 from geo.storage.codec import encode_frame, frame_from_rows
 from geo.storage.cql_sql import cql_to_sql
+from geo.storage.postgis_admin import PostGISAdmin
 from geo.storage.postgis_history import PostGISHistory, _plain
 from geo.storage.postgis_native import PostGISNative
 from geo.storage.sqlfilter import _check_column, _q
@@ -111,7 +112,7 @@ def _order(sortby: Sequence[SortKey], types: dict[str, str]) -> str:
     return " ORDER BY " + ", ".join([*terms, '"id" ASC'])
 
 
-class PostGISStore(PostGISNative, PostGISHistory, FeatureStore):
+class PostGISStore(PostGISNative, PostGISHistory, PostGISAdmin, FeatureStore):
     """A FeatureStore in one PostgreSQL/PostGIS schema.
 
     Each layer is a table (``fid`` bigserial, unique ``id``, typed columns, ``geom geometry(Geometry, 4326)``
@@ -128,7 +129,7 @@ class PostGISStore(PostGISNative, PostGISHistory, FeatureStore):
 
     def __init__(self, dsn: str, *, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> None:
         _check_identifier(schema, "schema")
-        self.schema, self._s, self._timeout = schema, _q(schema), timeout
+        self.schema, self._s, self._timeout, self._dsn = schema, _q(schema), timeout, dsn
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             dsn,
             min_size=1,
@@ -142,7 +143,7 @@ class PostGISStore(PostGISNative, PostGISHistory, FeatureStore):
             # One direct attempt first: the pool only reports a timeout, libpq says what went wrong.
             psycopg.connect(dsn, connect_timeout=max(int(timeout), 1)).close()
             self._pool.open(wait=True, timeout=timeout)
-            self._uid = self._migrate()
+            self._migrate()
         except (PoolTimeout, psycopg.Error) as exc:
             self._pool.close()
             raise StoreUnavailable(f"cannot open PostGIS schema {schema!r}: {exc}") from exc
@@ -166,8 +167,8 @@ class PostGISStore(PostGISNative, PostGISHistory, FeatureStore):
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise StoreUnavailable(f"PostgreSQL store {self.schema!r} unavailable: {exc}") from exc
 
-    def _migrate(self) -> str:
-        """Create or upgrade the schema (serialised across processes) and return the dataset uid."""
+    def _migrate(self) -> None:
+        """Create or upgrade the schema (serialised across processes), with a dataset uid."""
         with self._conn(transaction=True) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}"])
             if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
@@ -187,8 +188,6 @@ class PostGISStore(PostGISNative, PostGISHistory, FeatureStore):
                 f"INSERT INTO {self._s}.planmap_meta (key, value) VALUES ('dataset_uid', %s) ON CONFLICT DO NOTHING",
                 [json.dumps(uuid.uuid4().hex[:12])],
             )
-            uid = conn.execute(f"SELECT value FROM {self._s}.planmap_meta WHERE key = 'dataset_uid'").fetchone()
-        return str(json.loads(uid[0])) if uid else ""
 
     def close(self) -> None:
         """Close the connection pool."""

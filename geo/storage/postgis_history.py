@@ -1,7 +1,7 @@
 """The history, data versions and metadata of ``PostGISStore``: append-only reports and write counters.
 
 Kept apart from ``postgis.py`` (connections, schema, layers) so each module stays readable; the mixin relies
-on the store's ``_conn``, ``_s``, ``_t``, ``_uid`` and ``_columns``.
+on the store's ``_conn``, ``_s``, ``_t`` and ``_columns``.
 """
 
 from __future__ import annotations
@@ -51,12 +51,17 @@ def _to_pg(value: Any, kind: str) -> Any:
     return str(value) if kind in ("str", "datetime") else value
 
 
+def _version(row: tuple[Any, ...] | None, prefix: str) -> str:
+    """Format ``(uid JSON text, counter)`` as ``<uid>.<prefix><counter>`` (0 when there is none)."""
+    uid = json.loads(row[0]) if row and row[0] else ""
+    return f"{uid}.{prefix}{(row[1] if row else None) or 0}"
+
+
 class PostGISHistory:
     """Mixin: progress history, per-layer and per-feature versions, and key/value metadata in PostgreSQL."""
 
     id_column = "id"
     _s: str
-    _uid: str
 
     if TYPE_CHECKING:
 
@@ -135,13 +140,21 @@ class PostGISHistory:
             self._insert_history(conn, [entry])
             return self._bump(conn, entry.layer)
 
+    # The dataset uid is read with every version, not kept from start-up: a schema rebuilt and swapped in
+    # (``PostGISStore.rebuilding``) has a new uid, and every worker's versions (cache keys, ETags) change with it.
+    def _uid_sql(self) -> str:
+        return f"(SELECT value FROM {self._s}.planmap_meta WHERE key = 'dataset_uid')"
+
     def version(self, layer: str) -> str:
         """Return ``<dataset uid>.<write counter>`` for the layer."""
         with self._conn() as conn:
-            row = conn.execute(f"SELECT version FROM {self._s}.planmap_versions WHERE layer = %s", [layer]).fetchone()
-            if row is None:
+            row = conn.execute(
+                f"SELECT {self._uid_sql()}, (SELECT version FROM {self._s}.planmap_versions WHERE layer = %s)",
+                [layer],
+            ).fetchone()
+            if row is None or row[1] is None:
                 self._columns(conn, layer)
-        return f"{self._uid}.{0 if row is None else row[0]}"
+        return _version(row, "")
 
     def feature_version(self, layer: str, feature_id: str) -> str:
         """Return ``<dataset uid>.f<last history seq>`` for the feature."""
@@ -150,17 +163,19 @@ class PostGISHistory:
 
     def _feature_version(self, conn: Connection, layer: str, feature_id: str) -> str:
         row = conn.execute(
-            f"SELECT max(seq) FROM {self._s}.planmap_history WHERE layer = %s AND feature_id = %s", [layer, feature_id]
+            f"SELECT {self._uid_sql()}, "
+            f"(SELECT max(seq) FROM {self._s}.planmap_history WHERE layer = %s AND feature_id = %s)",
+            [layer, feature_id],
         ).fetchone()
-        return f"{self._uid}.f{(row[0] if row else None) or 0}"
+        return _version(row, "f")
 
     def _bump(self, conn: Connection, layer: str) -> str:
         row = conn.execute(
             f"INSERT INTO {self._s}.planmap_versions AS v (layer, version) VALUES (%s, 1) "
-            "ON CONFLICT (layer) DO UPDATE SET version = v.version + 1 RETURNING version",
+            f"ON CONFLICT (layer) DO UPDATE SET version = v.version + 1 RETURNING {self._uid_sql()}, version",
             [layer],
         ).fetchone()
-        return f"{self._uid}.{row[0] if row else 0}"
+        return _version(row, "")
 
     def get_meta(self, key: str) -> Any:
         """Return the JSON value stored under ``key``, or None."""

@@ -1,4 +1,4 @@
-"""PostGIS-native fast paths of ``PostGISStore``: nearest features (KNN), aggregates, reset and history load.
+"""PostGIS-native fast paths of ``PostGISStore``: nearest features (KNN), aggregates and vector tiles.
 
 Kept apart from ``postgis.py`` (connections, layers, history) so each module stays readable; the mixin
 relies on the store's ``_conn``, ``_t``, ``_s``, ``_columns`` and ``_where`` helpers.
@@ -22,11 +22,10 @@ import geopandas as gpd
 from geo.spatial_index import search_box
 from geo.storage import postgis_tiles
 from geo.storage.aggregate import Aggregate, aggregate_sql, frame_from_aggregate_rows
-from geo.storage.base import HISTORY_COLUMNS, Filter
+from geo.storage.base import Filter
 from geo.storage.codec import frame_from_rows
 from geo.storage.sqlfilter import _q
 from geo.storage.tilespec import MvtTile
-from geo.storage.transfer import history_records
 from geo.types import BBox
 
 Connection = psycopg.Connection[TupleRow]
@@ -67,15 +66,12 @@ class PostGISNative:
     id_column = "id"
     schema: str
     _s: str
-    _uid: str
 
     if TYPE_CHECKING:
 
         def _conn(self, transaction: bool = False) -> AbstractContextManager[Connection]: ...
         def _t(self, table: str) -> str: ...
         def _columns(self, conn: Connection, layer: str) -> dict[str, str]: ...
-        def _migrate(self) -> str: ...
-        def _bump(self, conn: Connection, layer: str) -> str: ...
         def layers(self) -> list[str]: ...  # noqa: D102
         @staticmethod
         def _where(layer: str, where: Filter | None, types: dict[str, str]) -> tuple[str, list[Any]]: ...
@@ -196,55 +192,6 @@ class PostGISNative:
             sql, params = aggregate_sql(self._t(layer), spec, types, _q, clause)
             rows = conn.execute(sql, [*params, *where_params]).fetchall()
         return frame_from_aggregate_rows(rows, spec)
-
-    def reset(self, *, confirm: bool = False) -> None:
-        """Drop the whole planmap schema and create it anew (the append-only trigger is recreated too).
-
-        Version counters and the history sequence carry on from where they were: other server processes
-        keep the dataset uid they read at start, so their version strings must still never repeat.
-        """
-        if not confirm:
-            raise ValueError("reset drops every layer and the whole history: pass confirm=True")
-        history = f"{self._s}.planmap_history"
-        with self._conn(transaction=True) as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}"])
-            versions = conn.execute(f"SELECT layer, version FROM {self._s}.planmap_versions").fetchall()
-            seq = conn.execute(f"SELECT coalesce(max(seq), 0) FROM {history}").fetchone()
-            conn.execute(f"DROP SCHEMA IF EXISTS {self._s} CASCADE")
-        self._uid = self._migrate()
-        with self._conn(transaction=True) as conn:
-            for layer, version in versions:
-                sql = f"INSERT INTO {self._s}.planmap_versions (layer, version) VALUES (%s, %s)"
-                conn.execute(sql, [layer, version])
-            if seq and seq[0]:
-                conn.execute(f"SELECT setval(pg_get_serial_sequence('{history}', 'seq'), %s)", [seq[0]])
-
-    def meta_keys(self) -> list[str]:
-        """Return the stored metadata keys, sorted."""
-        with self._conn() as conn:
-            rows = conn.execute(f"SELECT key FROM {self._s}.planmap_meta ORDER BY key").fetchall()
-        return [r[0] for r in rows]
-
-    def load_history(self, rows: pd.DataFrame) -> None:
-        """COPY history rows, keeping their ``seq``; the sequence then continues after the largest."""
-        if rows.empty:
-            return
-        table = f"{self._s}.planmap_history"
-        with self._conn(transaction=True) as conn:
-            if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
-                raise ValueError("the target already holds progress history; reset it first")
-            names = ", ".join(_q(c) for c in HISTORY_COLUMNS)
-            with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in history_records(rows):
-                    copy.write_row(row)
-            # Never move the sequence back: seq numbers name feature versions.
-            sequence = f"pg_get_serial_sequence('{table}', 'seq')"
-            conn.execute(
-                f"SELECT setval({sequence}, greatest((SELECT max(seq) FROM {table}), "
-                f"pg_sequence_last_value({sequence}::regclass)))"
-            )
-            for layer in sorted(set(rows["layer"])):
-                self._bump(conn, layer)
 
 
 def _lon_scale(lat: float) -> float:

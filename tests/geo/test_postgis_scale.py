@@ -247,7 +247,7 @@ def test_build_demo_into_postgis_needs_replace_the_second_time(fresh_schema, tmp
 
 
 def test_versions_never_repeat_for_other_processes_across_a_reset(fresh_schema):
-    """A worker opened before a reset keeps its dataset uid: counters and seq numbers must carry on."""
+    """A worker opened before a reset never sees an old version string again (new uid, counters carry on)."""
     import geopandas as gpd
     from shapely.geometry import Point
 
