@@ -175,29 +175,26 @@ def property_values(series: pd.Series) -> list[Any]:
     return [json_value(v) for v in out]
 
 
-def geometry_texts(geoms: np.ndarray) -> list[orjson.Fragment | None]:
-    """Return the GeoJSON text of each geometry as an ``orjson.Fragment`` (None for missing or empty ones).
+def _geojson_texts(geoms: np.ndarray) -> np.ndarray:
+    """Return each geometry's GeoJSON text (None for missing or empty ones), written by GEOS for the whole array.
 
-    GEOS writes the text of the whole array at once (shortest round-trip numbers), several times faster than
-    building coordinate lists geometry by geometry in Python.
+    GEOS writes shortest round-trip numbers, several times faster than building coordinate lists in Python.
     """
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     texts = np.full(len(geoms), None, dtype=object)
     if present.any():
         texts[present] = shapely.to_geojson(geoms[present])
-    return [None if t is None else orjson.Fragment(t) for t in texts]
+    return texts
+
+
+def geometry_texts(geoms: np.ndarray) -> list[orjson.Fragment | None]:
+    """Return GeoJSON geometries as ``orjson.Fragment`` (written out by ``orjson.dumps`` as they are)."""
+    return [None if t is None else orjson.Fragment(t) for t in _geojson_texts(geoms)]
 
 
 def geometry_dicts(geoms: np.ndarray) -> list[dict[str, Any] | None]:
-    """Return GeoJSON geometry objects for an array of geometries (None for missing or empty ones).
-
-    GEOS writes the GeoJSON text of the whole array at once and orjson parses it back.
-    """
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    texts = np.full(len(geoms), None, dtype=object)
-    if present.any():
-        texts[present] = shapely.to_geojson(geoms[present])
-    return [orjson.loads(t) if t is not None else None for t in texts]
+    """Return GeoJSON geometry objects for an array of geometries (None for missing or empty ones)."""
+    return [None if t is None else orjson.loads(t) for t in _geojson_texts(geoms)]
 
 
 def bbox_of(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:

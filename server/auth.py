@@ -1,18 +1,24 @@
 """Bearer-token authentication: who is asking, what they may read, and route dependencies for writes.
 
 ``AuthMiddleware`` reads ``Authorization: Bearer <token>`` once per request and puts the caller's
-``Principal`` (or None) on ``request.state``. A presented token that is not valid is answered 401 at
-once; with ``public_reads`` off, reads without a token are answered 401 too (health checks, the API
-description and static assets stay open). Token holders see the catalogue's non-public fields: the
-middleware hands them ``private_view(registry)`` as ``request.state.registry``. Tokens are never
-logged and never echoed in error messages.
+``Principal`` (or None) on ``request.state``. Browsers cannot add that header to the map's own tile and
+data requests, so a token entered on ``/login`` is also accepted from the ``planmap_token`` cookie
+(HttpOnly, SameSite=Strict), for reads only: writes still need the header, so a cookie cannot be used
+to forge a report (CSRF). A presented token that is not valid is answered 401 at once; with
+``public_reads`` off, reads without a token are answered 401 too, and page navigations are sent to
+``/login`` (health checks, the API description and static assets stay open). Token holders see the
+catalogue's non-public fields: the middleware hands them ``private_view(registry)`` as
+``request.state.registry``. Tokens are never logged and never echoed in error messages.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
+from starlette.requests import cookie_parser
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from layers.errors import LayerError, NotAuthenticated
@@ -21,8 +27,11 @@ from layers.tokens import Principal, Role, authenticate, private_view, require_r
 from server.errors import error_response
 from server.settings import Settings
 
-OPEN_PATHS = ("/healthz", "/api", "/openapi.json", "/docs", "/static/", "/favicon")
+OPEN_PATHS = ("/healthz", "/api", "/openapi.json", "/docs", "/static/", "/favicon", "/login", "/logout")
 """Paths readable without a token even when ``public_reads`` is off (no plan data behind them)."""
+SESSION_COOKIE = "planmap_token"
+"""The cookie ``/login`` sets: the token itself, HttpOnly and SameSite=Strict, honoured for reads only."""
+_READS = ("GET", "HEAD")
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -55,8 +64,29 @@ def _is_open(path: str) -> bool:
 def _vary(message: Message) -> Message:
     headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"vary"]
     vary = [v.decode("latin-1") for k, v in message.get("headers", []) if k.lower() == b"vary"]
-    headers.append((b"vary", ", ".join([*vary, "Authorization"]).encode("latin-1")))
+    headers.append((b"vary", ", ".join([*vary, "Authorization", "Cookie"]).encode("latin-1")))
     return {**message, "headers": headers}
+
+
+def _cookie_principal(scope: Scope, headers: dict[bytes, bytes]) -> Principal | None:
+    """Return the principal of the session cookie; a stale one (revoked token) counts as no cookie."""
+    token = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return authenticate(scope["app"].state.store, token)
+    except NotAuthenticated:
+        return None
+
+
+def _wants_page(headers: dict[bytes, bytes]) -> bool:
+    """Return whether a request is a browser navigation (an HTML page), which goes to /login rather than 401."""
+    return headers.get(b"sec-fetch-mode") == b"navigate" or b"text/html" in headers.get(b"accept", b"")
+
+
+def _login_redirect(scope: Scope) -> RedirectResponse:
+    target = scope["path"] + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
 class AuthMiddleware:
@@ -66,24 +96,31 @@ class AuthMiddleware:
         self.app = app
         self.public_reads = public_reads
 
-    def _principal(self, scope: Scope) -> Principal | None:
-        headers = dict(scope.get("headers", []))
+    def _principal(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | None:
         raw = headers.get(b"authorization")
         token = bearer_token(raw.decode("latin-1") if raw is not None else None)
-        if token is None:
-            if not self.public_reads and scope["method"] in ("GET", "HEAD") and not _is_open(scope["path"]):
-                raise NotAuthenticated("reads need an access token on this server (Authorization: Bearer <token>)")
-            return None
-        return authenticate(scope["app"].state.store, token)
+        if token is not None:
+            return authenticate(scope["app"].state.store, token)
+        if scope["method"] in _READS:
+            principal = _cookie_principal(scope, headers)
+            if principal is not None:
+                return principal
+        if not self.public_reads and scope["method"] in _READS and not _is_open(scope["path"]):
+            raise NotAuthenticated("reads need an access token on this server (Authorization: Bearer <token>)")
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Attach the principal and the catalogue view to the request, or answer 401."""
+        """Attach the principal and the catalogue view to the request, or answer 401 (pages: go to /login)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope.get("headers", []))
         try:
-            principal = self._principal(scope)
+            principal = self._principal(scope, headers)
         except LayerError as exc:
+            if scope["method"] in _READS and _wants_page(headers) and not _is_open(scope["path"]):
+                await _login_redirect(scope)(scope, receive, send)
+                return
             response = error_response(401, type(exc).__name__, str(exc))
             response.headers["WWW-Authenticate"] = 'Bearer realm="planmap"'
             await response(scope, receive, send)

@@ -196,7 +196,6 @@ def _generic_errors(operation: dict[str, Any]) -> dict[str, str]:
 
 def _patch_errors(spec: dict[str, Any]) -> None:
     ref = {"$ref": "#/components/schemas/ErrorBody"}
-    body = {"content": {"application/json": {"schema": ref}}}
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
@@ -207,8 +206,8 @@ def _patch_errors(spec: dict[str, Any]) -> None:
             for code, description in _generic_errors(operation).items():
                 responses.setdefault(code, {"description": description})
             for code, response in responses.items():
-                if code[0] in "45":
-                    response.update(body)
+                if code[0] in "45":  # JSON errors are ErrorBody; a page a route declares (HTML sign-in) stays
+                    response.setdefault("content", {})["application/json"] = {"schema": ref}
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas["ErrorBody"] = ErrorBody.model_json_schema()
     for name in ("HTTPValidationError", "ValidationError"):

@@ -11,6 +11,7 @@ from server.routers import (
     health,
     imports,
     landing,
+    login,
     maps,
     nearby,
     progress,
@@ -31,4 +32,4 @@ ROUTERS: list[APIRouter] = [
 ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
-ROUTERS += [imports.router]
+ROUTERS += [imports.router, login.router]

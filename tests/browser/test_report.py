@@ -97,3 +97,25 @@ def test_field_report_in_the_browser(browser, field_setup, writable_gpkg, app_fa
     last = history.sort_values("seq").iloc[-1]
     assert last["note"] == NOTE and last["status"] == "completed" and last["author"] == "zhao"
     assert (history["author"] == "qian").sum() == 0  # the refused report left no trace
+
+
+def test_private_server_sign_in_then_the_plan_map_draws(browser, writable_gpkg, app_factory, serve):
+    """With public reads off, a browser is sent to /login, signs in once, and the map's data requests pass."""
+    with GeoPackageStore(writable_gpkg) as store:
+        token = create_token(store, "sun", "viewer")
+        expected = store.count("reservoirs")
+    with serve(app_factory(writable_gpkg, public_reads=False)) as base:
+        page, seen = open_page(browser, f"{base}/map?layers=reservoirs")
+        assert urlsplit(page.url).path == "/login"
+        page.fill("input[name=token]", "pm_forged")
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "令牌无效" in page.text_content("[role=alert]")
+        seen["errors"] = [e for e in seen["errors"] if "status of 401" not in e]  # the refused sign-in itself
+        page.fill("input[name=token]", token)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert urlsplit(page.url).path == "/map" and urlsplit(page.url).query == "layers=reservoirs"
+        page.wait_for_function(f"document.querySelectorAll('path.pm-reservoirs').length === {expected}")
+        assert not seen["errors"], seen["errors"]
+        assert all(urlsplit(u).hostname == "127.0.0.1" for u in seen["requests"] if u.startswith("http"))

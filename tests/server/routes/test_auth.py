@@ -128,3 +128,44 @@ def test_token_cli_creates_lists_and_revokes(writable_gpkg, capsys, monkeypatch)
         assert [r.user for r in list_tokens(store)] == ["zhao"] and token not in str(store.get_meta("auth:tokens"))
     assert planmap([*args, "create", "--user", "x", "--role", "field"]) == 2
     assert planmap([*args, "revoke", "zhao"]) == 0 and planmap([*args, "revoke", "zhao"]) == 1
+
+
+def test_browsers_sign_in_once_and_the_cookie_authorises_reads_only(app_factory, writable_store_url, tokens):
+    with TestClient(app_factory(writable_store_url, public_reads=False), follow_redirects=False) as client:
+        page = client.get("/map?layers=farmland", headers={"Accept": "text/html"})
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fmap%3Flayers%3Dfarmland"
+        assert client.get("/collections/farmland/items").status_code == 401  # API clients still get 401
+        form = client.get("/login", params={"next": "/map?layers=farmland"})
+        assert form.status_code == 200 and 'name="token"' in form.text and 'value="/map?layers=farmland"' in form.text
+        wrong = client.post("/login", data={"token": "pm_forged", "next": "/map"})
+        assert wrong.status_code == 401 and "令牌无效" in wrong.text and "set-cookie" not in wrong.headers
+        signed = client.post("/login", data={"token": tokens["viewer"], "next": "/map?layers=farmland"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/map?layers=farmland"
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "max-age=28800" in cookie
+        items = client.get("/collections/farmland/items", params={"limit": 2})
+        assert items.status_code == 200 and "cookie" in items.headers["vary"].lower()
+        assert "investment_wan" in items.json()["features"][0]["properties"]  # a token holder's view
+        assert client.get("/tiles/farmland/10/843/427.mvt").status_code in (200, 204)
+        assert client.get("/map", headers={"Accept": "text/html"}).status_code == 200
+        # The cookie never authorises a write (no cross-site request forgery of reports).
+        fid = feature_in(client, "430321")
+        etag = client.get(f"/collections/reservoirs/items/{fid}").headers["etag"]
+        post = client.post(f"/collections/reservoirs/items/{fid}/progress", json={"status": "completed"},
+                           headers={"If-Match": etag})  # fmt: skip
+        assert post.status_code == 401
+        out = client.post("/logout")
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert client.get("/collections/farmland/items").status_code == 401
+
+
+def test_sign_in_never_redirects_off_site_and_stale_cookies_count_as_none(
+    app_factory, writable_store_url, writable_store, tokens
+):
+    with TestClient(app_factory(writable_store_url), follow_redirects=False) as client:
+        for target in ("//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)"):
+            r = client.post("/login", data={"token": tokens["viewer"], "next": target})
+            assert r.status_code == 303 and r.headers["location"] == "/", target
+        revoke_token(writable_store, "wang")
+        anon = client.get("/collections/farmland/items", params={"limit": 1})  # public reads; stale cookie ignored
+        assert anon.status_code == 200 and "investment_wan" not in anon.json()["features"][0]["properties"]
