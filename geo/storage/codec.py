@@ -122,6 +122,20 @@ def encode_frame(
     return out, column_types
 
 
+def read_columns(columns: Sequence[str] | None, types: Mapping[str, str], id_column: str) -> list[str]:
+    """Return the stored columns to read: those asked for (all when None) that exist, the id column first if absent.
+
+    Examples
+    --------
+    >>> read_columns(["name", "nope"], {"id": "str", "name": "str"}, "id")
+    ['id', 'name']
+    """
+    wanted = [c for c in (columns or list(types)) if c in types]
+    if id_column not in wanted:
+        wanted.insert(0, id_column)
+    return wanted
+
+
 def _decode_column(values: Sequence[Any], kind: str | None) -> Any:
     """Return one column read back from a store as the array its planmap type calls for.
 

@@ -20,7 +20,7 @@ import pyogrio
 from geo.errors import StaleVersion, StoreUnavailable, UnknownCollection, UnknownFeature
 from geo.storage import candidates, gpkg_layer, sqlfilter
 from geo.storage.base import HISTORY_COLUMNS, FeatureStore, Filter, HistoryEntry, SortKey, WriteMode
-from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb
+from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
 from geo.storage.gpkg_admin import GeoPackageAdmin
 from geo.types import BBox
 
@@ -197,9 +197,7 @@ class GeoPackageStore(GeoPackageAdmin, FeatureStore):
     ) -> gpd.GeoDataFrame:
         """Return the matching features, using the R-tree for spatial conditions."""
         types = self.columns(layer)
-        wanted = [c for c in (columns or list(types)) if c in types]
-        if self.id_column not in wanted:
-            wanted.insert(0, self.id_column)
+        wanted = read_columns(columns, types, self.id_column)
         clause, params = sqlfilter.where_clause(layer, _GEOM, where, types)
         order = sqlfilter.order_clause(sortby, types)
         select = ", ".join(_q(c) for c in wanted)
@@ -219,9 +217,7 @@ class GeoPackageStore(GeoPackageAdmin, FeatureStore):
     ) -> gpd.GeoDataFrame:
         """Choose the tile's rows on the R-tree in SQL, then read only those rows."""
         types = self.columns(layer)
-        wanted = [c for c in (columns or list(types)) if c in types]
-        if self.id_column not in wanted:
-            wanted.insert(0, self.id_column)
+        wanted = read_columns(columns, types, self.id_column)
         conn = self._conn()
         fids = candidates.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
         return candidates.gpkg_rows_by_fid(conn, layer, _GEOM, fids, wanted, types)

@@ -23,7 +23,7 @@ import shapely
 
 from geo.errors import StoreUnavailable, UnknownCollection
 from geo.storage.base import FeatureStore, Filter, SortKey, WriteMode
-from geo.storage.codec import encode_frame, frame_from_rows
+from geo.storage.codec import encode_frame, frame_from_rows, read_columns
 from geo.storage.cql_sql import cql_to_sql
 from geo.storage.postgis_admin import PostGISAdmin
 from geo.storage.postgis_history import PostGISHistory, _plain
@@ -319,9 +319,7 @@ class PostGISStore(PostGISNative, PostGISHistory, PostGISAdmin, FeatureStore):
         types: dict[str, str],
     ) -> tuple[str, list[str], str, list[Any]]:
         """Return the page query (LIMIT/OFFSET parameters last), its columns, WHERE clause and parameters."""
-        wanted = [c for c in (columns or list(types)) if c in types]
-        if self.id_column not in wanted:
-            wanted.insert(0, self.id_column)
+        wanted = read_columns(columns, types, self.id_column)
         clause, params = self._where(layer, where, types)
         select = ", ".join(_q(c) for c in wanted)
         sql = f"SELECT {select}, ST_AsBinary({_GEOM}) FROM {self._t(layer)}{clause}{_order(sortby, types)}"

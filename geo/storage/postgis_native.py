@@ -23,7 +23,7 @@ from geo.spatial_index import search_box
 from geo.storage import postgis_tiles
 from geo.storage.aggregate import Aggregate, aggregate_sql, frame_from_aggregate_rows
 from geo.storage.base import Filter
-from geo.storage.codec import frame_from_rows
+from geo.storage.codec import frame_from_rows, read_columns
 from geo.storage.sqlfilter import _q
 from geo.storage.tilespec import MvtTile
 from geo.types import BBox
@@ -94,9 +94,7 @@ class PostGISNative:
         x0, y0, x1, y1 = search_box(lon, lat, radius_m)
         with self._conn() as conn:
             types = self._columns(conn, layer)
-            wanted = [c for c in (columns or list(types)) if c in types]
-            if self.id_column not in wanted:
-                wanted.insert(0, self.id_column)
+            wanted = read_columns(columns, types, self.id_column)
             select = ", ".join(f"t.{_q(c)}" for c in wanted)
             sql = _NEAREST.format(table=self._t(layer), select=select)
             params: dict[str, Any] = {"lon": lon, "lat": lat, "r": float(radius_m), "k": _lon_scale(lat)}
@@ -175,9 +173,7 @@ class PostGISNative:
     ) -> tuple[dict[str, str], list[str], str, dict[str, Any]]:
         """Return the layer's types, the columns to read and the non-bbox conditions as named-parameter SQL."""
         types = self._columns(conn, layer)
-        wanted = [c for c in (columns or list(types)) if c in types]
-        if self.id_column not in wanted:
-            wanted.insert(0, self.id_column)
+        wanted = read_columns(columns, types, self.id_column)
         clause, values = self._where(layer, replace(where, bbox=None) if where else None, types)
         # The translator's positional %s become named parameters so they mix with the tile's own.
         parts = clause.removeprefix(" WHERE ").split("%s")
