@@ -33,6 +33,7 @@ from geo.errors import CRSMismatchError, InvalidBBox, InvalidCRS
 from geo.types import BBox, CoordSys
 
 __all__ = [
+    "as_crs",
     "CGCS2000",
     "CRS84",
     "GK_CM111",
@@ -85,7 +86,8 @@ _LONLAT_CRS = (pyproj.CRS.from_epsg(WGS84), pyproj.CRS.from_epsg(CGCS2000), pypr
 
 
 @functools.lru_cache(maxsize=64)
-def _as_crs(crs: CRSLike) -> pyproj.CRS:
+def as_crs(crs: CRSLike) -> pyproj.CRS:
+    """Return ``crs`` as a pyproj CRS (cached); raise ``InvalidCRS`` naming what could not be read."""
     try:
         return pyproj.CRS.from_user_input(crs)
     except CRSError as exc:
@@ -115,7 +117,7 @@ def crs_uri(crs: CRSLike) -> str:
     >>> crs_uri(4547)
     'http://www.opengis.net/def/crs/EPSG/0/4547'
     """
-    parsed = _as_crs(crs)
+    parsed = as_crs(crs)
     if parsed.to_authority() == ("OGC", "CRS84"):
         return _CRS84_URI
     code = parsed.to_epsg()
@@ -149,13 +151,13 @@ def parse_crs(value: str) -> pyproj.CRS:
         text = _EPSG_URI.format(int(match.group(1)))
     if text not in SUPPORTED_OUTPUT_CRS:
         raise InvalidCRS(f"unsupported crs {value!r}; use one of {_SUPPORTED_HINT}")
-    return _as_crs(SUPPORTED_OUTPUT_CRS[text])
+    return as_crs(SUPPORTED_OUTPUT_CRS[text])
 
 
 @functools.lru_cache(maxsize=128)
 def get_transformer(src: CRSLike, dst: CRSLike) -> pyproj.Transformer:
     """Return a cached ``always_xy`` transformer from ``src`` to ``dst``: axes are always (x/lon, y/lat)."""
-    return pyproj.Transformer.from_crs(_as_crs(src), _as_crs(dst), always_xy=True)
+    return pyproj.Transformer.from_crs(as_crs(src), as_crs(dst), always_xy=True)
 
 
 def transform_xy(x: npt.ArrayLike, y: npt.ArrayLike, src: CRSLike, dst: CRSLike) -> tuple[FloatArray, FloatArray]:
@@ -191,7 +193,7 @@ def to_crs(gdf: gpd.GeoDataFrame, crs: CRSLike) -> gpd.GeoDataFrame:
     CRSMismatchError
         If ``gdf.crs`` is None: a service must not guess the source CRS.
     """
-    target = _as_crs(crs)
+    target = as_crs(crs)
     if gdf.crs is None:
         raise CRSMismatchError(f"GeoDataFrame has no CRS; set_crs() it before reprojecting to {target.name}")
     return gdf.to_crs(target)

@@ -16,7 +16,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import CRS84, CRSLike, _as_crs, transform_geometry
+from geo.crs import CRS84, CRSLike, as_crs, transform_geometry
 
 DEGREE_DECIMALS = 6
 """Decimals kept for degrees: 1e-6 degree is about 0.1 m at Xiangtan's latitude."""
@@ -36,13 +36,13 @@ def is_north_first(crs: CRSLike) -> bool:
     >>> is_north_first("EPSG:4547"), is_north_first("OGC:CRS84")
     (True, False)
     """
-    axes = _as_crs(crs).axis_info
+    axes = as_crs(crs).axis_info
     return bool(axes) and axes[0].direction.lower() in ("north", "south")
 
 
 def decimals_for(crs: CRSLike) -> int:
     """Return the coordinate precision for a CRS: 6 decimals for degrees, 2 for metres."""
-    parsed = _as_crs(crs)
+    parsed = as_crs(crs)
     return DEGREE_DECIMALS if parsed.is_geographic else METRE_DECIMALS
 
 
@@ -79,8 +79,8 @@ def prepare_geometries(
     True
     """
     arr = np.asarray(geoms, dtype=object)
-    target = _as_crs(crs)
-    if not target.equals(_as_crs(src)):
+    target = as_crs(crs)
+    if not target.equals(as_crs(src)):
         arr = transform_geometry(arr, src, target)
     arr = shapely.orient_polygons(arr, exterior_cw=False)
     if authority_axes and is_north_first(target):

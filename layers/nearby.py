@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo.crs import to_wgs84
-from geo.spatial_index import SpatialIndex
 from geo.storage.base import FeatureStore
 from geo.types import CoordSys
 from layers.errors import InvalidQueryParameter
@@ -82,51 +78,6 @@ class NearbyResult(BaseModel):
     projects: list[NearbyProject] = Field(description="Nearest first")
 
 
-@dataclass(frozen=True)
-class _LayerIndex:
-    version: str
-    index: SpatialIndex
-    attributes: dict[str, np.ndarray]
-
-
-class NearbyIndex:
-    """Per-layer spatial indexes of one store, rebuilt when a layer's data version changes."""
-
-    def __init__(self, store: FeatureStore) -> None:
-        self._store = store
-        self._cache: dict[str, _LayerIndex] = {}
-        self._lock = threading.Lock()
-
-    def get(self, layer: Layer) -> _LayerIndex:
-        """Return the layer's index, building it if absent or stale."""
-        version = self._store.version(layer.id)
-        cached = self._cache.get(layer.id)
-        if cached is not None and cached.version == version:
-            return cached
-        with self._lock:
-            cached = self._cache.get(layer.id)
-            if cached is None or cached.version != version:
-                columns = [c for c in _ATTRIBUTES if c in layer.field_names]
-                frame = self._store.read(layer.id, columns=columns)
-                table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).reindex(columns=list(_ATTRIBUTES))
-                attributes = {name: table[name].to_numpy(dtype=object) for name in _ATTRIBUTES}
-                cached = _LayerIndex(version, SpatialIndex(frame.geometry), attributes)
-                self._cache[layer.id] = cached
-        return cached
-
-
-_INDEXES: weakref.WeakKeyDictionary[FeatureStore, NearbyIndex] = weakref.WeakKeyDictionary()
-_INDEXES_LOCK = threading.Lock()
-
-
-def nearby_index(store: FeatureStore) -> NearbyIndex:
-    """Return the store's :class:`NearbyIndex` (one per open store, dropped with the store)."""
-    with _INDEXES_LOCK:
-        if store not in _INDEXES:
-            _INDEXES[store] = NearbyIndex(store)
-        return _INDEXES[store]
-
-
 def resolve_layers(registry: LayerRegistry, ids: Sequence[str] | None) -> list[Layer]:
     """Return the project layers named (all project layers when ``ids`` is empty).
 
@@ -161,29 +112,9 @@ def _text(value: object) -> str | None:
 
 
 def _projects(
-    layer: Layer, entry: _LayerIndex, lon: float, lat: float, radius_m: float, limit: int
-) -> list[NearbyProject]:
-    hits = entry.index.within(lon, lat, radius_m, limit)
-    columns = {name: values[hits.index] for name, values in entry.attributes.items()}
-    return [
-        NearbyProject(
-            id=str(columns["id"][k]),
-            layer=layer.id,
-            layer_title_zh=layer.title_zh,
-            name=_text(columns["name"][k]),
-            status=_text(columns["status"][k]),
-            progress_pct=None if pd.isna(columns["progress_pct"][k]) else float(columns["progress_pct"][k]),
-            distance_m=round(float(hits.distance_m[k]), 2),
-            bearing_deg=round(float(hits.bearing_deg[k]), 2),
-        )
-        for k in range(len(hits.index))
-    ]
-
-
-def _native_projects(
     store: FeatureStore, layer: Layer, lon: float, lat: float, radius_m: float, limit: int
 ) -> list[NearbyProject]:
-    """Ask the store itself (PostGIS: KNN and spheroid distances in SQL) for the layer's nearest features."""
+    """Ask the store for the layer's nearest features (PostGIS measures in SQL, the GeoPackage on a cached index)."""
     columns = [c for c in _ATTRIBUTES if c in layer.field_names]
     frame = store.nearest(layer.id, lon, lat, radius_m, limit, columns=columns)
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).reindex(
@@ -219,8 +150,7 @@ def find_nearby(
 
     Parameters
     ----------
-    store, layers : where to look. Stores with ``native_nearest`` (PostGIS) measure in the database;
-        otherwise indexes are cached per store and rebuilt when a layer's version changes.
+    store, layers : where to look.
     lon, lat : the point in ``coordsys`` (``wgs84``, ``cgcs2000``, ``gcj02`` or ``bd09``).
     radius_m : 1 .. 50,000 metres, geodesic, to the nearest point of each geometry (0 inside a polygon).
     limit : 1 .. 1000 projects at most; ties in distance are broken by layer then id.
@@ -236,11 +166,7 @@ def find_nearby(
     if not 1 <= limit <= 1000:
         raise InvalidQueryParameter(f"limit: {limit} is outside 1..1000")
     wlon, wlat = to_wgs84_point(lon, lat, coordsys)
-    if store.native_nearest:
-        found = [p for layer in layers for p in _native_projects(store, layer, wlon, wlat, radius_m, limit)]
-    else:
-        indexes = nearby_index(store)
-        found = [p for layer in layers for p in _projects(layer, indexes.get(layer), wlon, wlat, radius_m, limit)]
+    found = [p for layer in layers for p in _projects(store, layer, wlon, wlat, radius_m, limit)]
     found.sort(key=lambda p: (p.distance_m, p.layer, p.id))
     if href_template:
         found = [p.model_copy(update={"href": href_template.format(layer=p.layer, id=p.id)}) for p in found]

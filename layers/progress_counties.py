@@ -59,7 +59,7 @@ def county_progress(
     ``county`` code names (a feature never spans two counties' rows), so the rows add up to the total.
     """
     scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
-    if progress_sql.supports(store, layer, as_of, area) and "county" in layer.field_names:
+    if progress_sql.uses_aggregates(layer, as_of, area) and "county" in layer.field_names:
         return _county_progress_sql(store, layer, where, scope)
     state = _state(store, layer, as_of, where, area)
     county = state["county"] if "county" in state else pd.Series("", index=state.index)

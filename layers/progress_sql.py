@@ -1,7 +1,7 @@
-"""Progress from the store's grouped aggregates: the current state counted in the database (PostGIS).
+"""Progress from the store's grouped aggregates: the current state counted by ``FeatureStore.aggregate``.
 
-For the plain case (current attributes, no area weighting) progress is a sum per status, so stores with
-``native_aggregate`` answer it with one GROUP BY instead of shipping every feature to pandas. The
+For the plain case (current attributes, no area weighting) progress is a sum per status, so the store
+answers it with one grouped aggregate (one GROUP BY on PostGIS) instead of shipping every feature. The
 answers are those of :func:`layers.progress.summarise` over :func:`layers.progress.with_state`.
 """
 
@@ -11,15 +11,19 @@ from datetime import date
 
 import pandas as pd
 
-from geo.storage.aggregate import BEFORE, Aggregate
-from geo.storage.base import FeatureStore, Filter
+from geo.storage.base import Aggregate, FeatureStore, Filter
+from geo.storage.values import BEFORE
 from layers.models import Layer
-from layers.progress import Progress, SecondarySum, done_statuses
+from layers.progress_model import Progress, SecondarySum, done_statuses
 
 
-def supports(store: FeatureStore, layer: Layer, as_of: date | None, area: object) -> bool:
-    """Return whether the layer's progress can be aggregated in the store for this query."""
-    return store.native_aggregate and as_of is None and area is None and "status" in layer.field_names
+def uses_aggregates(layer: Layer, as_of: date | None, area: object) -> bool:
+    """Return whether the layer's progress is a grouped aggregate for this query.
+
+    It is for the current state of a layer with statuses; a replay (``as_of``) needs the history and an
+    area needs each feature's geometry (area weighting), so those read the features.
+    """
+    return as_of is None and area is None and "status" in layer.field_names
 
 
 def _spec(layer: Layer, by_county: bool) -> Aggregate:

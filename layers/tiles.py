@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -13,8 +12,7 @@ import geopandas as gpd
 import shapely
 
 from geo import mvt, render
-from geo.storage.base import FeatureStore, Filter
-from geo.storage.tilespec import MvtTile
+from geo.storage.base import FeatureStore, Filter, MvtTile
 from geo.tms import TileGrid
 from geo.types import BBox
 from layers.models import Layer
@@ -32,11 +30,9 @@ DEFAULT_COLOR = "#2563eb"
 
 @dataclass
 class TileStats:
-    """Where a tile's time went (seconds) and how many features it holds."""
+    """How long the store took to make a tile (seconds) and how many features each layer holds."""
 
     query_s: float = 0.0
-    clip_s: float = 0.0
-    encode_s: float = 0.0
     features: dict[str, int] = field(default_factory=dict)
 
 
@@ -71,30 +67,9 @@ def tile_candidates(
     if bbox is None:
         return None
     cell = grid.pixel_size_deg() * THIN_PX
-    return store.read_tile_candidates(
-        layer.id, bbox, where=replace(where, bbox=None), columns=tile_properties(layer),
-        limit=spec.max_features, cell=cell,
-    )  # fmt: skip
-
-
-def _properties(frame: gpd.GeoDataFrame, names: Sequence[str]) -> list[dict[str, object]]:
-    """Return one property dict per row without nulls (MVT has no null values)."""
-    columns = [frame[name].tolist() for name in names]
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    nullable = [name for name in names if frame[name].isna().any()]
-    for row in rows if nullable else ():
-        for name in nullable:
-            value = row[name]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                del row[name]
-    return rows
-
-
-def tile_layer(frame: gpd.GeoDataFrame, layer: Layer, grid: TileGrid, spec: TileSpec, extent: int) -> mvt.TileLayer:
-    """Project, generalise and clip a layer's candidates into one MVT layer (y down, 0..extent)."""
-    pixels = grid.to_pixels(frame.geometry.to_numpy(), extent)
-    geoms, kept = mvt.prepare(pixels, extent, round(spec.buffer * extent / mvt.EXTENT))
-    return mvt.TileLayer(layer.id, geoms, _properties(frame.loc[kept], tile_properties(layer)))
+    columns = tile_properties(layer)
+    where = replace(where, bbox=None)
+    return store.read_tile_candidates(layer.id, bbox, where=where, columns=columns, limit=spec.max_features, cell=cell)
 
 
 def vector_tile(
@@ -102,36 +77,14 @@ def vector_tile(
 ) -> tuple[bytes, TileStats]:
     """Build the MVT of one tile for one or more layers; ``b""`` when no layer has a feature there.
 
+    Each layer is made by the store (``FeatureStore.mvt_layer``: the same candidates, properties and
+    layer names whichever store makes it); single-layer MVT messages concatenate into one tile.
+
     Examples
     --------
     >>> # data, stats = vector_tile(store, [(layer, Filter())], tile_grid("WebMercatorQuad", 12, 3333, 1718),
     >>> #                           TileSpec())
     """
-    if store.native_mvt and str(grid.tms.id) == "WebMercatorQuad":
-        return _native_tile(store, selections, grid, spec)
-    stats = TileStats()
-    parts = []
-    for layer, where in selections:
-        started = time.perf_counter()
-        frame = tile_candidates(store, layer, grid, where, spec)
-        stats.query_s += time.perf_counter() - started
-        if frame is None or frame.empty:
-            continue
-        started = time.perf_counter()
-        part = tile_layer(frame, layer, grid, spec, mvt.EXTENT)
-        stats.clip_s += time.perf_counter() - started
-        stats.features[layer.id] = len(part.geometries)
-        parts.append(part)
-    started = time.perf_counter()
-    data = mvt.encode(parts)
-    stats.encode_s = time.perf_counter() - started
-    return data, stats
-
-
-def _native_tile(
-    store: FeatureStore, selections: Sequence[tuple[Layer, Filter]], grid: TileGrid, spec: TileSpec
-) -> tuple[bytes, TileStats]:
-    """Build the tile in the store (PostGIS ST_AsMVT): same candidates, properties and layer names."""
     stats, chunks = TileStats(), []
     started = time.perf_counter()
     for layer, where in selections:
@@ -139,9 +92,15 @@ def _native_tile(
         if bbox is None:
             continue
         tile = MvtTile(
-            layer.id, bbox, grid.xy_bounds, 3857, tuple(tile_properties(layer)),
-            cell=grid.pixel_size_deg() * THIN_PX, limit=spec.max_features, extent=mvt.EXTENT, buffer=spec.buffer,
-        )  # fmt: skip
+            layer.id,
+            bbox,
+            grid,
+            tuple(tile_properties(layer)),
+            cell=grid.pixel_size_deg() * THIN_PX,
+            limit=spec.max_features,
+            extent=mvt.EXTENT,
+            buffer=spec.buffer,
+        )
         chunk, count = store.mvt_layer(layer.id, tile, replace(where, bbox=None))
         if count:
             stats.features[layer.id] = count

@@ -1,5 +1,6 @@
 """The three import packages are this repository's, and the layering holds."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -30,4 +31,14 @@ def test_import_contracts_hold():
     linter = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(linter)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken" in result.stdout
+    assert "Contracts: 5 kept, 0 broken" in result.stdout
+
+
+def test_no_private_name_is_imported_from_another_module():
+    offenders = []
+    for path in sorted(p for package in ("geo", "layers", "server") for p in (ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("geo", "layers", "server"):
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                offenders += [f"{path.relative_to(ROOT)}: {node.module}.{name}" for name in private]
+    assert offenders == []

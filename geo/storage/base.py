@@ -2,113 +2,57 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import pandas as pd
 
 import geopandas as gpd
-from shapely.geometry.base import BaseGeometry
 
+from geo.errors import StaleVersion, UnknownFeature
+from geo.spatial_index import SpatialIndex, search_box
+from geo.storage.generic import aggregate_frame, mvt_layer_from_frame, thin_frame
+from geo.storage.values import (
+    HISTORY_COLUMNS,
+    Aggregate,
+    Filter,
+    HistoryEntry,
+    MvtTile,
+    SortKey,
+    WriteMode,
+    page_total,
+)
 from geo.types import BBox
 
-if TYPE_CHECKING:
-    from geo.storage.aggregate import Aggregate
-    from geo.storage.tilespec import MvtTile
-
-HISTORY_COLUMNS = (
-    "seq",
-    "layer",
-    "feature_id",
-    "date",
-    "status",
-    "percent",
-    "note",
-    "author",
-    "recorded_at",
-    "data",
-    "is_demo",
-)
-"""Columns of the append-only progress history, in order."""
+__all__ = [
+    "HISTORY_COLUMNS",
+    "Aggregate",
+    "FeatureStore",
+    "Filter",
+    "HistoryEntry",
+    "MvtTile",
+    "SortKey",
+    "WriteMode",
+    "check_settable",
+    "check_version",
+    "page_total",
+]
 
 
-@dataclass(frozen=True)
-class Filter:
-    """Which features to read: every given condition must hold (AND).
-
-    Attributes
-    ----------
-    bbox : (minx, miny, maxx, maxy) in CRS84, or None. Features whose geometry intersects it.
-    intersects : a CRS84 geometry, or None. Features whose geometry intersects it.
-    equals : column -> value, or column -> sequence of values (IN).
-    cql : a CQL2-JSON expression (dict), or None, already checked against the layer's queryables.
-    ids : feature ids, or None.
-    """
-
-    bbox: BBox | None = None
-    intersects: BaseGeometry | None = None
-    equals: Mapping[str, Any] = field(default_factory=dict)
-    cql: Mapping[str, Any] | None = None
-    ids: Sequence[str] | None = None
+def check_settable(layer: str, set_values: Mapping[str, Any], types: Mapping[str, str], id_column: str) -> None:
+    """Refuse a progress report that would set unknown columns or the id (``record_progress``'s rule)."""
+    unknown = [c for c in set_values if c not in types or c == id_column]
+    if unknown:
+        raise ValueError(f"cannot set columns {unknown} of {layer!r}")
 
 
-@dataclass(frozen=True)
-class SortKey:
-    """One ``sortby`` term: a column and a direction."""
-
-    column: str
-    descending: bool = False
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One progress report, as appended to the history (never updated or deleted).
-
-    ``data`` carries layer-specific measurements (e.g. a water section's monthly readings) as JSON.
-    """
-
-    layer: str
-    feature_id: str
-    date: date
-    status: str
-    percent: float | None = None
-    note: str = ""
-    author: str = ""
-    data: Mapping[str, Any] | None = None
-    is_demo: bool = False
-
-    def to_row(self, recorded_at: str) -> dict[str, Any]:
-        """Return the entry as a history-table row (without ``seq``)."""
-        return {
-            "layer": self.layer,
-            "feature_id": self.feature_id,
-            "date": self.date.isoformat(),
-            "status": self.status,
-            "percent": self.percent,
-            "note": self.note,
-            "author": self.author,
-            "recorded_at": recorded_at,
-            "data": json.dumps(self.data, ensure_ascii=False) if self.data is not None else None,
-            "is_demo": int(self.is_demo),
-        }
-
-
-WriteMode = Literal["create", "replace"]
-
-
-def page_total(returned: int, limit: int, offset: int) -> int | None:
-    """Return the number of matches implied by a page, or None when only a count can tell.
-
-    Examples
-    --------
-    >>> page_total(7, 100, 0), page_total(7, 100, 200), page_total(100, 100, 0), page_total(0, 100, 0)
-    (7, 207, None, None)
-    """
-    return offset + returned if 0 < returned < limit else None
+def check_version(entry: HistoryEntry, current: str, expected: str | None) -> None:
+    """Raise ``StaleVersion`` when a report expected another version of its feature than ``current``."""
+    if expected is not None and expected != current:
+        raise StaleVersion(f"feature {entry.feature_id!r} changed: version is {current!r}, not {expected!r}")
 
 
 class FeatureStore(ABC):
@@ -200,21 +144,12 @@ class FeatureStore(ABC):
         """Return the features whose envelope meets ``bbox`` (CRS84) for one tile, thinned and capped.
 
         With ``cell`` (degrees), only the largest feature per grid cell is kept; the result is ordered
-        by envelope area, largest first, and cut to ``limit`` (see ``geo.storage.candidates.thin_frame``).
+        by envelope area, largest first, and cut to ``limit`` (see ``geo.storage.generic.thin_frame``).
         ``where`` adds the selection's other conditions; its own ``bbox`` is ignored. This default reads
         with ``read``; stores override it to choose rows in the database.
         """
-        from dataclasses import replace
-
-        from geo.storage.candidates import thin_frame
-
         frame = self.read(layer, replace(where or Filter(), bbox=bbox), columns=columns)
         return thin_frame(frame, cell, limit)
-
-    native_nearest = False
-    """True where ``nearest`` runs in the database (worth calling per query instead of a cached index)."""
-    native_aggregate = False
-    """True where ``aggregate`` runs in the database (cheaper than reading the features)."""
 
     def nearest(
         self,
@@ -230,22 +165,27 @@ class FeatureStore(ABC):
         Distances run to the nearest point of each geometry (0 inside a polygon). The frame has the
         requested ``columns`` (all by default) plus ``distance_m`` and ``bearing_deg`` (from the point
         toward that nearest point); ties are broken by ``id``. This default reads the search box and
-        measures with ``geo.spatial_index.SpatialIndex``; stores override it to measure in the database.
+        measures with ``geo.spatial_index.SpatialIndex``; stores override it to measure in the database
+        or keep an index.
         """
-        from geo.spatial_index import SpatialIndex, search_box
-
         frame = self.read(layer, Filter(bbox=search_box(lon, lat, radius_m)), columns=columns, sortby=())
         hits = SpatialIndex(frame.geometry).within(lon, lat, radius_m)
         out = frame.iloc[hits.index].assign(distance_m=hits.distance_m, bearing_deg=hits.bearing_deg)
         out = out.sort_values(["distance_m", self.id_column], kind="stable").reset_index(drop=True)
         return out.iloc[:limit] if limit is not None else out
 
-    native_mvt = False
-    """True where ``mvt_layer`` encodes vector tiles in the database."""
-
     def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
-        """Return an MVT holding one layer, and its feature count (only stores with ``native_mvt``)."""
-        raise NotImplementedError(f"{type(self).__name__} does not encode vector tiles")
+        """Return an MVT message holding one layer, and its feature count (``b""`` and 0 when none).
+
+        The features are the tile's candidates (``read_tile_candidates`` with the tile's box, cell and
+        cap; ``where``'s own bbox is ignored), projected to the tile, generalised, clipped and encoded with
+        the tile's properties (NULLs left out). MVT messages of single layers concatenate into one tile.
+        This default encodes in Python; stores override it to encode in the database.
+        """
+        frame = self.read_tile_candidates(
+            layer, tile.bbox, where=where, columns=list(tile.properties), limit=tile.limit, cell=tile.cell
+        )
+        return mvt_layer_from_frame(frame, tile)
 
     def aggregate(self, layer: str, spec: Aggregate, where: Filter | None = None) -> pd.DataFrame:
         """Return one row per group of ``spec.by`` with ``count`` and the sums ``spec`` names.
@@ -253,24 +193,22 @@ class FeatureStore(ABC):
         NULL group values form their own group; NULL or non-numeric values add 0 to a sum. This
         default reads the columns and groups in pandas; stores override it to aggregate in the database.
         """
-        from geo.storage.aggregate import aggregate_frame
-
         frame = self.read(layer, where, columns=spec.columns())
         return aggregate_frame(frame, spec)
 
+    @abstractmethod
     def reset(self, *, confirm: bool = False) -> None:
         """Drop every layer, the whole append-only history and the metadata; ``confirm`` must be True.
 
         The store gets a new dataset uid, so versions never repeat across a reset."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be reset")
 
+    @abstractmethod
     def meta_keys(self) -> list[str]:
         """Return the keys of the stored metadata values, sorted."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list its metadata")
 
+    @abstractmethod
     def load_history(self, rows: pd.DataFrame) -> None:
         """Copy ``history()`` rows into an empty history, keeping ``seq``, dates, authors and ``recorded_at``."""
-        raise NotImplementedError(f"{type(self).__name__} cannot load history")
 
     @abstractmethod
     def count(self, layer: str, where: Filter | None = None) -> int:
@@ -278,8 +216,6 @@ class FeatureStore(ABC):
 
     def get(self, layer: str, feature_id: str) -> gpd.GeoDataFrame:
         """Return the one feature with this id; raise ``UnknownFeature`` when there is none."""
-        from geo.errors import UnknownFeature
-
         frame = self.read(layer, Filter(ids=[feature_id]), limit=1)
         if frame.empty:
             raise UnknownFeature(f"no feature {feature_id!r} in collection {layer!r}")

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from geo.storage.base import HISTORY_COLUMNS, FeatureStore
+from geo.storage.base import FeatureStore
+from geo.storage.values import HISTORY_COLUMNS
 
 _INTERNAL_META = ("dataset_uid", "columns:", "extent:")
 """Metadata each store keeps for itself: never copied (the copy gets its own uid and versions)."""

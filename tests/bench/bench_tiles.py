@@ -24,9 +24,15 @@ import numpy as np
 MU_M2 = 10_000 / 15
 STATUSES = np.array(["planned", "in_progress", "completed"])
 ANCHORS = [  # city government, 易俗河, 湘乡站, 韶山, 湘潭大学, rural 湘潭县, 花石, 九华
-    (112.9454, 27.8313), (112.9455, 27.7826), (112.5239, 27.7480), (112.5260, 27.9150),
-    (112.8706, 27.8879), (112.7000, 27.6000), (112.6600, 27.5000), (112.8800, 27.9700),
-]  # fmt: skip
+    (112.9454, 27.8313),
+    (112.9455, 27.7826),
+    (112.5239, 27.7480),
+    (112.5260, 27.9150),
+    (112.8706, 27.8879),
+    (112.7000, 27.6000),
+    (112.6600, 27.5000),
+    (112.8800, 27.9700),
+]
 ZOOMS = range(8, 17)
 
 
@@ -106,8 +112,18 @@ class Server:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         env = {**os.environ, "PLANMAP_GPKG_PATH": str(gpkg), "PLANMAP_DATA_DIR": str(gpkg.parent)}
-        cmd = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--port", str(self.port),
-               "--log-level", "warning", "--no-access-log"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "server.main:create_app",
+            "--factory",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         self.proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parents[2])
         self.base = f"http://127.0.0.1:{self.port}"
         self._wait()
@@ -174,19 +190,34 @@ def http_rows(gpkg: Path, n: int, tiles: list[tuple[int, int, int]]) -> list[str
 
 def stage_shares(gpkg: Path, tiles: list[tuple[int, int, int]]) -> tuple[str, int]:
     """Build the tiles in-process and return the share of query / clip / encode time and the max features."""
+    import time
+
+    from geo import mvt
     from geo.storage.base import Filter
     from geo.storage.gpkg import GeoPackageStore
     from geo.tms import tile_grid
     from layers.registry import load_catalogue
-    from layers.tiles import TileSpec, vector_tile
+    from layers.tiles import TileSpec, tile_candidates, tile_properties
 
-    layer = load_catalogue().get("farmland")
+    layer, spec = load_catalogue().get("farmland"), TileSpec()
     totals, most = np.zeros(3), 0
     with GeoPackageStore(gpkg) as store:
         for z, x, y in tiles:
-            _, stats = vector_tile(store, [(layer, Filter())], tile_grid("WebMercatorQuad", z, x, y), TileSpec())
-            totals += (stats.query_s, stats.clip_s, stats.encode_s)
-            most = max(most, sum(stats.features.values()))
+            grid = tile_grid("WebMercatorQuad", z, x, y)
+            started = time.perf_counter()
+            frame = tile_candidates(store, layer, grid, Filter(), spec)
+            queried = time.perf_counter()
+            if frame is None or frame.empty:
+                totals[0] += queried - started
+                continue
+            pixels = grid.to_pixels(frame.geometry.to_numpy(), mvt.EXTENT)
+            geoms, kept = mvt.prepare(pixels, mvt.EXTENT, spec.buffer)
+            clipped = time.perf_counter()
+            names = tile_properties(layer)
+            props = frame.loc[kept, names].to_dict("records")
+            mvt.encode([mvt.TileLayer(layer.id, geoms, props)])
+            totals += (queried - started, clipped - queried, time.perf_counter() - clipped)
+            most = max(most, len(geoms))
     shares = totals / totals.sum() * 100
     return f"query {shares[0]:.0f}% / clip {shares[1]:.0f}% / encode {shares[2]:.0f}%", most
 
@@ -238,8 +269,10 @@ def _duckdb_time(polys: np.ndarray) -> float:
     n = len(polys)
     table = pa.table({"id": [f"f{i}" for i in range(n)], "status": ["completed"] * n, "wkb": shapely.to_wkb(polys)})
     con.register("t", table)
-    sql = ("SELECT ST_AsMVT({'geometry': ST_AsMVTGeom(ST_GeomFromWKB(wkb), ST_Extent(ST_MakeEnvelope(0, 0, 4096, "
-           "4096)), 4096, 64, true), 'id': id, 'status': status}, 'farmland') FROM t")  # fmt: skip
+    sql = (
+        "SELECT ST_AsMVT({'geometry': ST_AsMVTGeom(ST_GeomFromWKB(wkb), ST_Extent(ST_MakeEnvelope(0, 0, 4096, "
+        "4096)), 4096, 64, true), 'id': id, 'status': status}, 'farmland') FROM t"
+    )
     return _best(lambda: con.execute(sql).fetchone())
 
 

@@ -60,11 +60,18 @@ def workload(schema: str, seed: int = 11, per_zoom: int = 6) -> tuple[list[tuple
         frame = store.read("farmland", Filter(ids=ids), columns=["id"])
     centres = frame.geometry.representative_point().to_numpy()
     tms = get_tms("WebMercatorQuad")
-    tiles = sorted({(z, t.x, t.y) for i, z in enumerate(np.repeat(list(ZOOMS), per_zoom))
-                    for t in [tms.tile(centres[i].x, centres[i].y, int(z))]})  # fmt: skip
+    tiles = sorted(
+        {
+            (z, t.x, t.y)
+            for i, z in enumerate(np.repeat(list(ZOOMS), per_zoom))
+            for t in [tms.tile(centres[i].x, centres[i].y, int(z))]
+        }
+    )
     sizes = rng.uniform(0.02, 0.08, 40)
-    boxes = [f"{p.x - s / 2:.5f},{p.y - s / 2:.5f},{p.x + s / 2:.5f},{p.y + s / 2:.5f}"
-             for p, s in zip(centres[-40:], sizes, strict=True)]  # fmt: skip
+    boxes = [
+        f"{p.x - s / 2:.5f},{p.y - s / 2:.5f},{p.x + s / 2:.5f},{p.y + s / 2:.5f}"
+        for p, s in zip(centres[-40:], sizes, strict=True)
+    ]
     return tiles, boxes
 
 
@@ -75,8 +82,17 @@ class Server:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        cmd = [sys.executable, "-m", "uvicorn", *app, "--port", str(self.port), "--log-level", "warning",
-               "--no-access-log"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            *app,
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
         self.base = f"http://127.0.0.1:{self.port}"
         self._wait(probe)
@@ -101,10 +117,19 @@ class Server:
 
 def start_servers(schema: str) -> dict[str, tuple[Server, str]]:
     """Start tipg, planmap with the tile cache off (cold) and planmap with it on (warm)."""
-    tipg_env = {"DATABASE_URL": DSN, "TIPG_DB_SCHEMAS": f'["{schema}"]', "TIPG_DB_MAX_CONN_SIZE": "8",
-                "TIPG_DB_MIN_CONN_SIZE": "1", "TIPG_CATALOG_TTL": "3600"}  # fmt: skip
-    plan_env = {"PLANMAP_DATABASE_URL": DSN, "PLANMAP_DATABASE_SCHEMA": schema, "PLANMAP_DATABASE_POOL_SIZE": "8",
-                "PLANMAP_DATA_DIR": str(Path("/tmp") / f"planmap-bench-{schema}")}  # fmt: skip
+    tipg_env = {
+        "DATABASE_URL": DSN,
+        "TIPG_DB_SCHEMAS": f'["{schema}"]',
+        "TIPG_DB_MAX_CONN_SIZE": "8",
+        "TIPG_DB_MIN_CONN_SIZE": "1",
+        "TIPG_CATALOG_TTL": "3600",
+    }
+    plan_env = {
+        "PLANMAP_DATABASE_URL": DSN,
+        "PLANMAP_DATABASE_SCHEMA": schema,
+        "PLANMAP_DATABASE_POOL_SIZE": "8",
+        "PLANMAP_DATA_DIR": str(Path("/tmp") / f"planmap-bench-{schema}"),
+    }
     tipg = Server(["tipg.main:app"], tipg_env, f"/collections/{schema}.farmland")
     cold = Server(
         ["server.main:create_app", "--factory"],
@@ -112,8 +137,11 @@ def start_servers(schema: str) -> dict[str, tuple[Server, str]]:
         "/collections/farmland/items?limit=1",
     )
     warm = Server(["server.main:create_app", "--factory"], plan_env, "/collections/farmland/items?limit=1")
-    return {"tipg": (tipg, f"/collections/{schema}.farmland"), "planmap": (cold, "/collections/farmland"),
-            "planmap warm": (warm, "/collections/farmland")}  # fmt: skip
+    return {
+        "tipg": (tipg, f"/collections/{schema}.farmland"),
+        "planmap": (cold, "/collections/farmland"),
+        "planmap warm": (warm, "/collections/farmland"),
+    }
 
 
 def run(base: str, urls: list[str], concurrency: int) -> tuple[np.ndarray, float]:
@@ -181,9 +209,15 @@ def bench_size(n: int, reload: bool) -> list[str]:
         run(warm.base, urls[("tiles", "planmap warm")], 2)  # fills the warm server's cache
         for system in ("tipg", "planmap"):  # imports, connection pools, catalog
             run(servers[system][0].base, urls[("tiles", system)][:3] + urls[("items 100", system)][:3], 1)
-        rows = [("tiles", "planmap|tipg", 1), ("tiles", "planmap|tipg", 8), ("tiles", "planmap warm", 1),
-                ("tiles", "planmap warm", 8), ("items 100", "planmap|tipg", 1), ("items 1000", "planmap|tipg", 1),
-                ("items 1000", "planmap|tipg", 8)]  # fmt: skip
+        rows = [
+            ("tiles", "planmap|tipg", 1),
+            ("tiles", "planmap|tipg", 8),
+            ("tiles", "planmap warm", 1),
+            ("tiles", "planmap warm", 8),
+            ("items 100", "planmap|tipg", 1),
+            ("items 1000", "planmap|tipg", 1),
+            ("items 1000", "planmap|tipg", 8),
+        ]
         results = measure(servers, rows, urls)
     finally:
         for server, _ in servers.values():
@@ -205,14 +239,13 @@ def profile(n: int) -> str:
     lines = []
     with PostGISStore(DSN, schema=f"bench_{n}") as store:
         for band in ((8, 10), (11, 13), (14, 16)):
-            totals, count = np.zeros(3), 0
+            total, count = 0.0, 0
             for z, x, y in (t for t in tiles if band[0] <= t[0] <= band[1]):
                 grid = tile_grid("WebMercatorQuad", z, x, y)
                 _, stats = vector_tile(store, [(layer, Filter())], grid, TileSpec())
-                totals += (stats.query_s, stats.clip_s, stats.encode_s)
+                total += stats.query_s
                 count += 1
-            ms = totals / max(count, 1) * 1000
-            lines.append(f"z{band[0]}-{band[1]}: {ms.sum():.1f} ms")
+            lines.append(f"z{band[0]}-{band[1]}: {total / max(count, 1) * 1000:.1f} ms")
     return f"{n:,} parcels, planmap in-process per tile (thinning, clipping and encoding in one query): " + "; ".join(
         lines
     )
@@ -222,8 +255,14 @@ def machine() -> str:
     """Describe where the run happened (figures move with the CPU: compare rows of one run only)."""
     import platform
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")  # fmt: skip
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
     return f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
@@ -236,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.million else [])
-    head = ["| parcels   | what             | system       |  c |  req/s   | p50 ms   | p95 ms   |",
-            "|----------:|------------------|--------------|---:|---------:|---------:|---------:|"]  # fmt: skip
+    head = [
+        "| parcels   | what             | system       |  c |  req/s   | p50 ms   | p95 ms   |",
+        "|----------:|------------------|--------------|---:|---------:|---------:|---------:|",
+    ]
     print("\n".join(head), flush=True)
     lines, notes = [], []
     for n in sizes:
@@ -248,9 +289,19 @@ def main(argv: list[str] | None = None) -> int:
         print(notes[-1], flush=True)
     out = HERE / "results" / "tipg_vs_planmap.md"
     out.parent.mkdir(exist_ok=True)
-    text = "\n".join(["# planmap vs tipg on the same PostGIS tables", "", f"`{' '.join(sys.argv)}` on {machine()}",
-                      "", *head,
-                      *lines, "", *[f"- {n}" for n in notes], ""])  # fmt: skip
+    text = "\n".join(
+        [
+            "# planmap vs tipg on the same PostGIS tables",
+            "",
+            f"`{' '.join(sys.argv)}` on {machine()}",
+            "",
+            *head,
+            *lines,
+            "",
+            *[f"- {n}" for n in notes],
+            "",
+        ]
+    )
     out.write_text(text, encoding="utf-8")
     return 0
 

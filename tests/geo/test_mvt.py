@@ -7,7 +7,7 @@ import shapely
 
 from geo import mvt
 from geo.storage.base import FeatureStore, Filter
-from geo.storage.candidates import thin_frame
+from geo.storage.generic import thin_frame
 from geo.storage.gpkg import GeoPackageStore
 
 

@@ -21,7 +21,7 @@ from psycopg import sql
 from geopandas.testing import assert_geodataframe_equal
 
 from geo.storage import FeatureStore, Filter, GeoPackageStore, HistoryEntry
-from geo.storage.aggregate import Aggregate
+from geo.storage.values import Aggregate
 from server.cli import main as planmap
 
 pytestmark = pytest.mark.postgis
@@ -100,7 +100,6 @@ def test_reset_is_guarded_and_keeps_the_history_append_only(fresh_schema, tmp_pa
 
 @pytest.mark.parametrize("layer", ["farmland", "road-junctions", "transport-links", "old-communities"])
 def test_nearest_agrees_between_stores_within_half_a_metre(gpkg, pg, layer):
-    assert pg.native_nearest and not gpkg.native_nearest
     compared = 0
     x0, y0, x1, y1 = gpkg.bounds(layer)
     for lon, lat in [(x0 + (x1 - x0) * i / 4, y0 + (y1 - y0) * j / 4) for i in range(5) for j in range(5)]:
@@ -147,24 +146,31 @@ def test_sql_aggregate_matches_pandas(gpkg, pg, where):
     [None, Filter(equals={"county": "430381"}), Filter(cql={"op": "=", "args": [{"property": "status"}, "completed"]})],
 )
 def test_progress_in_sql_gives_the_pandas_answers(gpkg, pg, registry, where):
-    from layers import progress_sql
-    from layers.progress import layer_progress
+    from layers.progress import feature_frame, layer_progress, summarise, with_state
     from layers.progress_counties import county_progress
 
+    def close_to(a, b):
+        exact, fuzzy = a.model_dump(), b.model_dump()
+        for key in ("done", "done_weighted", "planned", "pct", "pct_weighted", "pct_planned"):
+            want = exact.pop(key)
+            assert fuzzy.pop(key) == (want if want is None else pytest.approx(want, rel=1e-9, abs=1e-9))
+        assert fuzzy == exact, layer.id
+
     for layer in registry.projects():
-        assert progress_sql.supports(pg, layer, None, None) and not progress_sql.supports(gpkg, layer, None, None)
-        for a, b in [(layer_progress(gpkg, layer, where=where), layer_progress(pg, layer, where=where))] + list(
-            zip(
-                county_progress(gpkg, layer, where=where).counties,
-                county_progress(pg, layer, where=where).counties,
-                strict=True,
-            )
-        ):
-            exact, fuzzy = a.model_dump(), b.model_dump()
-            for key in ("done", "done_weighted", "planned", "pct", "pct_weighted", "pct_planned"):
-                want = exact.pop(key)
-                assert fuzzy.pop(key) == (want if want is None else pytest.approx(want, rel=1e-9, abs=1e-9))
-            assert fuzzy == exact, layer.id
+        # The reference: every feature read and summed in pandas (the path a replay or an area takes).
+        state = with_state(feature_frame(gpkg, layer, where, None), layer, None, None)
+        reference = summarise(layer, state, None, scope="selection" if where else "city")
+        close_to(reference, layer_progress(gpkg, layer, where=where))
+        close_to(reference, layer_progress(pg, layer, where=where))
+        counties = zip(
+            county_progress(gpkg, layer, where=where).counties,
+            county_progress(pg, layer, where=where).counties,
+            strict=True,
+        )
+        for a, b in counties:
+            if "county" in state:
+                close_to(summarise(layer, state[state["county"] == a.scope], None, a.scope, a.scope_name), a)
+            close_to(a, b)
 
 
 def _decode(data: bytes) -> dict[str, dict[str, Any]]:
@@ -202,7 +208,7 @@ def test_st_asmvt_tiles_match_the_python_tiles(gpkg, pg, registry, layer_id, mon
     # on the same PostGIS data. (The GeoPackage's R-tree path breaks ties by R-tree order on float32
     # envelopes, so equal-sized features sharing a grid cell may be drawn differently there.)
     reference = copy.copy(pg)
-    reference.native_mvt = False
+    reference.mvt_layer = functools.partial(FeatureStore.mvt_layer, reference)
     reference.read_tile_candidates = functools.partial(FeatureStore.read_tile_candidates, reference)
     layer, spec, compared = registry.get(layer_id), TileSpec(), 0
     for z, x, y in _tiles_over(gpkg, layer_id, (8, 11, 14)):

@@ -89,16 +89,36 @@ def parcels() -> gpd.GeoDataFrame:
             "area_mu": [12.5, 30.0, None, 5.25, 200.0, 80.0],
             "households": [10, 20, 30, 40, 50, 60],
             "done": [True, False, True, False, False, True],
-            "started": [dt.date(2025, 1, 15), dt.date(2025, 3, 1), dt.date(2025, 6, 30), None, dt.date(2024, 12, 31),
-                        dt.date(2025, 3, 1)],
-            "updated": pd.to_datetime(["2025-01-15 08:00", "2025-03-01 09:30", "2025-06-30 18:00", "2025-02-01 00:00",
-                                       "2024-12-31 23:59", "2025-03-02 00:00"]),
+            "started": [
+                dt.date(2025, 1, 15),
+                dt.date(2025, 3, 1),
+                dt.date(2025, 6, 30),
+                None,
+                dt.date(2024, 12, 31),
+                dt.date(2025, 3, 1),
+            ],
+            "updated": pd.to_datetime(
+                [
+                    "2025-01-15 08:00",
+                    "2025-03-01 09:30",
+                    "2025-06-30 18:00",
+                    "2025-02-01 00:00",
+                    "2024-12-31 23:59",
+                    "2025-03-02 00:00",
+                ]
+            ),
             "extra": [{"a": 1}, [1, 2], None, {"名": "值"}, {"nested": {"x": [1.5]}}, []],
         },
-        geometry=[box(0, 0, 1, 1), box(2, 0, 3, 1), L_SHAPE, Point(1.5, 3.5), box(10, 10, 11, 11),
-                  box(0.5, 0.5, 1.5, 1.5)],
+        geometry=[
+            box(0, 0, 1, 1),
+            box(2, 0, 3, 1),
+            L_SHAPE,
+            Point(1.5, 3.5),
+            box(10, 10, 11, 11),
+            box(0.5, 0.5, 1.5, 1.5),
+        ],
         crs="EPSG:4326",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -131,12 +151,29 @@ def raw_execute(store: FeatureStore, statement: str) -> None:
 
 def test_round_trip_every_type(loaded):
     frame = loaded.read("parcels")
-    assert list(frame.columns) == ["id", "name", "district", "area_mu", "households", "done", "started", "updated",
-                                   "extra", "geometry"]  # fmt: skip
+    assert list(frame.columns) == [
+        "id",
+        "name",
+        "district",
+        "area_mu",
+        "households",
+        "done",
+        "started",
+        "updated",
+        "extra",
+        "geometry",
+    ]
     assert loaded.columns("parcels") == {
-        "id": "str", "name": "str", "district": "str", "area_mu": "float", "households": "int", "done": "bool",
-        "started": "date", "updated": "datetime", "extra": "json",
-    }  # fmt: skip
+        "id": "str",
+        "name": "str",
+        "district": "str",
+        "area_mu": "float",
+        "households": "int",
+        "done": "bool",
+        "started": "date",
+        "updated": "datetime",
+        "extra": "json",
+    }
     assert ids(frame) == IDS
     assert frame["name"].tolist()[:2] == ["农田一号", "Reservoir 二"]
     assert frame["area_mu"].isna().tolist() == [False, False, True, False, False, False]
@@ -294,8 +331,11 @@ def test_history_order_and_filters(loaded):
     history = loaded.history()
     assert list(history.columns) == list(HISTORY_COLUMNS)
     assert list(zip(history["feature_id"], history["date"], strict=True)) == [
-        ("p2", "2025-01-01"), ("p1", "2025-01-01"), ("r1", "2025-02-01"), ("p1", "2025-03-01"),
-    ]  # fmt: skip
+        ("p2", "2025-01-01"),
+        ("p1", "2025-01-01"),
+        ("r1", "2025-02-01"),
+        ("p1", "2025-03-01"),
+    ]
     assert history["seq"].tolist() == [2, 3, 4, 1]
     assert history["is_demo"].tolist() == [False, True, False, False]
     assert history["data"].iloc[0] == '{"a": 1}' and history["note"].iloc[3] == "过半"
@@ -317,8 +357,12 @@ def test_record_progress_sets_values_appends_and_bumps(loaded):
     assert loaded.feature_version("parcels", "p1") != feature_version
     row = loaded.get("parcels", "p1").iloc[0]
     assert (row["done"], row["area_mu"], row["started"], row["extra"], row["name"]) == (
-        False, 13.0, "2025-02-01", {"k": "值"}, "新名",
-    )  # fmt: skip
+        False,
+        13.0,
+        "2025-02-01",
+        {"k": "值"},
+        "新名",
+    )
     history = loaded.history("parcels", ["p1"])
     assert history[["status", "percent", "note", "data"]].values.tolist() == [["在建", 40.0, "进度", '{"月": 4}']]
     assert loaded.get("parcels", "p2")["area_mu"].iloc[0] == 30.0  # other features untouched
@@ -390,9 +434,9 @@ def _break_the_swap(store: FeatureStore, monkeypatch: pytest.MonkeyPatch) -> Non
         raise RuntimeError("power cut")
 
     if isinstance(store, GeoPackageStore):
-        monkeypatch.setattr("geo.storage.gpkg_layer._main_tables", fail)
+        monkeypatch.setattr("geo.storage.gpkg.layer._main_tables", fail)
     else:
-        monkeypatch.setattr(type(store), "_set_meta", fail)
+        monkeypatch.setattr("geo.storage.postgis.native.build_overview", fail)
 
 
 def test_failed_replace_leaves_the_old_layer(loaded, parcels, monkeypatch):

@@ -1,6 +1,6 @@
-"""Translate CQL2-JSON filter expressions into SQL WHERE fragments for the GeoPackage and PostGIS stores.
+"""Render a selection (a ``Filter``, as one CQL2-JSON tree) as an SQL condition, for any store's dialect.
 
-Both dialects get the same meaning: values are bound parameters, identifiers are quoted and checked against
+Every dialect gets the same meaning: values are bound parameters, identifiers are quoted and checked against
 the layer's queryables, text compares byte-wise (PostgreSQL text columns use ``COLLATE "C"``), LIKE is
 case-sensitive, ``casei`` folds ASCII only, ``date`` properties compare by day and ``datetime`` properties
 (held as ISO text) compare as text. SQLite's custom spatial functions are two-valued, so under ``not`` a
@@ -13,19 +13,16 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 import shapely
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import InvalidFilter
-from geo.storage import sqlfilter
+from geo.storage.sql.dialect import Dialect, Params, coerce_value, quote_ident
+from geo.storage.values import Filter
 
-Dialect = Literal["sqlite", "postgis"]
-Fragment = tuple[str, list[Any]]
-
-_TRUE, _FALSE = "(1 = 1)", "(1 = 0)"
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
     "<>": operator.ne,
@@ -59,27 +56,60 @@ _TEMPORAL_KINDS = ("date", "datetime")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def cql_to_sql(
-    cql: Mapping[str, Any] | bool,
+def filter_to_cql(
+    where: Filter | None, geom_col: str, types: Mapping[str, str] | None = None, id_column: str = "id"
+) -> dict[str, Any] | None:
+    """Express a Filter as one CQL2 ``and`` tree (None when it selects everything).
+
+    With ``types``, attribute values are first coerced to their column's type (``"true"`` for a bool,
+    ``"12"`` for an int), as values from a query string arrive as text.
+
+    Examples
+    --------
+    >>> filter_to_cql(Filter(equals={"status": ["a", "b"]}), "geom")
+    {'op': 'and', 'args': [{'op': 'in', 'args': [{'property': 'status'}, ['a', 'b']]}]}
+    """
+    if where is None:
+        return None
+    geometry = {"property": geom_col}
+    terms: list[Any] = []
+    if where.bbox is not None:
+        terms.append({"op": "s_intersects", "args": [geometry, {"bbox": list(where.bbox)}]})
+    if where.intersects is not None:
+        terms.append({"op": "s_intersects", "args": [geometry, where.intersects]})
+    if where.ids is not None:
+        terms.append({"op": "in", "args": [{"property": id_column}, [_plain(v) for v in where.ids]]})
+    for column, value in where.equals.items():
+        prop = {"property": column}
+        kind = (types or {}).get(column)
+        if isinstance(value, list | tuple | set | frozenset):
+            terms.append({"op": "in", "args": [prop, [_value(v, kind) for v in value]]})
+        elif value is None:
+            terms.append({"op": "isNull", "args": [prop]})
+        else:
+            terms.append({"op": "=", "args": [prop, _value(value, kind)]})
+    if where.cql is not None:
+        terms.append(dict(where.cql))
+    return {"op": "and", "args": terms} if terms else None
+
+
+def render_where(
+    where: Filter | Mapping[str, Any] | None,
     types: dict[str, str],
     *,
-    geom_col: str,
+    dialect: Dialect,
+    params: Params,
     layer: str,
-    dialect: Dialect = "sqlite",
-) -> Fragment:
-    """Translate a CQL2-JSON predicate into an SQL condition and its bound parameters.
+    geom_col: str = "geom",
+) -> str:
+    """Render a selection as an SQL condition, binding its values into ``params``; ``""`` selects all.
 
     Parameters
     ----------
-    cql : the expression, as ``cql2.parse_text(text).to_json()`` returns it.
+    where : a Filter, or a CQL2-JSON predicate as ``cql2.parse_text(text).to_json()`` returns it.
     types : the layer's queryable properties and their planmap types (str, int, float, bool, date, datetime, json).
-    geom_col : the geometry column; spatial operators accept it or ``geometry`` as the property name.
-    layer : the feature table (SQLite uses its R-tree ``rtree_<layer>_<geom_col>``).
-    dialect : ``sqlite`` (``?`` placeholders) or ``postgis`` (``%s`` placeholders, psycopg).
-
-    Returns
-    -------
-    (sql, params) : the SQL condition and its parameters, in order.
+    dialect, params : the database's SQL forms, and the statement's bound parameters.
+    layer, geom_col : the feature table and its geometry column (``geometry`` is accepted as its name too).
 
     Raises
     ------
@@ -89,10 +119,28 @@ def cql_to_sql(
 
     Examples
     --------
-    >>> cql_to_sql({"op": "=", "args": [{"property": "name"}, "x"]}, {"name": "str"}, geom_col="geom", layer="t")
-    ('"name" = ?', ['x'])
+    >>> from geo.storage.gpkg.dialect import SQLITE
+    >>> p = SQLITE.params()
+    >>> render_where({"op": "=", "args": [{"property": "name"}, "x"]}, {"name": "str"}, dialect=SQLITE,
+    ...              params=p, layer="t")
+    '"name" = :p0'
+    >>> p.values
+    {'p0': 'x'}
     """
-    return _Translator(types, geom_col, layer, dialect).predicate(cql, negated=False)
+    expr = filter_to_cql(where, geom_col, types) if isinstance(where, Filter) or where is None else where
+    if expr is None:
+        return ""
+    return _Translator(types, geom_col, layer, dialect, params).predicate(expr, negated=False)
+
+
+def _value(value: Any, kind: str | None) -> Any:
+    """Coerce an attribute value to its column's type (unknown columns are reported by the renderer)."""
+    return _plain(value) if kind is None else coerce_value(value, kind)
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy scalars (which drivers cannot bind) into Python ones."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, str | bytes) else value
 
 
 @dataclass(frozen=True)
@@ -172,10 +220,9 @@ def _as_number(value: Any, kind: str) -> int | float:
 class _Translator:
     """Compile one CQL2 expression for one layer and dialect."""
 
-    def __init__(self, types: dict[str, str], geom_col: str, layer: str, dialect: Dialect) -> None:
-        self.types, self.geom_col, self.layer, self.dialect = types, geom_col, layer, dialect
-        self.mark = "?" if dialect == "sqlite" else "%s"
-        self.handlers: dict[str, Callable[[str, Sequence[Any], bool], Fragment]] = {
+    def __init__(self, types: dict[str, str], geom_col: str, layer: str, dialect: Dialect, params: Params) -> None:
+        self.types, self.geom_col, self.layer, self.dialect, self.p = types, geom_col, layer, dialect, params
+        self.handlers: dict[str, Callable[[str, Sequence[Any], bool], str]] = {
             **dict.fromkeys(_COMPARE, self._comparison),
             **dict.fromkeys(_SPATIAL, self._spatial),
             **dict.fromkeys([*_TEMPORAL, "t_disjoint"], self._temporal),
@@ -188,10 +235,10 @@ class _Translator:
             "isNull": self._is_null,
         }
 
-    def predicate(self, node: Any, negated: bool) -> Fragment:
+    def predicate(self, node: Any, negated: bool) -> str:
         """Compile a boolean expression; ``negated`` tells whether an odd number of ``not`` encloses it."""
         if isinstance(node, bool):
-            return (_TRUE if node else _FALSE), []
+            return self.dialect.true if node else self.dialect.false
         if not isinstance(node, Mapping) or "op" not in node:
             raise InvalidFilter(f"not a CQL2 predicate: {node!r}")
         handler = self.handlers.get(str(node["op"]))
@@ -202,15 +249,13 @@ class _Translator:
             raise InvalidFilter(f"arguments of {node['op']!r} must be a list")
         return handler(str(node["op"]), args, negated)
 
-    def _logical(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
+    def _logical(self, op: str, args: Sequence[Any], negated: bool) -> str:
         if not args:
-            return (_TRUE if op == "and" else _FALSE), []
-        parts = [self.predicate(a, negated) for a in args]
-        return "(" + f" {op.upper()} ".join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
+            return self.dialect.true if op == "and" else self.dialect.false
+        return "(" + f" {op.upper()} ".join(self.predicate(a, negated) for a in args) + ")"
 
-    def _not(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
-        sql, params = self.predicate(_pair(op, args, 1)[0], not negated)
-        return f"(NOT {sql})", params
+    def _not(self, op: str, args: Sequence[Any], negated: bool) -> str:
+        return f"(NOT {self.predicate(_pair(op, args, 1)[0], not negated)})"
 
     def _term(self, node: Any) -> _Term | None:
         """Return a property (or ``casei(property)``) as a term, or None when ``node`` is a literal."""
@@ -220,15 +265,14 @@ class _Translator:
             name = node["property"]
             if name not in self.types:
                 raise InvalidFilter(f"unknown property {name!r}; queryable properties are {sorted(self.types)}")
-            return _Term(sqlfilter._q(name), self.types[name])
+            return _Term(quote_ident(name), self.types[name])
         if node.get("op") == "casei":
             inner = self._term(_pair("casei", node.get("args", []), 1)[0])
             if inner is None:
                 return None
             if inner.kind != "str":
                 raise InvalidFilter("casei needs a text property")
-            lowered = f"lower({inner.sql})" if self.dialect == "sqlite" else f'lower(({inner.sql}) COLLATE "C")'
-            return _Term(lowered, "str")
+            return _Term(self.dialect.casei(inner.sql), "str")
         if "op" in node:
             raise InvalidFilter(f"unsupported CQL2 operator {node['op']!r}")
         return None
@@ -250,10 +294,9 @@ class _Translator:
         if kind == "bool":
             if not isinstance(value, bool):
                 raise InvalidFilter(f"{value!r} is not a boolean")
-            return value if self.dialect == "postgis" else int(value)
+            return self.dialect.literal(value, kind)
         if kind == "date":
-            day = _as_day(value)
-            return day if self.dialect == "postgis" else day.isoformat()
+            return self.dialect.literal(_as_day(value), kind)
         if kind == "datetime" and isinstance(value, str | date):
             return value if isinstance(value, str) else value.isoformat()
         raise InvalidFilter(f"cannot compare a {kind} property with {value!r}")
@@ -264,7 +307,7 @@ class _Translator:
             raise InvalidFilter(f"the first argument of {op!r} must be a property")
         return term
 
-    def _comparison(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
+    def _comparison(self, op: str, args: Sequence[Any], negated: bool) -> str:
         left, right = _pair(op, args, 2)
         a, b = self._term(left), self._term(right)
         if a is None:
@@ -275,35 +318,32 @@ class _Translator:
             numeric = {a.kind, b.kind} <= {"int", "float"}
             if a.kind != b.kind and not numeric:
                 raise InvalidFilter(f"cannot compare a {a.kind} property with a {b.kind} property")
-            return f"{a.sql} {op} {b.sql}", []
-        return f"{a.sql} {op} {self.mark}", [self._literal(right, a.kind)]
+            return f"{a.sql} {op} {b.sql}"
+        return f"{a.sql} {op} {self.p(self._literal(right, a.kind))}"
 
-    def _in(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
+    def _in(self, op: str, args: Sequence[Any], negated: bool) -> str:
         left, values = _pair(op, args, 2)
         term = self._operand(op, left)
         if not isinstance(values, list | tuple):
             raise InvalidFilter("the second argument of 'in' must be a list")
         if not values:
-            return _FALSE, []
-        params = [self._literal(v, term.kind) for v in values]
-        if self.dialect == "postgis" and term.kind in ("str", "date", "datetime", "bool"):
-            return f"{term.sql} = ANY(%s)", [params]  # one array parameter: long id lists stay one bind
-        return f"{term.sql} IN ({', '.join([self.mark] * len(params))})", params
+            return self.dialect.false
+        return self.dialect.in_list(term.sql, term.kind, [self._literal(v, term.kind) for v in values], self.p)
 
-    def _between(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
+    def _between(self, op: str, args: Sequence[Any], negated: bool) -> str:
         flat = [args[0], *args[1]] if len(args) == 2 and isinstance(args[1], list | tuple) else list(args)
         left, low, high = _pair(op, flat, 3)
         term = self._operand(op, left)
-        values = [self._literal(low, term.kind), self._literal(high, term.kind)]
-        return f"{term.sql} BETWEEN {self.mark} AND {self.mark}", values
+        low, high = self.p(self._literal(low, term.kind)), self.p(self._literal(high, term.kind))
+        return f"{term.sql} BETWEEN {low} AND {high}"
 
-    def _is_null(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
+    def _is_null(self, op: str, args: Sequence[Any], negated: bool) -> str:
         (node,) = _pair(op, args, 1)
         if self._is_geometry(node):
-            return f"{sqlfilter._q(self.geom_col)} IS NULL", []
-        return f"{self._operand(op, node).sql} IS NULL", []
+            return f"{quote_ident(self.geom_col)} IS NULL"
+        return f"{self._operand(op, node).sql} IS NULL"
 
-    def _like(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
+    def _like(self, op: str, args: Sequence[Any], negated: bool) -> str:
         left, pattern = _pair(op, args, 2)
         term = self._operand(op, left)
         if term.kind not in ("str", "date", "datetime"):
@@ -311,15 +351,12 @@ class _Translator:
         value = self._literal(pattern, "str")
         if (len(value) - len(value.rstrip("\\"))) % 2 == 1:
             raise InvalidFilter("a LIKE pattern must not end with a lone escape character")
-        if self.dialect == "sqlite":
-            return f"planmap_like({term.sql}, ?)", [value]
-        column = f"({term.sql})::text" if term.kind == "date" else term.sql
-        return f"{column} LIKE %s", [value]
+        return self.dialect.like(term.sql, term.kind, value, self.p)
 
     def _is_geometry(self, node: Any) -> bool:
         return isinstance(node, Mapping) and node.get("property") in (self.geom_col, "geometry")
 
-    def _spatial(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
+    def _spatial(self, op: str, args: Sequence[Any], negated: bool) -> str:
         first, second = _pair(op, args, 2)
         name = _SPATIAL[op]
         if self._is_geometry(first) and not self._is_geometry(second):
@@ -329,24 +366,9 @@ class _Translator:
         else:
             raise InvalidFilter(f"{op!r} needs the geometry property {self.geom_col!r} and a geometry literal")
         geom = _geometry(literal)
-        if self.dialect == "postgis":
-            return _postgis_spatial(name, sqlfilter._q(self.geom_col), shapely.to_wkb(geom))
-        sql, params = self._sqlite_spatial(name, geom)
-        # Under NOT, a NULL geometry must not turn into a match (PostGIS yields NULL there, not false).
-        return (f"({sqlfilter._q(self.geom_col)} IS NULL OR {sql})" if negated else sql), params
+        return self.dialect.spatial(self.layer, self.geom_col, name, geom, negated, self.p)
 
-    def _sqlite_spatial(self, name: str, geom: BaseGeometry) -> Fragment:
-        column = sqlfilter._q(self.geom_col)
-        if name in ("intersects", "disjoint"):
-            sql, params = sqlfilter._spatial(self.layer, self.geom_col, geom)
-            return (sql, params) if name == "intersects" else (f"({column} IS NOT NULL AND NOT {sql})", params)
-        rtree = sqlfilter._q(f"rtree_{self.layer}_{self.geom_col}")
-        minx, miny, maxx, maxy = geom.bounds
-        overlap = f"SELECT id FROM {rtree} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
-        sql = f'("fid" IN ({overlap}) AND planmap_predicate(?, {column}, ?))'
-        return sql, [maxx, minx, maxy, miny, name, shapely.to_wkb(geom)]
-
-    def _temporal(self, op: str, args: Sequence[Any], negated: bool) -> Fragment:
+    def _temporal(self, op: str, args: Sequence[Any], negated: bool) -> str:
         first, second = _pair(op, args, 2)
         kinds = {t.kind for t in self._temporal_terms(first) + self._temporal_terms(second)}
         if len(kinds) != 1 or not kinds <= set(_TEMPORAL_KINDS):
@@ -360,7 +382,7 @@ class _Translator:
         else:
             parts = [self._compare(bounds[x], cmp, bounds[y]) for x, cmp, y in _TEMPORAL[op]]
             joiner = " AND "
-        return "(" + joiner.join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
+        return "(" + joiner.join(parts) + ")"
 
     def _temporal_terms(self, node: Any) -> list[_Term]:
         if isinstance(node, Mapping) and "interval" in node:
@@ -385,23 +407,16 @@ class _Translator:
         term = self._term(node)
         return _Bound(column=term.sql) if term is not None else _Bound(value=self._literal(node, kind))
 
-    def _compare(self, x: _Bound, op: str, y: _Bound) -> Fragment:
+    def _compare(self, x: _Bound, op: str, y: _Bound) -> str:
         """Compare two bounds; comparisons involving open ends or only literals are folded in Python."""
         if x.column is None and y.column is None:
-            return (_TRUE if _COMPARE[op](x.key(), y.key()) else _FALSE), []
+            return self.dialect.true if _COMPARE[op](x.key(), y.key()) else self.dialect.false
         if x.infinite or y.infinite:
             column = x.column or y.column
             finite = (0, 0)  # any finite value sorts between the open ends
             holds = _COMPARE[op](finite if x.column else x.key(), finite if y.column else y.key())
             # col = col is NULL for a NULL column: the folded test stays three-valued.
-            return (f"({column} = {column})" if holds else f"({column} <> {column})"), []
-        left, lp = (x.column, []) if x.column else (self.mark, [x.value])
-        right, rp = (y.column, []) if y.column else (self.mark, [y.value])
-        return f"{left} {op} {right}", [*lp, *rp]
-
-
-def _postgis_spatial(name: str, column: str, wkb: bytes) -> Fragment:
-    literal = "ST_GeomFromWKB(%s, 4326)"
-    if name == "intersects":
-        return f"({column} && {literal} AND ST_Intersects({column}, {literal}))", [wkb, wkb]
-    return f"ST_{name.capitalize()}({column}, {literal})", [wkb]
+            return f"({column} = {column})" if holds else f"({column} <> {column})"
+        left = x.column or self.p(x.value)
+        right = y.column or self.p(y.value)
+        return f"{left} {op} {right}"

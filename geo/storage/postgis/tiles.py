@@ -1,4 +1,4 @@
-"""Tile SQL for PostGIS: the candidates rule of ``geo.storage.candidates.thin_frame`` and MVT via ST_AsMVT.
+"""Tile SQL for PostGIS: the candidates rule of ``geo.storage.generic.thin_frame`` and MVT via ST_AsMVT.
 
 The candidates of a tile are the features whose envelope meets the buffered tile box, thinned to the
 largest envelope per grid cell (by envelope centre, cells anchored at -180, -90), largest first, ties by
@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from geo.storage.sqlfilter import _q
+from geo.storage.sql import quote_ident as q
 from geo.types import BBox
 
 _ENVELOPE = "ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)"
@@ -24,7 +24,7 @@ def candidates_sql(table: str, select: Sequence[str], attribute_sql: str, cell: 
     ``attribute_sql`` is a condition on ``t`` (or ``TRUE``); parameters: x0, y0, x1, y1 (CRS84 box),
     cell (degrees, when ``cell``) and lim (cap, NULL for none).
     """
-    columns = ", ".join(f"t.{_q(c)}" for c in select)
+    columns = ", ".join(f"t.{q(c)}" for c in select)
     area = "(ST_XMax(t.geom) - ST_XMin(t.geom)) * (ST_YMax(t.geom) - ST_YMin(t.geom))"
     base = (
         f"SELECT {columns}, t.geom, {area} AS _a, "
@@ -33,8 +33,8 @@ def candidates_sql(table: str, select: Sequence[str], attribute_sql: str, cell: 
         f"FROM {table} t WHERE t.geom && {_ENVELOPE} AND ({attribute_sql})"
     )
     if cell:
-        base = f"SELECT DISTINCT ON (_gx, _gy) * FROM ({base}) AS c ORDER BY _gx, _gy, _a DESC, {_q('id')}"
-    return f"SELECT * FROM ({base}) AS k ORDER BY _a DESC, {_q('id')} LIMIT %(lim)s"
+        base = f"SELECT DISTINCT ON (_gx, _gy) * FROM ({base}) AS c ORDER BY _gx, _gy, _a DESC, {q('id')}"
+    return f"SELECT * FROM ({base}) AS k ORDER BY _a DESC, {q('id')} LIMIT %(lim)s"
 
 
 def mvt_sql(candidates: str, select: Sequence[str], srid: int) -> str:
@@ -43,7 +43,7 @@ def mvt_sql(candidates: str, select: Sequence[str], srid: int) -> str:
     Parameters: those of :func:`candidates_sql`, plus name (layer), tx0, ty0, tx1, ty1 (tile bounds in
     the TMS CRS ``srid``), extent, buffer (tile units) and tiny (tile units below which shapes become points).
     """
-    columns = ", ".join(_q(c) for c in select)
+    columns = ", ".join(q(c) for c in select)
     tile = f"ST_MakeEnvelope(%(tx0)s, %(ty0)s, %(tx1)s, %(ty1)s, {int(srid)})"
     size = "greatest(ST_XMax(g) - ST_XMin(g), ST_YMax(g) - ST_YMin(g)) * %(extent)s / (%(tx1)s - %(tx0)s)"
     shape = (
@@ -58,7 +58,7 @@ def mvt_sql(candidates: str, select: Sequence[str], srid: int) -> str:
         f"m AS MATERIALIZED (SELECT {columns}, _a, "
         f"ST_AsMVTGeom({shape}, {tile}, %(extent)s, %(buffer)s, true) AS geom FROM p) "
         f"SELECT ST_AsMVT(m.*, %(name)s, %(extent)s, 'geom'), count(*) "
-        f"FROM (SELECT {columns}, geom FROM m WHERE geom IS NOT NULL ORDER BY _a DESC, {_q('id')}) AS m"
+        f"FROM (SELECT {columns}, geom FROM m WHERE geom IS NOT NULL ORDER BY _a DESC, {q('id')}) AS m"
     )
 
 
@@ -133,7 +133,7 @@ def overview_candidates_sql(table: str, overview: str, select: Sequence[str]) ->
     through the features crossing the box's edges. Parameters: those of
     :func:`overview_params`.
     """
-    columns = ", ".join(f"t.{_q(c)}" for c in select)
+    columns = ", ".join(f"t.{q(c)}" for c in select)
     area = "(ST_XMax(t.geom) - ST_XMin(t.geom)) * (ST_YMax(t.geom) - ST_YMin(t.geom))"
     gx = "floor(((ST_XMin(t.geom) + ST_XMax(t.geom)) / 2 + 180.0) / %(cell)s)"
     gy = "floor(((ST_YMin(t.geom) + ST_YMax(t.geom)) / 2 + 90.0) / %(cell)s)"
@@ -158,21 +158,21 @@ WITH ov AS (
 won AS (
     SELECT {columns}, t.geom, ov.a AS _a, ov.gx AS _gx, ov.gy AS _gy, t.geom && {_ENVELOPE} AS _in
     FROM ov JOIN {table} t ON t.fid = ov.fid),
-good AS (SELECT {", ".join(_q(c) for c in select)}, geom, _a, _gx, _gy FROM won WHERE _in),
+good AS (SELECT {", ".join(q(c) for c in select)}, geom, _a, _gx, _gy FROM won WHERE _in),
 bad AS (SELECT _gx AS gx, _gy AS gy FROM won WHERE NOT _in),
 edge AS (
     SELECT e.* FROM bad b CROSS JOIN LATERAL (
         SELECT {columns}, t.geom, {area} AS _a, {gx} AS _gx, {gy} AS _gy FROM {table} t
         WHERE t.geom && {part} AND {gx} = b.gx AND {gy} = b.gy
-        ORDER BY _a DESC, t.{_q("id")} LIMIT 1) AS e),
+        ORDER BY _a DESC, t.{q("id")} LIMIT 1) AS e),
 outside AS (
     SELECT DISTINCT ON (_gx, _gy) * FROM (
         SELECT {columns}, t.geom, {area} AS _a, {gx} AS _gx, {gy} AS _gy FROM {table} t
         WHERE t.geom && {_ENVELOPE} AND ({edges})) AS o
     WHERE _gx < %(bx0)s OR _gx > %(bx1)s OR _gy < %(by0)s OR _gy > %(by1)s
-    ORDER BY _gx, _gy, _a DESC, {_q("id")})
+    ORDER BY _gx, _gy, _a DESC, {q("id")})
 SELECT * FROM (SELECT * FROM good UNION ALL SELECT * FROM edge UNION ALL SELECT * FROM outside) AS k
-ORDER BY _a DESC, {_q("id")} LIMIT %(lim)s
+ORDER BY _a DESC, {q("id")} LIMIT %(lim)s
 """
 
 

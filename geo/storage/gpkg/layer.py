@@ -17,12 +17,10 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 
+from geo.storage.sql import quote_ident
+
 _META_TABLES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents")
 _RTREE_SHADOWS = ("_node", "_parent", "_rowid")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def write_staging(frame: gpd.GeoDataFrame, layer: str, directory: Path, geometry_name: str) -> Path:
@@ -59,10 +57,10 @@ def drop_layer(conn: sqlite3.Connection, layer: str, geometry_name: str) -> None
     """Drop a feature layer, its R-tree, triggers and gpkg_* rows (inside the caller's transaction)."""
     for kind, name, _ in _layer_objects(conn, "main", layer, geometry_name):
         if kind == "trigger":
-            conn.execute(f"DROP TRIGGER IF EXISTS main.{_q(name)}")
+            conn.execute(f"DROP TRIGGER IF EXISTS main.{quote_ident(name)}")
     # Always qualify with main: unqualified names also resolve in the attached staging database.
-    conn.execute(f"DROP TABLE IF EXISTS main.{_q(f'rtree_{layer}_{geometry_name}')}")
-    conn.execute(f"DROP TABLE IF EXISTS main.{_q(layer)}")
+    conn.execute(f"DROP TABLE IF EXISTS main.{quote_ident(f'rtree_{layer}_{geometry_name}')}")
+    conn.execute(f"DROP TABLE IF EXISTS main.{quote_ident(layer)}")
     present = _main_tables(conn)
     for table in _META_TABLES:
         if table in present:
@@ -104,7 +102,7 @@ def _copy(conn: sqlite3.Connection, layer: str, geometry_name: str) -> None:
         conn.execute(sql)
     rtree = f"rtree_{layer}_{geometry_name}"
     for table in (layer, rtree):
-        conn.execute(f"INSERT INTO main.{_q(table)} SELECT * FROM staging.{_q(table)}")
+        conn.execute(f"INSERT INTO main.{quote_ident(table)} SELECT * FROM staging.{quote_ident(table)}")
     for _, _, sql in (o for o in objects if o[0] in ("index", "trigger")):
         conn.execute(sql)
     present = _main_tables(conn)

@@ -1,0 +1,171 @@
+"""The GeoPackage file itself: sqlite3 connections per thread, serialised writes, and planmap's own tables.
+
+Beside the feature tables, planmap keeps the append-only progress history, a write counter per layer
+(data versions) and JSON metadata in the same file, so one copy of the file is the whole dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import pyogrio
+
+from geo.errors import StoreUnavailable
+from geo.storage.gpkg.functions import register_functions
+
+_SYSTEM_DDL = (
+    """CREATE TABLE IF NOT EXISTS planmap_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        layer TEXT NOT NULL, feature_id TEXT NOT NULL, date TEXT NOT NULL,
+        status TEXT NOT NULL, percent REAL, note TEXT, author TEXT,
+        recorded_at TEXT NOT NULL, data TEXT, is_demo INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE INDEX IF NOT EXISTS planmap_history_feature ON planmap_history (layer, feature_id, date)",
+    "CREATE INDEX IF NOT EXISTS planmap_history_date ON planmap_history (layer, date)",
+    # The history is append-only: the database itself refuses edits and deletions.
+    """CREATE TRIGGER IF NOT EXISTS planmap_history_no_update BEFORE UPDATE ON planmap_history
+        BEGIN SELECT RAISE(ABORT, 'planmap_history is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS planmap_history_no_delete BEFORE DELETE ON planmap_history
+        BEGIN SELECT RAISE(ABORT, 'planmap_history is append-only'); END""",
+    "CREATE TABLE IF NOT EXISTS planmap_versions (layer TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS planmap_meta (
+        fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL)""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS planmap_meta_key ON planmap_meta (key)",
+)
+
+_CONTENTS = """INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change)
+    VALUES (?, 'attributes', ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))"""
+
+
+def now_iso() -> str:
+    """Return the current UTC time as ISO text with milliseconds (``recorded_at``)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Database:
+    """One GeoPackage file: WAL mode, one connection per thread, writes serialised by a lock and ``BEGIN IMMEDIATE``.
+
+    Parameters
+    ----------
+    path : the .gpkg file; created (with the planmap system tables) when absent.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self.write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_empty_gpkg(self.path)
+        self.init_system_tables()
+
+    def conn(self) -> sqlite3.Connection:
+        """Return this thread's connection (autocommit mode), opening it on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open GeoPackage {self.path}: {exc}") from exc
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            # Reads of scattered rows (R-tree hits) are dominated by page fetches: map the file, cache more.
+            conn.execute("PRAGMA mmap_size=536870912")
+            conn.execute("PRAGMA cache_size=-32768")
+            register_functions(conn)
+            self._local.conn = conn
+            self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one write transaction (rolled back on error)."""
+        conn = self.conn()
+        with self.write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def init_system_tables(self) -> None:
+        """Create planmap's tables and the dataset uid where missing (opening for reading writes nothing)."""
+        conn = self.conn()
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if {"planmap_history_no_delete", "planmap_versions", "planmap_meta_key"} <= names and self.get_meta(
+            "dataset_uid"
+        ):
+            return
+        with self.write() as conn:
+            for ddl in _SYSTEM_DDL:
+                conn.execute(ddl)
+            conn.execute(_CONTENTS, ("planmap_history", "planmap_history", "append-only progress history"))
+            conn.execute(_CONTENTS, ("planmap_versions", "planmap_versions", "data version per layer"))
+            conn.execute(
+                "INSERT OR IGNORE INTO planmap_meta (key, value) VALUES ('dataset_uid', ?)",
+                (json.dumps(uuid.uuid4().hex[:12]),),
+            )
+
+    def close(self) -> None:
+        """Close every connection opened."""
+        for conn in self._connections:
+            conn.close()
+        self._connections.clear()
+        self._local = threading.local()
+
+    def uid(self) -> str:
+        """Return the dataset uid (new after a reset, so versions never repeat)."""
+        return str(self.get_meta("dataset_uid"))
+
+    def bump(self, conn: sqlite3.Connection, layer: str) -> str:
+        """Count one more write of ``layer`` inside the caller's transaction; return the new version."""
+        conn.execute(
+            "INSERT INTO planmap_versions (layer, version) VALUES (?, 1) "
+            "ON CONFLICT(layer) DO UPDATE SET version = version + 1",
+            (layer,),
+        )
+        n = conn.execute("SELECT version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()[0]
+        return f"{self.uid()}.{n}"
+
+    def feature_version(self, conn: sqlite3.Connection, layer: str, feature_id: str) -> str:
+        """Return ``<dataset uid>.f<last history seq>`` for one feature."""
+        row = conn.execute(
+            "SELECT max(seq) FROM planmap_history WHERE layer = ? AND feature_id = ?", (layer, feature_id)
+        ).fetchone()
+        return f"{self.uid()}.f{row[0] or 0}"
+
+    def get_meta(self, key: str) -> Any:
+        """Return the JSON value stored under ``key``, or None."""
+        row = self.conn().execute("SELECT value FROM planmap_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+        """Store a JSON value under ``key`` inside the caller's transaction."""
+        conn.execute(
+            "INSERT INTO planmap_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, ensure_ascii=False)),
+        )
+
+
+def _create_empty_gpkg(path: Path) -> None:
+    """Create a valid GeoPackage holding only the (empty) planmap_meta attributes table.
+
+    GDAL writes the gpkg_* system tables and default spatial reference systems; the other planmap tables
+    are added with sqlite3 in ``Database.init_system_tables``.
+    """
+    empty = pd.DataFrame({"key": pd.Series([], dtype=str), "value": pd.Series([], dtype=str)})
+    pyogrio.write_dataframe(empty, path, layer="planmap_meta", driver="GPKG")

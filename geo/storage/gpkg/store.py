@@ -1,0 +1,274 @@
+"""GeoPackageStore: the embedded default store, one .gpkg file that QGIS and ogrinfo open directly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import geopandas as gpd
+
+from geo.errors import UnknownCollection, UnknownFeature
+from geo.storage.base import FeatureStore, check_settable, check_version
+from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
+from geo.storage.gpkg import admin, tiles
+from geo.storage.gpkg import layer as gpkg_layer
+from geo.storage.gpkg.database import Database, now_iso
+from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
+from geo.storage.gpkg.nearest import NearestIndexes
+from geo.storage.sql import quote_ident as q
+from geo.storage.sql import render_where
+from geo.storage.values import HISTORY_COLUMNS, Filter, HistoryEntry, SortKey, WriteMode
+from geo.types import BBox
+
+_GEOM = "geom"
+_RESERVED_PREFIXES = ("planmap_", "gpkg_", "rtree_", "sqlite_")
+
+
+class GeoPackageStore(FeatureStore):
+    """A FeatureStore on one GeoPackage file.
+
+    Feature tables are written by GDAL (through pyogrio) with R-tree spatial indexes; reads, history and
+    progress updates go through sqlite3 (see ``geo.storage.gpkg.database``). The history table is
+    registered as a GeoPackage attributes table.
+
+    Parameters
+    ----------
+    path : the .gpkg file; created (with the planmap system tables) when absent.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self._db = Database(path)
+        self.path = self._db.path
+        self._nearest = NearestIndexes(self.version, lambda layer, columns: self.read(layer, columns=columns))
+
+    def close(self) -> None:
+        """Close every connection this store opened and drop its indexes."""
+        self._nearest.clear()
+        self._db.close()
+
+    def layers(self) -> list[str]:
+        """Return the feature tables registered in gpkg_contents."""
+        rows = self._db.conn().execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY table_name"
+        )
+        return [r[0] for r in rows]
+
+    def _check_layer(self, layer: str) -> None:
+        if layer not in self.layers():
+            raise UnknownCollection(f"no collection {layer!r} in {self.path.name}")
+
+    def write_layer(
+        self,
+        layer: str,
+        frame: gpd.GeoDataFrame,
+        mode: WriteMode = "replace",
+        types: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write a layer (R-tree index, ``fid`` key, ``geom`` column), atomically replacing any old one.
+
+        Table, unique id index, column types and version bump commit in one transaction.
+        """
+        if layer.lower().startswith(_RESERVED_PREFIXES):
+            raise ValueError(f"layer names starting with {_RESERVED_PREFIXES} are reserved: {layer!r}")
+        if mode == "create" and layer in self.layers():
+            raise ValueError(f"collection {layer!r} exists already")
+        encoded, column_types = encode_frame(frame, self.id_column, types)
+
+        def finish(conn: Any) -> None:
+            conn.execute(f"CREATE UNIQUE INDEX {q(layer + '_id')} ON {q(layer)} ({q(self.id_column)})")
+            self._db.set_meta(conn, f"columns:{layer}", column_types)
+            self._db.bump(conn, layer)
+
+        staging = gpkg_layer.write_staging(encoded, layer, self.path.parent, _GEOM)
+        try:
+            conn = self._db.conn()
+            with self._db.write_lock:
+                gpkg_layer.copy_layer(conn, staging, layer, _GEOM, finish)
+        finally:
+            staging.unlink(missing_ok=True)
+
+    def columns(self, layer: str) -> dict[str, str]:
+        """Return the layer's attribute columns and planmap types (read from the file: other processes
+        may have replaced the layer)."""
+        types = self.get_meta(f"columns:{layer}")
+        if types is None:
+            self._check_layer(layer)
+            return {}
+        return dict(types)
+
+    def read(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Return the matching features, using the R-tree for spatial conditions."""
+        types = self.columns(layer)
+        wanted = read_columns(columns, types, self.id_column)
+        p = SQLITE.params()
+        cond = render_where(where, types, dialect=SQLITE, params=p, layer=layer, geom_col=_GEOM)
+        clause = f" WHERE {cond}" if cond else ""
+        page = f"LIMIT {p.named('limit', -1 if limit is None else limit)} OFFSET {p.named('offset', offset)}"
+        select = ", ".join(q(c) for c in wanted)
+        sql = f"SELECT {select}, {q(_GEOM)} FROM {q(layer)}{clause}{SQLITE.order_by(sortby, types)} {page}"
+        rows = self._db.conn().execute(sql, p.values).fetchall()
+        return frame_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
+
+    def read_tile_candidates(
+        self,
+        layer: str,
+        bbox: BBox,
+        *,
+        where: Filter | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+        cell: float | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Choose the tile's rows on the R-tree in SQL, then read only those rows."""
+        types = self.columns(layer)
+        wanted = read_columns(columns, types, self.id_column)
+        conn = self._db.conn()
+        fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
+        return tiles.gpkg_rows_by_fid(conn, layer, _GEOM, fids, wanted, types)
+
+    def nearest(
+        self,
+        layer: str,
+        lon: float,
+        lat: float,
+        radius_m: float,
+        limit: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Measure from the layer's in-memory geodesic index (built once per data version)."""
+        return self._nearest.nearest(layer, lon, lat, radius_m, limit, columns)
+
+    def count(self, layer: str, where: Filter | None = None) -> int:
+        """Return the number of matching features (a bbox alone is counted on the R-tree)."""
+        types = self.columns(layer)
+        p = SQLITE.params()
+        if where is not None and where.bbox is not None and where == Filter(bbox=where.bbox):
+            sql = bbox_count(layer, _GEOM, where.bbox, p)
+        else:
+            cond = render_where(where, types, dialect=SQLITE, params=p, layer=layer, geom_col=_GEOM)
+            sql = f"SELECT count(*) FROM {q(layer)}" + (f" WHERE {cond}" if cond else "")
+        return int(self._db.conn().execute(sql, p.values).fetchone()[0])
+
+    def bounds(self, layer: str) -> BBox | None:
+        """Return the extent from the layer's R-tree."""
+        self._check_layer(layer)
+        sql = f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {q(f'rtree_{layer}_{_GEOM}')}"
+        row = self._db.conn().execute(sql).fetchone()
+        return None if row[0] is None else (row[0], row[1], row[2], row[3])
+
+    def history(
+        self,
+        layer: str | None = None,
+        feature_ids: Sequence[str] | None = None,
+        until: date | None = None,
+    ) -> pd.DataFrame:
+        """Return history rows, oldest first (by date, then by the order they were recorded)."""
+        parts, params = _history_conditions(layer, feature_ids, until)
+        where = f" WHERE {' AND '.join(parts)}" if parts else ""
+        sql = f"SELECT {', '.join(HISTORY_COLUMNS)} FROM planmap_history{where} ORDER BY date, seq"
+        frame = pd.DataFrame(self._db.conn().execute(sql, params).fetchall(), columns=list(HISTORY_COLUMNS))
+        frame["is_demo"] = frame["is_demo"].astype(bool)
+        return frame
+
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Append many entries in one transaction."""
+        now = now_iso()
+        rows = [e.to_row(now) for e in entries]
+        if not rows:
+            return
+        names = list(rows[0])
+        sql = f"INSERT INTO planmap_history ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        with self._db.write() as conn:
+            conn.executemany(sql, [tuple(r[n] for n in names) for r in rows])
+            for layer in sorted({e.layer for e in entries}):
+                self._db.bump(conn, layer)
+
+    def record_progress(
+        self,
+        entry: HistoryEntry,
+        set_values: Mapping[str, Any],
+        expected_version: str | None = None,
+    ) -> str:
+        """Append one report and update the feature's current state atomically."""
+        types = self.columns(entry.layer)
+        check_settable(entry.layer, set_values, types, self.id_column)
+        table, key = q(entry.layer), q(self.id_column)
+        with self._db.write() as conn:
+            if conn.execute(f"SELECT 1 FROM {table} WHERE {key} = ?", (entry.feature_id,)).fetchone() is None:
+                raise UnknownFeature(f"no feature {entry.feature_id!r} in collection {entry.layer!r}")
+            check_version(entry, self._db.feature_version(conn, entry.layer, entry.feature_id), expected_version)
+            if set_values:
+                assign = ", ".join(f"{q(c)} = ?" for c in set_values)
+                values = [to_sql_value(v, types[c]) for c, v in set_values.items()]
+                conn.execute(f"UPDATE {table} SET {assign} WHERE {key} = ?", [*values, entry.feature_id])
+            row = entry.to_row(now_iso())
+            conn.execute(
+                f"INSERT INTO planmap_history ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
+            )
+            return self._db.bump(conn, entry.layer)
+
+    def version(self, layer: str) -> str:
+        """Return ``<dataset uid>.<write counter>`` for the layer."""
+        row = self._db.conn().execute("SELECT version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
+        if row is None:
+            self._check_layer(layer)
+        return f"{self._db.uid()}.{0 if row is None else row[0]}"
+
+    def feature_version(self, layer: str, feature_id: str) -> str:
+        """Return ``<dataset uid>.f<last history seq>`` for the feature."""
+        return self._db.feature_version(self._db.conn(), layer, feature_id)
+
+    def get_meta(self, key: str) -> Any:
+        """Return the JSON value stored under ``key``, or None."""
+        return self._db.get_meta(key)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key``."""
+        with self._db.write() as conn:
+            self._db.set_meta(conn, key, value)
+
+    def reset(self, *, confirm: bool = False) -> None:
+        """Drop every layer, the history, versions and metadata in one transaction, then start anew."""
+        if not confirm:
+            raise ValueError("reset drops every layer and the whole history: pass confirm=True")
+        admin.reset(self._db, self.layers(), _GEOM)
+
+    def meta_keys(self) -> list[str]:
+        """Return the stored metadata keys, sorted."""
+        return admin.meta_keys(self._db)
+
+    def load_history(self, rows: pd.DataFrame) -> None:
+        """Insert history rows with their ``seq`` (AUTOINCREMENT continues after the largest)."""
+        admin.load_history(self._db, rows)
+
+
+def _history_conditions(
+    layer: str | None, feature_ids: Sequence[str] | None, until: date | None
+) -> tuple[list[str], list[Any]]:
+    """Return the conditions of a history query and their parameters."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if layer is not None:
+        parts.append("layer = ?")
+        params.append(layer)
+    if feature_ids is not None:
+        parts.append(f"feature_id IN ({', '.join('?' * len(feature_ids))})" if feature_ids else "0")
+        params.extend(feature_ids)
+    if until is not None:
+        parts.append("date <= ?")
+        params.append(until.isoformat())
+    return parts, params

@@ -1,0 +1,179 @@
+"""One PostgreSQL schema: the connection pool, migrations, and the helpers every PostGIS module shares.
+
+Text columns use ``COLLATE "C"`` (byte order, like SQLite), and dates and JSON come back as text, so the
+store's answers match the GeoPackage's for the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from geo.errors import StoreUnavailable, UnknownCollection
+from geo.storage.sql import quote_ident
+
+Connection = psycopg.Connection[TupleRow]
+
+MAX_IDENTIFIER = 63
+"""PostgreSQL's NAMEDATALEN - 1, in bytes."""
+
+# Schema migrations, applied in order; the version reached is kept in planmap_migrations. {s} is the schema.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        'CREATE TABLE {s}.planmap_meta (key text COLLATE "C" PRIMARY KEY, value json NOT NULL)',
+        'CREATE TABLE {s}.planmap_versions (layer text COLLATE "C" PRIMARY KEY, version bigint NOT NULL)',
+        """CREATE TABLE {s}.planmap_history (
+            seq bigserial PRIMARY KEY, layer text COLLATE "C" NOT NULL, feature_id text COLLATE "C" NOT NULL,
+            date date NOT NULL, status text NOT NULL, percent double precision, note text, author text,
+            recorded_at text NOT NULL, data json, is_demo boolean NOT NULL DEFAULT false)""",
+        "CREATE INDEX planmap_history_feature ON {s}.planmap_history (layer, feature_id, date)",
+        "CREATE INDEX planmap_history_date ON {s}.planmap_history (layer, date)",
+        """CREATE FUNCTION {s}.planmap_append_only() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'planmap_history is append-only'; END $$""",
+        """CREATE TRIGGER planmap_history_no_change BEFORE UPDATE OR DELETE ON {s}.planmap_history
+            FOR EACH ROW EXECUTE FUNCTION {s}.planmap_append_only()""",
+        """CREATE TRIGGER planmap_history_no_truncate BEFORE TRUNCATE ON {s}.planmap_history
+            FOR EACH STATEMENT EXECUTE FUNCTION {s}.planmap_append_only()""",
+    ),
+)
+
+
+def check_identifier(name: str, what: str) -> None:
+    """Refuse an empty name or one longer than PostgreSQL keeps."""
+    if not name or len(name.encode()) > MAX_IDENTIFIER:
+        raise ValueError(f"{what} name {name!r} must be 1 to {MAX_IDENTIFIER} bytes long")
+
+
+def _configure(conn: Connection) -> None:
+    """Return dates and JSON as text, as SQLite does; ``frame_from_rows`` parses JSON like for the GeoPackage."""
+    for name in ("date", "json", "jsonb"):
+        conn.adapters.register_loader(name, TextLoader)
+    conn.execute("SET DateStyle TO ISO")
+
+
+def version_string(row: tuple[Any, ...] | None, prefix: str) -> str:
+    """Format ``(uid JSON text, counter)`` as ``<uid>.<prefix><counter>`` (0 when there is none)."""
+    uid = json.loads(row[0]) if row and row[0] else ""
+    return f"{uid}.{prefix}{(row[1] if row else None) or 0}"
+
+
+class Database:
+    """A pooled PostgreSQL schema holding planmap's tables.
+
+    Parameters
+    ----------
+    dsn : a libpq connection string or ``postgresql://`` URL.
+    schema : the schema; created, with the PostGIS extension, when missing.
+    pool_size : the most connections held open.
+    timeout : seconds to wait for a connection before raising ``StoreUnavailable``.
+    """
+
+    def __init__(self, dsn: str, *, schema: str, pool_size: int, timeout: float) -> None:
+        check_identifier(schema, "schema")
+        self.dsn, self.schema, self.timeout = dsn, schema, timeout
+        self.s = quote_ident(schema)
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max(pool_size, 1),
+            kwargs={"autocommit": True, "connect_timeout": max(int(timeout), 1)},
+            configure=_configure,
+            open=False,
+            name=f"planmap-{schema}",
+        )
+        try:
+            # One direct attempt first: the pool only reports a timeout, libpq says what went wrong.
+            psycopg.connect(dsn, connect_timeout=max(int(timeout), 1)).close()
+            self._pool.open(wait=True, timeout=timeout)
+            self.migrate()
+        except (PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot open PostGIS schema {schema!r}: {exc}") from exc
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def t(self, table: str) -> str:
+        """Return a table name qualified by the schema, quoted."""
+        return f"{self.s}.{quote_ident(table)}"
+
+    @contextmanager
+    def conn(self, transaction: bool = False) -> Iterator[Connection]:
+        """Lend a pooled connection (autocommit), optionally inside one transaction."""
+        try:
+            with self._pool.connection(timeout=self.timeout) as conn:
+                if not transaction:
+                    yield conn
+                    return
+                with conn.transaction():
+                    yield conn
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise StoreUnavailable(f"PostgreSQL store {self.schema!r} unavailable: {exc}") from exc
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema (serialised across processes), with a dataset uid."""
+        with self.conn(transaction=True) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}"])
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.s}")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.s}.planmap_migrations "
+                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            row = conn.execute(f"SELECT coalesce(max(version), 0) FROM {self.s}.planmap_migrations").fetchone()
+            for version, statements in enumerate(_MIGRATIONS, start=1):
+                if row is not None and version > row[0]:
+                    for statement in statements:
+                        conn.execute(statement.format(s=self.s))
+                    conn.execute(f"INSERT INTO {self.s}.planmap_migrations (version) VALUES (%s)", [version])
+            conn.execute(
+                f"INSERT INTO {self.s}.planmap_meta (key, value) VALUES ('dataset_uid', %s) ON CONFLICT DO NOTHING",
+                [json.dumps(uuid.uuid4().hex[:12])],
+            )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._pool.close()
+
+    def columns(self, conn: Connection, layer: str) -> dict[str, str]:
+        """Return a layer's column types; raise ``UnknownCollection`` when the schema holds no such layer."""
+        row = conn.execute(
+            f"SELECT value FROM {self.s}.planmap_meta WHERE key = %s AND to_regclass(%s) IS NOT NULL",
+            [f"columns:{layer}", self.t(layer)],
+        ).fetchone()
+        if row is None:
+            raise UnknownCollection(f"no collection {layer!r} in schema {self.schema!r}")
+        types: dict[str, str] = json.loads(row[0])
+        return types
+
+    # The dataset uid is read with every version, not kept from start-up: a schema rebuilt and swapped in
+    # (``PostGISStore.rebuilding``) has a new uid, and every worker's versions (cache keys, ETags) change with it.
+    def uid_sql(self) -> str:
+        """Return a scalar subquery of the dataset uid (JSON text)."""
+        return f"(SELECT value FROM {self.s}.planmap_meta WHERE key = 'dataset_uid')"
+
+    def bump(self, conn: Connection, layer: str) -> str:
+        """Count one more write of ``layer`` inside the caller's transaction; return the new version."""
+        row = conn.execute(
+            f"INSERT INTO {self.s}.planmap_versions AS v (layer, version) VALUES (%s, 1) "
+            f"ON CONFLICT (layer) DO UPDATE SET version = v.version + 1 RETURNING {self.uid_sql()}, version",
+            [layer],
+        ).fetchone()
+        return version_string(row, "")
+
+    def set_meta(self, conn: Connection, key: str, value: Any) -> None:
+        """Store a JSON value under ``key`` on ``conn``."""
+        conn.execute(
+            f"INSERT INTO {self.s}.planmap_meta (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, json.dumps(value, ensure_ascii=False)],
+        )

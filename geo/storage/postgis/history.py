@@ -1,0 +1,132 @@
+"""The history, data versions and metadata of the PostGIS store: append-only reports and write counters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import UnknownFeature
+from geo.storage.base import check_settable, check_version
+from geo.storage.postgis.database import Connection, Database, version_string
+from geo.storage.sql import quote_ident
+from geo.storage.values import HISTORY_COLUMNS, HistoryEntry
+
+_HISTORY = ", ".join(quote_ident(c) for c in HISTORY_COLUMNS)
+_ID = "id"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _to_pg(value: Any, kind: str) -> Any:
+    """Encode a value for a column of planmap type ``kind``."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False)
+    if kind == "bool":
+        return bool(value)
+    if kind == "date" and isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if kind in ("str", "datetime") else value
+
+
+def history(db: Database, layer: str | None, feature_ids: Sequence[str] | None, until: date | None) -> pd.DataFrame:
+    """Return history rows, oldest first (by date, then by the order they were recorded)."""
+    parts: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if layer is not None:
+        parts.append("layer = %s")
+        params.append(layer)
+    if feature_ids is not None:
+        parts.append("feature_id = ANY(%s)")
+        params.append(list(feature_ids))
+    if until is not None:
+        parts.append('"date" <= %s')
+        params.append(until)
+    sql = f'SELECT {_HISTORY} FROM {db.s}.planmap_history WHERE {" AND ".join(parts)} ORDER BY "date", seq'
+    with db.conn() as conn:
+        frame = pd.DataFrame(conn.execute(sql, params).fetchall(), columns=list(HISTORY_COLUMNS))
+    frame["is_demo"] = frame["is_demo"].astype(bool)
+    return frame
+
+
+def _insert(db: Database, conn: Connection, entries: Sequence[HistoryEntry]) -> None:
+    now, names = _now(), HISTORY_COLUMNS[1:]
+    columns = ", ".join(quote_ident(n) for n in names)
+    with conn.cursor().copy(f"COPY {db.s}.planmap_history ({columns}) FROM STDIN") as copy:
+        for entry in entries:
+            row = entry.to_row(now)
+            row["is_demo"] = bool(row["is_demo"])
+            copy.write_row([row[n] for n in names])
+
+
+def append(db: Database, entries: Sequence[HistoryEntry]) -> None:
+    """Append many entries in one transaction."""
+    if not entries:
+        return
+    with db.conn(transaction=True) as conn:
+        _insert(db, conn, entries)
+        for layer in sorted({e.layer for e in entries}):
+            db.bump(conn, layer)
+
+
+def record_progress(
+    db: Database, entry: HistoryEntry, set_values: Mapping[str, Any], expected_version: str | None
+) -> str:
+    """Append one report and update the feature's current state atomically (the feature row is locked)."""
+    with db.conn(transaction=True) as conn:
+        types = db.columns(conn, entry.layer)
+        check_settable(entry.layer, set_values, types, _ID)
+        table, key = db.t(entry.layer), quote_ident(_ID)
+        locked = conn.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE", [entry.feature_id])
+        if locked.fetchone() is None:
+            raise UnknownFeature(f"no feature {entry.feature_id!r} in collection {entry.layer!r}")
+        check_version(entry, _feature_version(db, conn, entry.layer, entry.feature_id), expected_version)
+        if set_values:
+            assign = ", ".join(f"{quote_ident(c)} = %s" for c in set_values)
+            values = [_to_pg(v, types[c]) for c, v in set_values.items()]
+            conn.execute(f"UPDATE {table} SET {assign} WHERE {key} = %s", [*values, entry.feature_id])
+        _insert(db, conn, [entry])
+        return db.bump(conn, entry.layer)
+
+
+def version(db: Database, layer: str) -> str:
+    """Return ``<dataset uid>.<write counter>`` for the layer."""
+    with db.conn() as conn:
+        row = conn.execute(
+            f"SELECT {db.uid_sql()}, (SELECT version FROM {db.s}.planmap_versions WHERE layer = %s)", [layer]
+        ).fetchone()
+        if row is None or row[1] is None:
+            db.columns(conn, layer)
+    return version_string(row, "")
+
+
+def feature_version(db: Database, layer: str, feature_id: str) -> str:
+    """Return ``<dataset uid>.f<last history seq>`` for the feature."""
+    with db.conn() as conn:
+        return _feature_version(db, conn, layer, feature_id)
+
+
+def _feature_version(db: Database, conn: Connection, layer: str, feature_id: str) -> str:
+    row = conn.execute(
+        f"SELECT {db.uid_sql()}, (SELECT max(seq) FROM {db.s}.planmap_history WHERE layer = %s AND feature_id = %s)",
+        [layer, feature_id],
+    ).fetchone()
+    return version_string(row, "f")
+
+
+def get_meta(db: Database, key: str) -> Any:
+    """Return the JSON value stored under ``key``, or None."""
+    with db.conn() as conn:
+        row = conn.execute(f"SELECT value FROM {db.s}.planmap_meta WHERE key = %s", [key]).fetchone()
+    return None if row is None else json.loads(row[0])

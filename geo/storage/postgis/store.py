@@ -1,0 +1,312 @@
+"""PostGISStore: the scale-out store, one PostgreSQL schema holding the layers, their history and versions.
+
+Its answers match ``GeoPackageStore`` for the same data: text columns use ``COLLATE "C"`` (byte order, like
+SQLite), NULLs sort first ascending as in SQLite, dates come back as ISO strings and JSON as parsed values.
+Versions live in the database, so every server worker sees the same ones.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+
+from geo.storage.base import FeatureStore
+from geo.storage.codec import encode_frame, frame_from_rows, read_columns
+from geo.storage.postgis import admin, history, native
+from geo.storage.postgis.database import Connection, Database, check_identifier
+from geo.storage.postgis.dialect import POSTGIS
+from geo.storage.sql import Params, render_where
+from geo.storage.sql import quote_ident as q
+from geo.storage.values import Aggregate, Filter, HistoryEntry, MvtTile, SortKey, WriteMode
+from geo.types import BBox
+
+_GEOM = "geom"
+_PG_TYPES = {
+    "str": 'text COLLATE "C"',
+    "int": "bigint",
+    "float": "double precision",
+    "bool": "boolean",
+    "date": "date",
+    "datetime": 'text COLLATE "C"',  # ISO text, exactly as the GeoPackage holds it
+    "json": "jsonb",
+}
+_EXTENT = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM {table}) AS x"
+
+
+class PostGISStore(FeatureStore):
+    """A FeatureStore in one PostgreSQL/PostGIS schema.
+
+    Each layer is a table (``fid`` bigserial, unique ``id``, typed columns, ``geom geometry(Geometry, 4326)``
+    with a GiST index). Layers are replaced atomically: COPY into a staging table, then drop and rename in
+    the same transaction. The history is append-only (a trigger refuses UPDATE, DELETE and TRUNCATE).
+
+    Parameters
+    ----------
+    dsn : a libpq connection string or ``postgresql://`` URL.
+    schema : the schema holding planmap's tables; created, with the PostGIS extension, when missing.
+    pool_size : the most connections held open.
+    timeout : seconds to wait for a connection before raising ``StoreUnavailable``.
+    """
+
+    def __init__(self, dsn: str, *, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> None:
+        self._db = Database(dsn, schema=schema, pool_size=pool_size, timeout=timeout)
+        self.schema = schema
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._db.close()
+
+    def layers(self) -> list[str]:
+        """Return the layer tables (those with registered columns), sorted."""
+        sql = (
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE n.nspname = %s AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM {self._db.s}.planmap_meta m "
+            "WHERE m.key = 'columns:' || c.relname) ORDER BY c.relname"
+        )
+        with self._db.conn() as conn:
+            return [r[0] for r in conn.execute(sql, [self.schema])]
+
+    def columns(self, layer: str) -> dict[str, str]:
+        """Return the layer's attribute columns and planmap types."""
+        with self._db.conn() as conn:
+            return self._db.columns(conn, layer)
+
+    def write_layer(
+        self,
+        layer: str,
+        frame: gpd.GeoDataFrame,
+        mode: WriteMode = "replace",
+        types: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write a layer with COPY into a staging table, then swap it in within the same transaction."""
+        check_identifier(layer, "layer")
+        if layer.startswith("planmap_"):
+            raise ValueError(f"layer names starting with 'planmap_' are reserved: {layer!r}")
+        encoded, column_types = encode_frame(frame, self.id_column, types)
+        for name in column_types:
+            check_identifier(name, "column")
+            if name in ("fid", _GEOM):
+                raise ValueError(f"column name {name!r} is reserved")
+        stage = f"planmap_stage_{uuid.uuid4().hex}"
+        db = self._db
+        with db.conn(transaction=True) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}:{layer}"])
+            if mode == "create" and conn.execute("SELECT to_regclass(%s)", [db.t(layer)]).fetchone() != (None,):
+                raise ValueError(f"collection {layer!r} exists already")
+            self._load(conn, stage, encoded, column_types)
+            extent = conn.execute(_EXTENT.format(table=db.t(stage))).fetchone()
+            # Readers keep seeing the old table until this transaction commits.
+            conn.execute(f"DROP TABLE IF EXISTS {db.t(layer)}")
+            conn.execute(f"ALTER TABLE {db.t(stage)} RENAME TO {q(layer)}")
+            native.build_overview(db, conn, layer)
+            db.set_meta(conn, f"columns:{layer}", column_types)
+            db.set_meta(conn, f"extent:{layer}", None if extent is None or extent[0] is None else list(extent))
+            db.bump(conn, layer)
+
+    def _load(self, conn: Connection, table: str, encoded: gpd.GeoDataFrame, types: dict[str, str]) -> None:
+        """Create ``table``, COPY the encoded frame into it, then index and analyse it."""
+        shapes = encoded.geometry.to_numpy()
+        dims = "GeometryZ" if shapely.has_z(shapes).any() else "Geometry"
+        columns = "".join(f"{q(n)} {_PG_TYPES[k]}, " for n, k in types.items())
+        target = self._db.t(table)
+        conn.execute(f"CREATE TABLE {target} (fid bigserial PRIMARY KEY, {columns}{_GEOM} geometry({dims}, 4326))")
+        # Binary EWKB then bytes.hex() is about 3x faster than shapely's own hex output.
+        wkb = shapely.to_wkb(shapely.set_srid(shapes, 4326), include_srid=True)
+        geoms = [None if b is None else b.hex() for b in wkb]
+        values = [encoded[n].astype(object).where(encoded[n].notna(), None).tolist() for n in types]
+        names = ", ".join(q(n) for n in [*types, _GEOM])
+        with conn.cursor().copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in zip(*values, geoms, strict=True):
+                copy.write_row(row)
+        conn.execute(f"CREATE UNIQUE INDEX ON {target} ({q(self.id_column)})")
+        conn.execute(f"CREATE INDEX ON {target} USING gist ({_GEOM})")
+        conn.execute(f"ANALYZE {target}")
+
+    def _select(
+        self, layer: str, where: Filter | None, sortby: Sequence[SortKey], columns: Sequence[str] | None, types: Any
+    ) -> tuple[str, str, list[str], Params]:
+        """Return the page query (``limit``/``offset`` parameters unset), its count query, columns and parameters."""
+        wanted = read_columns(columns, types, self.id_column)
+        p = POSTGIS.params()
+        cond = render_where(where, types, dialect=POSTGIS, params=p, layer=layer)
+        clause = f" WHERE {cond}" if cond else ""
+        table = self._db.t(layer)
+        select = ", ".join(q(c) for c in wanted)
+        page = f"SELECT {select}, ST_AsBinary({_GEOM}) FROM {table}{clause}{POSTGIS.order_by(sortby, types)}"
+        return f"{page} LIMIT %(limit)s OFFSET %(offset)s", f"SELECT count(*) FROM {table}{clause}", wanted, p
+
+    def read(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Return the matching features, using the GiST index for spatial conditions."""
+        with self._db.conn() as conn:
+            types = self._db.columns(conn, layer)
+            sql, _, wanted, p = self._select(layer, where, sortby, columns, types)
+            rows = conn.execute(sql, {**p.values, "limit": limit, "offset": offset}).fetchall()
+        return frame_from_rows(rows, wanted, types)
+
+    def read_page(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int,
+        offset: int = 0,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> tuple[gpd.GeoDataFrame, int]:
+        """Return a page and the number of matches from one pipelined round trip.
+
+        Page and count are sent together, so the server counts while the page is decoded here.
+        """
+        with self._db.conn() as conn:
+            types = self._db.columns(conn, layer)
+            sql, count_sql, wanted, p = self._select(layer, where, sortby, columns, types)
+            with conn.pipeline():
+                page = conn.execute(sql, {**p.values, "limit": limit, "offset": offset})
+                count = conn.execute(count_sql, p.values)
+                frame = frame_from_rows(page.fetchall(), wanted, types)
+                row = count.fetchone()
+        return frame, int(row[0]) if row else 0
+
+    def count(self, layer: str, where: Filter | None = None) -> int:
+        """Return the number of matching features."""
+        with self._db.conn() as conn:
+            types = self._db.columns(conn, layer)
+            _, count_sql, _, p = self._select(layer, where, (), None, types)
+            row = conn.execute(count_sql, p.values).fetchone()
+        return int(row[0]) if row else 0
+
+    def bounds(self, layer: str) -> BBox | None:
+        """Return the extent recorded when the layer was written (geometries change only then)."""
+        with self._db.conn() as conn:
+            self._db.columns(conn, layer)
+            sql = f"SELECT value FROM {self._db.s}.planmap_meta WHERE key = %s"
+            row = conn.execute(sql, [f"extent:{layer}"]).fetchone()
+            extent = json.loads(row[0]) if row else None
+            if extent is None:
+                extent = conn.execute(_EXTENT.format(table=self._db.t(layer))).fetchone()
+        return None if extent is None or extent[0] is None else (extent[0], extent[1], extent[2], extent[3])
+
+    def read_tile_candidates(
+        self,
+        layer: str,
+        bbox: BBox,
+        *,
+        where: Filter | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+        cell: float | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Choose the tile's rows in SQL on the GiST index (from the overview at low zooms)."""
+        return native.tile_candidates(self._db, layer, bbox, where, columns, limit, cell)
+
+    def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
+        """Make the layer with ST_AsMVT where the tile's CRS has an EPSG code PostGIS knows; else in Python."""
+        made = native.mvt_layer(self._db, layer, tile, where)
+        return made if made is not None else super().mvt_layer(layer, tile, where)
+
+    def nearest(
+        self,
+        layer: str,
+        lon: float,
+        lat: float,
+        radius_m: float,
+        limit: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Measure on the spheroid in SQL, KNN-bounded (see ``geo.storage.postgis.native.nearest``)."""
+        return native.nearest(self._db, layer, lon, lat, radius_m, limit, columns)
+
+    def aggregate(self, layer: str, spec: Aggregate, where: Filter | None = None) -> pd.DataFrame:
+        """Count and sum per group with one GROUP BY query."""
+        return native.aggregate(self._db, layer, spec, where)
+
+    def history(
+        self,
+        layer: str | None = None,
+        feature_ids: Sequence[str] | None = None,
+        until: date | None = None,
+    ) -> pd.DataFrame:
+        """Return history rows, oldest first (by date, then by the order they were recorded)."""
+        return history.history(self._db, layer, feature_ids, until)
+
+    def append_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Append many entries in one transaction."""
+        history.append(self._db, entries)
+
+    def record_progress(
+        self, entry: HistoryEntry, set_values: Mapping[str, Any], expected_version: str | None = None
+    ) -> str:
+        """Append one report and update the feature's current state atomically (the feature row is locked)."""
+        return history.record_progress(self._db, entry, set_values, expected_version)
+
+    def version(self, layer: str) -> str:
+        """Return ``<dataset uid>.<write counter>`` for the layer."""
+        return history.version(self._db, layer)
+
+    def feature_version(self, layer: str, feature_id: str) -> str:
+        """Return ``<dataset uid>.f<last history seq>`` for the feature."""
+        return history.feature_version(self._db, layer, feature_id)
+
+    def get_meta(self, key: str) -> Any:
+        """Return the JSON value stored under ``key``, or None."""
+        return history.get_meta(self._db, key)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key``."""
+        with self._db.conn() as conn:
+            self._db.set_meta(conn, key, value)
+
+    def reset(self, *, confirm: bool = False) -> None:
+        """Drop the whole planmap schema and create it anew (a new dataset uid; counters carry on)."""
+        if not confirm:
+            raise ValueError("reset drops every layer and the whole history: pass confirm=True")
+        admin.reset(self._db)
+
+    def meta_keys(self) -> list[str]:
+        """Return the stored metadata keys, sorted."""
+        return admin.meta_keys(self._db)
+
+    def load_history(self, rows: pd.DataFrame) -> None:
+        """COPY history rows, keeping their ``seq``; the sequence then continues after the largest."""
+        admin.load_history(self._db, rows)
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[PostGISStore]:
+        """Yield a store on an empty staging schema; when the block ends without error, swap it in for this one.
+
+        This is how a whole dataset is replaced on a live service: readers keep the old layers and history
+        while the new ones are written, then one transaction renames the staging schema into place and drops
+        the old one. The new dataset uid changes every version, so no worker answers from a cache of the old
+        data. On error the staging schema is dropped and this one is left as it was. Progress reports
+        recorded during the build go with the old schema: replacing means that.
+
+        Raises
+        ------
+        StoreUnavailable
+            When another rebuild of the same schema is running.
+        """
+        with admin.staging_schema(self._db) as staging:
+            stage = PostGISStore(self._db.dsn, schema=staging, pool_size=2, timeout=self._db.timeout)
+            try:
+                yield stage
+            finally:
+                stage.close()
+            admin.swap_in(self._db, staging)

@@ -1,0 +1,165 @@
+"""Values the storage interface passes around: selections, sort keys, history entries, aggregates, tiles.
+
+A leaf module: it imports nothing from the rest of ``geo.storage``, so every store package, the SQL
+renderer and ``layers`` can share these types without import circles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
+
+from shapely.geometry.base import BaseGeometry
+
+from geo.types import BBox
+
+if TYPE_CHECKING:
+    from geo.tms import TileGrid
+
+HISTORY_COLUMNS = (
+    "seq",
+    "layer",
+    "feature_id",
+    "date",
+    "status",
+    "percent",
+    "note",
+    "author",
+    "recorded_at",
+    "data",
+    "is_demo",
+)
+"""Columns of the append-only progress history, in order."""
+
+WriteMode = Literal["create", "replace"]
+
+BEFORE = "before"
+"""Name of the group column ``Aggregate.before`` adds."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which features to read: every given condition must hold (AND).
+
+    Attributes
+    ----------
+    bbox : (minx, miny, maxx, maxy) in CRS84, or None. Features whose geometry intersects it.
+    intersects : a CRS84 geometry, or None. Features whose geometry intersects it.
+    equals : column -> value, or column -> sequence of values (IN).
+    cql : a CQL2-JSON expression (dict), or None, already checked against the layer's queryables.
+    ids : feature ids, or None.
+    """
+
+    bbox: BBox | None = None
+    intersects: BaseGeometry | None = None
+    equals: Mapping[str, Any] = field(default_factory=dict)
+    cql: Mapping[str, Any] | None = None
+    ids: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ``sortby`` term: a column and a direction."""
+
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One progress report, as appended to the history (never updated or deleted).
+
+    ``data`` carries layer-specific measurements (e.g. a water section's monthly readings) as JSON.
+    """
+
+    layer: str
+    feature_id: str
+    date: date
+    status: str
+    percent: float | None = None
+    note: str = ""
+    author: str = ""
+    data: Mapping[str, Any] | None = None
+    is_demo: bool = False
+
+    def to_row(self, recorded_at: str) -> dict[str, Any]:
+        """Return the entry as a history-table row (without ``seq``)."""
+        return {
+            "layer": self.layer,
+            "feature_id": self.feature_id,
+            "date": self.date.isoformat(),
+            "status": self.status,
+            "percent": self.percent,
+            "note": self.note,
+            "author": self.author,
+            "recorded_at": recorded_at,
+            "data": json.dumps(self.data, ensure_ascii=False) if self.data is not None else None,
+            "is_demo": int(self.is_demo),
+        }
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """What to aggregate: groups, and sums of products of numeric columns.
+
+    Attributes
+    ----------
+    by : the group columns (NULL is a group of its own).
+    sums : output name -> the columns whose product is summed (NULL or non-numeric counts as 0).
+    clip : column -> (low, high) bounds applied to its values before multiplying.
+    before : (column, value): adds the boolean group column ``before`` = column < value (NULL: False).
+    """
+
+    by: tuple[str, ...] = ()
+    sums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    clip: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    before: tuple[str, Any] | None = None
+
+    def columns(self) -> list[str]:
+        """Return every column the aggregate reads."""
+        names = [*self.by, *(c for cols in self.sums.values() for c in cols)]
+        if self.before is not None:
+            names.append(self.before[0])
+        return list(dict.fromkeys(names))
+
+    def group_columns(self) -> list[str]:
+        """Return the group columns of the result (``by`` then ``before`` when set)."""
+        return [*self.by, *([BEFORE] if self.before is not None else [])]
+
+
+@dataclass(frozen=True)
+class MvtTile:
+    """One vector-tile layer to make (``FeatureStore.mvt_layer``).
+
+    Attributes
+    ----------
+    name : the MVT layer name.
+    bbox : the buffered tile box in CRS84: candidates are the features whose envelope meets it.
+    grid : the tile (matrix set, zoom, column, row) and its bounds in the matrix set's CRS.
+    properties : the columns written as feature properties (NULLs left out).
+    cell, limit : thinning grid cell (degrees) and feature cap, as for ``read_tile_candidates``.
+    extent, buffer : tile units per side and kept outside each edge.
+    """
+
+    name: str
+    bbox: BBox
+    grid: TileGrid
+    properties: tuple[str, ...]
+    cell: float | None = None
+    limit: int | None = None
+    extent: int = 4096
+    buffer: int = 64
+
+
+def page_total(returned: int, limit: int, offset: int) -> int | None:
+    """Return the number of matches implied by a page, or None when only a count can tell.
+
+    Examples
+    --------
+    >>> page_total(7, 100, 0), page_total(7, 100, 200), page_total(100, 100, 0), page_total(0, 100, 0)
+    (7, 207, None, None)
+    """
+    return offset + returned if 0 < returned < limit else None
