@@ -67,3 +67,15 @@ class InvalidDataFile(GeoError):
 
 class FileTooLarge(GeoError):
     """Uploaded file or archive exceeds the size limit."""
+
+
+class StoreFull(StoreUnavailable):
+    """The store's disk is full: nothing more can be written until space is freed."""
+
+
+class StoreReadOnly(StoreUnavailable):
+    """The store cannot be written (a read-only or immutable file, or a read-only database)."""
+
+
+class StoreBusy(StoreUnavailable):
+    """The store is locked by another writer (e.g. a desktop GIS holding the file); try again shortly."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from geo.errors import StoreUnavailable
 from geo.storage import open_store
 from geo.storage.base import FeatureStore
 from layers.errors import DataNotBuilt
@@ -24,3 +27,29 @@ def require_built(store: FeatureStore, registry: LayerRegistry) -> None:
     missing = missing_layers(store, registry)
     if missing:
         raise DataNotBuilt(f"the store lacks layers {missing}; run `planmap build-demo` or import real data")
+
+
+def health_report(store: FeatureStore, registry: LayerRegistry) -> dict[str, Any]:
+    """Return the service's health: the store readable and writable, plan layers present, data versions.
+
+    ``status`` is ``ok`` only when the store can be read and written and holds every catalogue layer;
+    otherwise ``unavailable`` (cannot be read), ``read-only`` (readable, writes would fail: disk full,
+    a lock, a read-only file or standby) or ``incomplete`` (plan layers missing), with the problems named.
+    """
+    health = store.health()
+    body: dict[str, Any] = {"readable": health.readable, "writable": health.writable}
+    problems = list(health.problems)
+    if not health.readable:
+        return {"status": "unavailable", **body, "problems": problems}
+    try:
+        missing = missing_layers(store, registry)
+        versions = {layer.id: store.version(layer.id) for layer in registry if layer.id not in missing}
+    except StoreUnavailable as exc:
+        return {"status": "unavailable", **body, "readable": False, "problems": [*problems, str(exc)]}
+    status = "incomplete" if missing else "ok" if health.writable else "read-only"
+    body = {"status": status, **body, "versions": versions}
+    if missing:
+        body["missing"] = missing
+    if problems:
+        body["problems"] = problems
+    return body

@@ -21,10 +21,11 @@ from starlette.requests import cookie_parser
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from geo.errors import GeoError
 from layers.errors import LayerError, NotAuthenticated
 from layers.registry import LayerRegistry
 from layers.tokens import Principal, Role, authenticate, private_view, require_role
-from server.errors import error_response
+from server.errors import error_response, response_for
 from server.settings import Settings
 
 OPEN_PATHS = ("/healthz", "/api", "/openapi.json", "/docs", "/static/", "/favicon", "/login", "/logout")
@@ -117,6 +118,9 @@ class AuthMiddleware:
         headers = dict(scope.get("headers", []))
         try:
             principal = self._principal(scope, headers)
+        except GeoError as exc:  # the store failed while checking the token: the same 503 as any request
+            await response_for(exc)(scope, receive, send)
+            return
         except LayerError as exc:
             if scope["method"] in _READS and _wants_page(headers) and not _is_open(scope["path"]):
                 await _login_redirect(scope)(scope, receive, send)

@@ -29,6 +29,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     geo_errors.CRSMismatchError: 400,
     geo_errors.StaleVersion: 412,
     geo_errors.StoreUnavailable: 503,
+    geo_errors.StoreFull: 507,
     layer_errors.UnknownLayer: 404,
     layer_errors.UnknownRaster: 404,
     layer_errors.UnknownCounty: 404,
@@ -62,6 +63,25 @@ def error_response(status: int, code: str, description: str) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=status)
 
 
+RETRY_AFTER_S = 5
+"""``Retry-After`` on store errors that pass by themselves (a restart, a lock, space freed)."""
+
+
+def response_for(exc: Exception) -> JSONResponse:
+    """Return the JSON error response for a domain error (its status from ``STATUS_CODES``).
+
+    Used by the exception handlers and by middleware, which runs outside them (authentication reads the
+    store too, and a store that is down must answer 503 there as everywhere).
+    """
+    status = _status_for(exc)
+    response = error_response(status, type(exc).__name__, str(exc))
+    if status == 401:
+        response.headers.update(_CHALLENGE)
+    if isinstance(exc, geo_errors.StoreUnavailable):
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def _status_for(exc: Exception) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_CODES:
@@ -81,13 +101,9 @@ def add_exception_handlers(app: FastAPI) -> None:
     """Answer domain errors, validation errors and HTTP errors with ``ErrorBody`` JSON."""
 
     async def domain_error(request: Request, exc: Exception) -> JSONResponse:
-        status = _status_for(exc)
-        if status >= 500:
+        if _status_for(exc) >= 500:
             logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-        response = error_response(status, type(exc).__name__, str(exc))
-        if status == 401:
-            response.headers.update(_CHALLENGE)
-        return response
+        return response_for(exc)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

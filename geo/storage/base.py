@@ -19,6 +19,7 @@ from geo.storage.values import (
     HISTORY_COLUMNS,
     Aggregate,
     Filter,
+    Health,
     HistoryEntry,
     MvtTile,
     SortKey,
@@ -32,6 +33,7 @@ __all__ = [
     "Aggregate",
     "FeatureStore",
     "Filter",
+    "Health",
     "HistoryEntry",
     "MvtTile",
     "SortKey",
@@ -195,6 +197,10 @@ class FeatureStore(ABC):
         """
         frame = self.read(layer, where, columns=spec.columns())
         return aggregate_frame(frame, spec)
+
+    @abstractmethod
+    def health(self) -> Health:
+        """Return whether the store can be read and written now (schema complete, file or server reachable)."""
 
     @abstractmethod
     def reset(self, *, confirm: bool = False) -> None:

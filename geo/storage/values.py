@@ -154,6 +154,15 @@ class MvtTile:
     buffer: int = 64
 
 
+@dataclass(frozen=True)
+class Health:
+    """Whether a store can be read and written now, and what stops it (``FeatureStore.health``)."""
+
+    readable: bool
+    writable: bool
+    problems: tuple[str, ...] = ()
+
+
 def page_total(returned: int, limit: int, offset: int) -> int | None:
     """Return the number of matches implied by a page, or None when only a count can tell.
 

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from layers.store import missing_layers
+from layers.store import health_report
 from server.deps import RegistryDep, StoreDep
 
 router = APIRouter(tags=["Health"])
@@ -16,14 +16,14 @@ router = APIRouter(tags=["Health"])
     "/healthz",
     operation_id="health",
     summary="Service health and data versions",
-    responses={503: {"description": "The store lacks plan layers (data not built or not imported)"}},
+    responses={
+        503: {
+            "description": "The store cannot be read or written (status `unavailable` or `read-only`, problems "
+            "named) or lacks plan layers (`incomplete`, missing layers named)"
+        }
+    },
 )
 def health(store: StoreDep, registry: RegistryDep) -> Any:
-    """Return ok, the answering worker's process id and each layer's data version; 503 naming missing layers."""
-    missing = missing_layers(store, registry)
-    versions = {layer.id: store.version(layer.id) for layer in registry if layer.id not in missing}
-    body: dict[str, Any] = {"status": "ok" if not missing else "incomplete", "pid": os.getpid(), "versions": versions}
-    if missing:
-        body["missing"] = missing
-        return JSONResponse(body, status_code=503)
-    return body
+    """Return the store's health (readable, writable), the worker's process id and each layer's data version."""
+    body = {**health_report(store, registry), "pid": os.getpid()}
+    return body if body["status"] == "ok" else JSONResponse(body, status_code=503)

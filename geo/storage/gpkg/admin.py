@@ -24,7 +24,8 @@ def reset(db: Database, layers: list[str], geom_col: str) -> None:
 
 def meta_keys(db: Database) -> list[str]:
     """Return the stored metadata keys, sorted."""
-    return [r[0] for r in db.conn().execute("SELECT key FROM planmap_meta ORDER BY key")]
+    with db.reading() as conn:
+        return [r[0] for r in conn.execute("SELECT key FROM planmap_meta ORDER BY key")]
 
 
 def load_history(db: Database, rows: pd.DataFrame) -> None:

@@ -7,6 +7,8 @@ Beside the feature tables, planmap keeps the append-only progress history, a wri
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 import threading
 import uuid
@@ -20,8 +22,9 @@ import pandas as pd
 
 import pyogrio
 
-from geo.errors import StoreUnavailable
+from geo.errors import StoreBusy, StoreFull, StoreReadOnly, StoreUnavailable
 from geo.storage.gpkg.functions import register_functions
+from geo.storage.values import Health
 
 _SYSTEM_DDL = (
     """CREATE TABLE IF NOT EXISTS planmap_history (
@@ -46,6 +49,39 @@ _CONTENTS = """INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, ident
     VALUES (?, 'attributes', ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))"""
 
 
+BUSY_TIMEOUT_S = 4.0
+"""How long a write waits for a lock held by another writer (another worker, QGIS) before answering busy."""
+MIN_FREE_BYTES = 1 << 20
+"""Free disk space below which the store reports itself not writable."""
+SYSTEM_TABLES = ("planmap_history", "planmap_versions", "planmap_meta")
+
+
+def store_error(exc: sqlite3.Error, path: Path) -> StoreUnavailable:
+    """Translate an SQLite failure into the store error a client can act on (full, read-only, busy...)."""
+    text = str(exc).lower()
+    if "full" in text:
+        return StoreFull(f"the disk holding {path.name} is full: {exc}")
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return StoreReadOnly(f"{path.name} cannot be written: {exc}")
+    if "locked" in text or "busy" in text:
+        return StoreBusy(f"{path.name} is locked by another writer; retry in a few seconds")
+    return StoreUnavailable(f"GeoPackage {path.name} failed: {exc}")
+
+
+def _translatable(exc: BaseException) -> bool:
+    """Failures of the file or the disk, not of the statement (constraints and triggers keep their type)."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Return the file's (device, inode), or None when nothing is at the path."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def now_iso() -> str:
     """Return the current UTC time as ISO text with milliseconds (``recorded_at``)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -67,19 +103,35 @@ class Database:
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _create_empty_gpkg(self.path)
+        # The file this store serves: if another file (or none) appears at the path later, the store fails
+        # closed instead of writing to an unlinked inode or creating an empty database there.
+        self._identity = _identity(self.path)
         self.init_system_tables()
+
+    def check_file(self) -> None:
+        """Raise ``StoreUnavailable`` when the file was deleted or replaced since the store opened it."""
+        if _identity(self.path) != self._identity:
+            raise StoreUnavailable(
+                f"the GeoPackage {self.path} was deleted or replaced while the server ran; "
+                "nothing was written; restore the file or restart the server on the new one"
+            )
 
     def conn(self) -> sqlite3.Connection:
         """Return this thread's connection (autocommit mode), opening it on first use."""
+        self.check_file()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                # mode=rw: never create a database at the path (a missing file is an error, not a new store).
+                uri = f"file:{self.path.resolve().as_posix()}?mode=rw"
+                conn = sqlite3.connect(
+                    uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"cannot open GeoPackage {self.path}: {exc}") from exc
-            conn.execute("PRAGMA journal_mode=WAL")
+                raise store_error(exc, self.path) from exc
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             # Reads of scattered rows (R-tree hits) are dominated by page fetches: map the file, cache more.
             conn.execute("PRAGMA mmap_size=536870912")
             conn.execute("PRAGMA cache_size=-32768")
@@ -89,17 +141,77 @@ class Database:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one write transaction (rolled back on error)."""
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Lend this thread's connection for reads; file and disk failures become store errors."""
         conn = self.conn()
-        with self.write_lock:
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            if _translatable(exc):
+                raise store_error(exc, self.path) from exc
+            raise
+
+    @contextmanager
+    def locked(self) -> Iterator[sqlite3.Connection]:
+        """Hold this process's write lock (bounded wait) and lend the connection; failures become store errors."""
+        conn = self.conn()
+        if not self.write_lock.acquire(timeout=BUSY_TIMEOUT_S):
+            raise StoreBusy(f"{self.path.name} is busy with another write; retry in a few seconds")
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            if _translatable(exc):
+                raise store_error(exc, self.path) from exc
+            raise
+        finally:
+            self.write_lock.release()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one write transaction (rolled back on error, refused if the file was swapped)."""
+        with self.locked() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                self.check_file()  # never acknowledge a write to a file that is no longer at the path
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def health(self) -> Health:
+        """Check that the file is the one opened, its tables are complete, and a write could start now."""
+        problems: list[str] = []
+        try:
+            with self.reading() as conn:
+                names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                missing = [t for t in (*SYSTEM_TABLES, "gpkg_contents") if t not in names]
+                if missing or not self.get_meta("dataset_uid"):
+                    problems.append(f"incomplete store: missing {missing or ['dataset_uid']}")
+        except StoreUnavailable as exc:
+            return Health(False, False, (str(exc),))
+        readable = not problems
+        problems += self._write_problems()
+        return Health(readable, readable and len(problems) == 0, tuple(problems))
+
+    def _write_problems(self) -> list[str]:
+        """Say what would stop a write now: permissions, disk space, another program's lock."""
+        if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+            return [f"{self.path.name} or its directory is not writable"]
+        if shutil.disk_usage(self.path.parent).free < MIN_FREE_BYTES:
+            return [f"less than {MIN_FREE_BYTES >> 20} MiB free on the disk holding {self.path.name}"]
+        try:
+            with self.locked() as conn:
+                conn.execute("PRAGMA busy_timeout=200")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("ROLLBACK")
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        except StoreUnavailable as exc:
+            return [str(exc)]
+        return []
 
     def init_system_tables(self) -> None:
         """Create planmap's tables and the dataset uid where missing (opening for reading writes nothing)."""
@@ -149,7 +261,8 @@ class Database:
 
     def get_meta(self, key: str) -> Any:
         """Return the JSON value stored under ``key``, or None."""
-        row = self.conn().execute("SELECT value FROM planmap_meta WHERE key = ?", (key,)).fetchone()
+        with self.reading() as conn:
+            row = conn.execute("SELECT value FROM planmap_meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     @staticmethod

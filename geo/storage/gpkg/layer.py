@@ -9,6 +9,7 @@ never a half-written one.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
 
+from geo.errors import StoreFull, StoreReadOnly, StoreUnavailable
 from geo.storage.sql import quote_ident
 
 _META_TABLES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents")
@@ -25,18 +28,53 @@ _RTREE_SHADOWS = ("_node", "_parent", "_rowid")
 
 def write_staging(frame: gpd.GeoDataFrame, layer: str, directory: Path, geometry_name: str) -> Path:
     """Write ``frame`` as the only layer of a new staging GeoPackage next to the live file."""
-    handle = tempfile.NamedTemporaryFile(prefix=f".{layer}-", suffix=".gpkg", dir=directory, delete=False)
+    try:
+        handle = tempfile.NamedTemporaryFile(prefix=f".{layer}-", suffix=".gpkg", dir=directory, delete=False)
+    except OSError as exc:
+        raise _os_error(exc, directory) from exc
     handle.close()
     path = Path(handle.name)
     path.unlink()
-    pyogrio.write_dataframe(
-        frame,
-        path,
-        layer=layer,
-        driver="GPKG",
-        layer_options={"FID": "fid", "GEOMETRY_NAME": geometry_name, "SPATIAL_INDEX": "YES"},
-    )
+    try:
+        pyogrio.write_dataframe(
+            frame,
+            path,
+            layer=layer,
+            driver="GPKG",
+            layer_options={"FID": "fid", "GEOMETRY_NAME": geometry_name, "SPATIAL_INDEX": "YES"},
+        )
+    except BaseException as exc:
+        remove_staging(path)  # a half-written staging file must not stay in the data directory
+        if isinstance(exc, DataSourceError | DataLayerError | OSError):
+            raise _write_error(exc, directory) from exc
+        raise
     return path
+
+
+def remove_staging(path: Path) -> None:
+    """Remove a staging GeoPackage and the journal files SQLite or GDAL may have left beside it."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _os_error(exc: OSError, directory: Path) -> StoreUnavailable:
+    if exc.errno == errno.ENOSPC:
+        return StoreFull(f"the disk holding {directory} is full")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreReadOnly(f"{directory} cannot be written: {exc.strerror}")
+    return StoreUnavailable(f"cannot write in {directory}: {exc}")
+
+
+def _write_error(exc: BaseException, directory: Path) -> StoreUnavailable:
+    """GDAL reports a full disk or a read-only directory as text: name the cause the client can act on."""
+    if isinstance(exc, OSError):
+        return _os_error(exc, directory)
+    text = str(exc).lower()
+    if "no space" in text or "full" in text:
+        return StoreFull(f"the disk holding {directory} is full")
+    if "read-only" in text or "readonly" in text or "permission" in text:
+        return StoreReadOnly(f"{directory} cannot be written: {exc}")
+    return StoreUnavailable(f"writing the layer failed: {exc}")
 
 
 def _layer_objects(conn: sqlite3.Connection, schema: str, layer: str, geometry_name: str) -> list[tuple[str, str, str]]:
@@ -73,12 +111,14 @@ def copy_layer(
     layer: str,
     geometry_name: str,
     finish: Callable[[sqlite3.Connection], None] | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> None:
     """Replace ``layer`` in the live database with the one in ``staging``, in one transaction.
 
     ``conn`` must be in autocommit mode with no open transaction (ATTACH is not allowed inside one).
     Triggers and indexes are created after the bulk copy so the R-tree triggers do not fire per row.
-    ``finish(conn)`` runs inside the same transaction (the caller's metadata and version bump).
+    ``finish(conn)`` runs inside the same transaction (the caller's metadata and version bump), and
+    ``before_commit()`` last, to refuse the commit (by raising) when the live file is no longer valid.
     """
     conn.execute("ATTACH DATABASE ? AS staging", (str(staging),))
     try:
@@ -87,8 +127,11 @@ def copy_layer(
             _copy(conn, layer, geometry_name)
             if finish is not None:
                 finish(conn)
+            if before_commit is not None:
+                before_commit()
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
     finally:

@@ -21,7 +21,7 @@ from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
 from geo.storage.gpkg.nearest import NearestIndexes
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
-from geo.storage.values import HISTORY_COLUMNS, Filter, HistoryEntry, SortKey, WriteMode
+from geo.storage.values import HISTORY_COLUMNS, Filter, Health, HistoryEntry, SortKey, WriteMode
 from geo.types import BBox
 
 _GEOM = "geom"
@@ -52,10 +52,9 @@ class GeoPackageStore(FeatureStore):
 
     def layers(self) -> list[str]:
         """Return the feature tables registered in gpkg_contents."""
-        rows = self._db.conn().execute(
-            "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY table_name"
-        )
-        return [r[0] for r in rows]
+        with self._db.reading() as conn:
+            rows = conn.execute("SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY table_name")
+            return [r[0] for r in rows]
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self.layers():
@@ -85,11 +84,10 @@ class GeoPackageStore(FeatureStore):
 
         staging = gpkg_layer.write_staging(encoded, layer, self.path.parent, _GEOM)
         try:
-            conn = self._db.conn()
-            with self._db.write_lock:
-                gpkg_layer.copy_layer(conn, staging, layer, _GEOM, finish)
+            with self._db.locked() as conn:
+                gpkg_layer.copy_layer(conn, staging, layer, _GEOM, finish, self._db.check_file)
         finally:
-            staging.unlink(missing_ok=True)
+            gpkg_layer.remove_staging(staging)
 
     def columns(self, layer: str) -> dict[str, str]:
         """Return the layer's attribute columns and planmap types (read from the file: other processes
@@ -119,7 +117,8 @@ class GeoPackageStore(FeatureStore):
         page = f"LIMIT {p.named('limit', -1 if limit is None else limit)} OFFSET {p.named('offset', offset)}"
         select = ", ".join(q(c) for c in wanted)
         sql = f"SELECT {select}, {q(_GEOM)} FROM {q(layer)}{clause}{SQLITE.order_by(sortby, types)} {page}"
-        rows = self._db.conn().execute(sql, p.values).fetchall()
+        with self._db.reading() as conn:
+            rows = conn.execute(sql, p.values).fetchall()
         return frame_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
 
     def read_tile_candidates(
@@ -135,9 +134,9 @@ class GeoPackageStore(FeatureStore):
         """Choose the tile's rows on the R-tree in SQL, then read only those rows."""
         types = self.columns(layer)
         wanted = read_columns(columns, types, self.id_column)
-        conn = self._db.conn()
-        fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
-        return tiles.gpkg_rows_by_fid(conn, layer, _GEOM, fids, wanted, types)
+        with self._db.reading() as conn:
+            fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
+            return tiles.gpkg_rows_by_fid(conn, layer, _GEOM, fids, wanted, types)
 
     def nearest(
         self,
@@ -160,13 +159,15 @@ class GeoPackageStore(FeatureStore):
         else:
             cond = render_where(where, types, dialect=SQLITE, params=p, layer=layer, geom_col=_GEOM)
             sql = f"SELECT count(*) FROM {q(layer)}" + (f" WHERE {cond}" if cond else "")
-        return int(self._db.conn().execute(sql, p.values).fetchone()[0])
+        with self._db.reading() as conn:
+            return int(conn.execute(sql, p.values).fetchone()[0])
 
     def bounds(self, layer: str) -> BBox | None:
         """Return the extent from the layer's R-tree."""
         self._check_layer(layer)
         sql = f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {q(f'rtree_{layer}_{_GEOM}')}"
-        row = self._db.conn().execute(sql).fetchone()
+        with self._db.reading() as conn:
+            row = conn.execute(sql).fetchone()
         return None if row[0] is None else (row[0], row[1], row[2], row[3])
 
     def history(
@@ -179,7 +180,8 @@ class GeoPackageStore(FeatureStore):
         parts, params = _history_conditions(layer, feature_ids, until)
         where = f" WHERE {' AND '.join(parts)}" if parts else ""
         sql = f"SELECT {', '.join(HISTORY_COLUMNS)} FROM planmap_history{where} ORDER BY date, seq"
-        frame = pd.DataFrame(self._db.conn().execute(sql, params).fetchall(), columns=list(HISTORY_COLUMNS))
+        with self._db.reading() as conn:
+            frame = pd.DataFrame(conn.execute(sql, params).fetchall(), columns=list(HISTORY_COLUMNS))
         frame["is_demo"] = frame["is_demo"].astype(bool)
         return frame
 
@@ -223,14 +225,16 @@ class GeoPackageStore(FeatureStore):
 
     def version(self, layer: str) -> str:
         """Return ``<dataset uid>.<write counter>`` for the layer."""
-        row = self._db.conn().execute("SELECT version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
         if row is None:
             self._check_layer(layer)
         return f"{self._db.uid()}.{0 if row is None else row[0]}"
 
     def feature_version(self, layer: str, feature_id: str) -> str:
         """Return ``<dataset uid>.f<last history seq>`` for the feature."""
-        return self._db.feature_version(self._db.conn(), layer, feature_id)
+        with self._db.reading() as conn:
+            return self._db.feature_version(conn, layer, feature_id)
 
     def get_meta(self, key: str) -> Any:
         """Return the JSON value stored under ``key``, or None."""
@@ -240,6 +244,10 @@ class GeoPackageStore(FeatureStore):
         """Store a JSON value under ``key``."""
         with self._db.write() as conn:
             self._db.set_meta(conn, key, value)
+
+    def health(self) -> Health:
+        """Check the file is the one opened, complete, and writable now (permissions, disk space, locks)."""
+        return self._db.health()
 
     def reset(self, *, confirm: bool = False) -> None:
         """Drop every layer, the history, versions and metadata in one transaction, then start anew."""

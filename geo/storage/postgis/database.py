@@ -17,11 +17,13 @@ from psycopg.rows import TupleRow
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from geo.errors import StoreUnavailable, UnknownCollection
+from geo.errors import StoreFull, StoreReadOnly, StoreUnavailable, UnknownCollection
 from geo.storage.sql import quote_ident
+from geo.storage.values import Health
 
 Connection = psycopg.Connection[TupleRow]
 
+SYSTEM_TABLES = ("planmap_history", "planmap_versions", "planmap_meta")
 MAX_IDENTIFIER = 63
 """PostgreSQL's NAMEDATALEN - 1, in bytes."""
 
@@ -86,6 +88,9 @@ class Database:
             max_size=max(pool_size, 1),
             kwargs={"autocommit": True, "connect_timeout": max(int(timeout), 1)},
             configure=_configure,
+            # A pooled connection is checked before it is lent, so a database restart costs only the
+            # requests in flight then, not every stale connection afterwards.
+            check=ConnectionPool.check_connection,
             open=False,
             name=f"planmap-{schema}",
         )
@@ -101,6 +106,26 @@ class Database:
             self._pool.close()
             raise
 
+    def health(self) -> Health:
+        """Check the server answers, planmap's tables are complete, and it accepts writes (not a standby)."""
+        try:
+            with self.conn() as conn:
+                found = conn.execute(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s)",
+                    [self.schema, list(SYSTEM_TABLES)],
+                ).fetchone()
+                uid = conn.execute(f"SELECT 1 FROM {self.s}.planmap_meta WHERE key = 'dataset_uid'").fetchone()
+                standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+        except (StoreUnavailable, psycopg.Error) as exc:
+            return Health(False, False, (f"PostgreSQL store {self.schema!r} unavailable: {exc}",))
+        problems = []
+        if not found or found[0] != len(SYSTEM_TABLES) or uid is None:
+            problems.append(f"incomplete store: schema {self.schema!r} lacks planmap's tables or its dataset uid")
+        readable = not problems
+        if standby and standby[0]:
+            problems.append("the database is a read-only standby")
+        return Health(readable, readable and not problems, tuple(problems))
+
     def t(self, table: str) -> str:
         """Return a table name qualified by the schema, quoted."""
         return f"{self.s}.{quote_ident(table)}"
@@ -115,7 +140,11 @@ class Database:
                     return
                 with conn.transaction():
                     yield conn
-        except (PoolTimeout, psycopg.OperationalError) as exc:
+        except psycopg.errors.DiskFull as exc:
+            raise StoreFull(f"the PostgreSQL server's disk is full: {exc}") from exc
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            raise StoreReadOnly(f"PostgreSQL store {self.schema!r} accepts no writes now: {exc}") from exc
+        except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise StoreUnavailable(f"PostgreSQL store {self.schema!r} unavailable: {exc}") from exc
 
     def migrate(self) -> None:

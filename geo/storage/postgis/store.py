@@ -26,7 +26,7 @@ from geo.storage.postgis.database import Connection, Database, check_identifier
 from geo.storage.postgis.dialect import POSTGIS
 from geo.storage.sql import Params, render_where
 from geo.storage.sql import quote_ident as q
-from geo.storage.values import Aggregate, Filter, HistoryEntry, MvtTile, SortKey, WriteMode
+from geo.storage.values import Aggregate, Filter, Health, HistoryEntry, MvtTile, SortKey, WriteMode
 from geo.types import BBox
 
 _GEOM = "geom"
@@ -273,6 +273,10 @@ class PostGISStore(FeatureStore):
         """Store a JSON value under ``key``."""
         with self._db.conn() as conn:
             self._db.set_meta(conn, key, value)
+
+    def health(self) -> Health:
+        """Check the server answers, the schema is complete and the database accepts writes."""
+        return self._db.health()
 
     def reset(self, *, confirm: bool = False) -> None:
         """Drop the whole planmap schema and create it anew (a new dataset uid; counters carry on)."""
