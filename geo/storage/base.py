@@ -18,6 +18,7 @@ from geo.types import BBox
 
 if TYPE_CHECKING:
     from geo.storage.aggregate import Aggregate
+    from geo.storage.schema.tokens import StoredToken
     from geo.storage.tilespec import MvtTile
 
 HISTORY_COLUMNS = (
@@ -330,3 +331,19 @@ class FeatureStore(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON metadata value under ``key``."""
+
+    @abstractmethod
+    def add_token(self, token: StoredToken) -> None:
+        """Store an access token (its hash) as its user's one live token, revoking the previous one atomically."""
+
+    @abstractmethod
+    def revoke_tokens(self, user: str) -> int:
+        """Revoke the user's live tokens in one statement; return how many were revoked."""
+
+    @abstractmethod
+    def tokens(self, include_revoked: bool = False) -> list[StoredToken]:
+        """Return the live access tokens (all with ``include_revoked``), by user."""
+
+    @abstractmethod
+    def token_by_hash(self, sha256: str) -> StoredToken | None:
+        """Return the live access token with this hex SHA-256, or None."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -22,32 +21,12 @@ from geo.storage import candidates, gpkg_layer, sqlfilter
 from geo.storage.base import HISTORY_COLUMNS, FeatureStore, Filter, HistoryEntry, SortKey, WriteMode
 from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
 from geo.storage.gpkg_admin import GeoPackageAdmin
+from geo.storage.schema import migrate as schema
+from geo.storage.schema.tokens import GeoPackageTokens
 from geo.types import BBox
 
 _GEOM = "geom"
 _RESERVED_PREFIXES = ("planmap_", "gpkg_", "rtree_", "sqlite_")
-
-_SYSTEM_DDL = (
-    """CREATE TABLE IF NOT EXISTS planmap_history (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        layer TEXT NOT NULL, feature_id TEXT NOT NULL, date TEXT NOT NULL,
-        status TEXT NOT NULL, percent REAL, note TEXT, author TEXT,
-        recorded_at TEXT NOT NULL, data TEXT, is_demo INTEGER NOT NULL DEFAULT 0)""",
-    "CREATE INDEX IF NOT EXISTS planmap_history_feature ON planmap_history (layer, feature_id, date)",
-    "CREATE INDEX IF NOT EXISTS planmap_history_date ON planmap_history (layer, date)",
-    # The history is append-only: the database itself refuses edits and deletions.
-    """CREATE TRIGGER IF NOT EXISTS planmap_history_no_update BEFORE UPDATE ON planmap_history
-        BEGIN SELECT RAISE(ABORT, 'planmap_history is append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS planmap_history_no_delete BEFORE DELETE ON planmap_history
-        BEGIN SELECT RAISE(ABORT, 'planmap_history is append-only'); END""",
-    "CREATE TABLE IF NOT EXISTS planmap_versions (layer TEXT PRIMARY KEY, version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS planmap_meta (
-        fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL)""",
-    "CREATE UNIQUE INDEX IF NOT EXISTS planmap_meta_key ON planmap_meta (key)",
-)
-
-_CONTENTS = """INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change)
-    VALUES (?, 'attributes', ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))"""
 
 
 def _now() -> str:
@@ -59,7 +38,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class GeoPackageStore(GeoPackageAdmin, FeatureStore):
+class GeoPackageStore(GeoPackageAdmin, GeoPackageTokens, FeatureStore):
     """A FeatureStore on one GeoPackage file.
 
     Feature tables are written by GDAL (through pyogrio) with R-tree spatial indexes; reads, history and
@@ -112,21 +91,10 @@ class GeoPackageStore(GeoPackageAdmin, FeatureStore):
             conn.execute("COMMIT")
 
     def _init_system_tables(self) -> None:
-        conn = self._conn()
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        if {"planmap_history_no_delete", "planmap_versions", "planmap_meta_key"} <= names and self.get_meta(
-            "dataset_uid"
-        ):
+        """Bring the system tables to the head revision (``geo.storage.schema``) unless they are there."""
+        if schema.geopackage_is_current(self._conn()) and self.get_meta("dataset_uid"):
             return  # already initialised: opening for reading must not write to the file
-        with self._write() as conn:
-            for ddl in _SYSTEM_DDL:
-                conn.execute(ddl)
-            conn.execute(_CONTENTS, ("planmap_history", "planmap_history", "append-only progress history"))
-            conn.execute(_CONTENTS, ("planmap_versions", "planmap_versions", "data version per layer"))
-            conn.execute(
-                "INSERT OR IGNORE INTO planmap_meta (key, value) VALUES ('dataset_uid', ?)",
-                (json.dumps(uuid.uuid4().hex[:12]),),
-            )
+        schema.upgrade_geopackage(self.path)
 
     def close(self) -> None:
         """Close every connection this store opened."""
@@ -355,7 +323,7 @@ def _create_empty_gpkg(path: Path) -> None:
     """Create a valid GeoPackage holding only the (empty) planmap_meta attributes table.
 
     GDAL writes the gpkg_* system tables and default spatial reference systems; the other planmap tables
-    are added with sqlite3 in ``_init_system_tables``.
+    are added by the migrations in ``geo.storage.schema``.
     """
     empty = pd.DataFrame({"key": pd.Series([], dtype=str), "value": pd.Series([], dtype=str)})
     pyogrio.write_dataframe(empty, path, layer="planmap_meta", driver="GPKG")

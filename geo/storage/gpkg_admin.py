@@ -10,6 +10,7 @@ import pandas as pd
 
 from geo.storage import gpkg_layer
 from geo.storage.base import HISTORY_COLUMNS
+from geo.storage.schema.tables import VERSION_TABLE
 from geo.storage.transfer import history_records
 
 
@@ -34,6 +35,9 @@ class GeoPackageAdmin:
                 gpkg_layer.drop_layer(conn, layer, "geom")
             # Dropping the table (never deleting rows) keeps the append-only triggers meaningful.
             conn.execute("DROP TABLE IF EXISTS planmap_history")
+            conn.execute("DROP TABLE IF EXISTS planmap_tokens")
+            # Without a version table the migrations run again from the baseline, creating what was dropped.
+            conn.execute(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
             conn.execute("DELETE FROM planmap_versions")
             conn.execute("DELETE FROM planmap_meta")
         self._init_system_tables()

@@ -28,6 +28,8 @@ from geo.storage.cql_sql import cql_to_sql
 from geo.storage.postgis_admin import PostGISAdmin
 from geo.storage.postgis_history import PostGISHistory, _plain
 from geo.storage.postgis_native import PostGISNative
+from geo.storage.schema import migrate as schema
+from geo.storage.schema.tokens import PostGISTokens
 from geo.storage.sqlfilter import _check_column, _q
 from geo.types import BBox
 
@@ -45,26 +47,6 @@ _PG_TYPES = {
 }
 _MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1, in bytes
 _EXTENT = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM {table}) AS x"
-
-# Schema migrations, applied in order; the version reached is kept in planmap_migrations. {s} is the schema.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        'CREATE TABLE {s}.planmap_meta (key text COLLATE "C" PRIMARY KEY, value json NOT NULL)',
-        'CREATE TABLE {s}.planmap_versions (layer text COLLATE "C" PRIMARY KEY, version bigint NOT NULL)',
-        """CREATE TABLE {s}.planmap_history (
-            seq bigserial PRIMARY KEY, layer text COLLATE "C" NOT NULL, feature_id text COLLATE "C" NOT NULL,
-            date date NOT NULL, status text NOT NULL, percent double precision, note text, author text,
-            recorded_at text NOT NULL, data json, is_demo boolean NOT NULL DEFAULT false)""",
-        "CREATE INDEX planmap_history_feature ON {s}.planmap_history (layer, feature_id, date)",
-        "CREATE INDEX planmap_history_date ON {s}.planmap_history (layer, date)",
-        """CREATE FUNCTION {s}.planmap_append_only() RETURNS trigger LANGUAGE plpgsql AS
-            $$ BEGIN RAISE EXCEPTION 'planmap_history is append-only'; END $$""",
-        """CREATE TRIGGER planmap_history_no_change BEFORE UPDATE OR DELETE ON {s}.planmap_history
-            FOR EACH ROW EXECUTE FUNCTION {s}.planmap_append_only()""",
-        """CREATE TRIGGER planmap_history_no_truncate BEFORE TRUNCATE ON {s}.planmap_history
-            FOR EACH STATEMENT EXECUTE FUNCTION {s}.planmap_append_only()""",
-    ),
-)
 
 
 def _check_identifier(name: str, what: str) -> None:
@@ -112,7 +94,7 @@ def _order(sortby: Sequence[SortKey], types: dict[str, str]) -> str:
     return " ORDER BY " + ", ".join([*terms, '"id" ASC'])
 
 
-class PostGISStore(PostGISNative, PostGISHistory, PostGISAdmin, FeatureStore):
+class PostGISStore(PostGISNative, PostGISHistory, PostGISAdmin, PostGISTokens, FeatureStore):
     """A FeatureStore in one PostgreSQL/PostGIS schema.
 
     Each layer is a table (``fid`` bigserial, unique ``id``, typed columns, ``geom geometry(Geometry, 4326)``
@@ -168,26 +150,8 @@ class PostGISStore(PostGISNative, PostGISHistory, PostGISAdmin, FeatureStore):
             raise StoreUnavailable(f"PostgreSQL store {self.schema!r} unavailable: {exc}") from exc
 
     def _migrate(self) -> None:
-        """Create or upgrade the schema (serialised across processes), with a dataset uid."""
-        with self._conn(transaction=True) as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}"])
-            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._s}")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._s}.planmap_migrations "
-                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            row = conn.execute(f"SELECT coalesce(max(version), 0) FROM {self._s}.planmap_migrations").fetchone()
-            for version, statements in enumerate(_MIGRATIONS, start=1):
-                if row is not None and version > row[0]:
-                    for statement in statements:
-                        conn.execute(statement.format(s=self._s))
-                    conn.execute(f"INSERT INTO {self._s}.planmap_migrations (version) VALUES (%s)", [version])
-            conn.execute(
-                f"INSERT INTO {self._s}.planmap_meta (key, value) VALUES ('dataset_uid', %s) ON CONFLICT DO NOTHING",
-                [json.dumps(uuid.uuid4().hex[:12])],
-            )
+        """Create or upgrade the schema to the head revision (``geo.storage.schema``), with a dataset uid."""
+        schema.upgrade_postgis(self._dsn, self.schema, max(int(self._timeout), 1))
 
     def close(self) -> None:
         """Close the connection pool."""
