@@ -13,7 +13,6 @@ import uuid
 from functools import lru_cache
 from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -103,6 +102,8 @@ def upgrade_postgis(dsn: str, schema: str, connect_timeout: int) -> None:
     schema : the schema to hold planmap's tables; created when missing.
     connect_timeout : seconds libpq may take to connect.
     """
+    import psycopg  # the optional "postgis" dependency: GeoPackage users need not install it
+
     engine = sa.create_engine(
         "postgresql+psycopg://",
         creator=lambda: psycopg.connect(dsn, connect_timeout=connect_timeout),
