@@ -399,3 +399,25 @@ def test_postgis_reset_and_reopen_keep_one_revision(pg_schema):
     with _pg(pg_schema) as store, psycopg.connect(PG_URL) as conn:
         assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0002"]
         assert store.get_meta("dataset_uid")
+
+
+def _open_and_authenticate(path) -> tuple[str, str]:
+    with GeoPackageStore(path) as store:
+        return str(store.get_meta("dataset_uid")), authenticate(store, "pm_old-admin").user
+
+
+def test_processes_opening_an_old_geopackage_at_once_upgrade_it_once(tmp_path, monkeypatch):
+    import multiprocessing
+
+    path = tmp_path / "old.gpkg"
+    monkeypatch.setattr(GeoPackageStore, "_init_system_tables", _old_gpkg_init)
+    with GeoPackageStore(path) as old:
+        old.set_meta("auth:tokens", OLD_TOKEN_LIST)
+        uid = old.get_meta("dataset_uid")
+    monkeypatch.undo()
+    with multiprocessing.get_context("fork").Pool(6) as pool:
+        opened = pool.map(_open_and_authenticate, [path] * 6, chunksize=1)
+    assert opened == [(uid, "root")] * 6
+    with GeoPackageStore(path) as store:
+        assert len(store.tokens(include_revoked=True)) == len(OLD_TOKEN_LIST)
+    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == ["0002"]
