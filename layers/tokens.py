@@ -1,9 +1,10 @@
 """Access tokens and roles: who may read, report progress, import, audit and manage tokens.
 
 Tokens are 32 random bytes (``secrets.token_urlsafe``), shown once when created. Only their SHA-256 is
-stored, in the store's metadata under ``TOKENS_KEY``. A slow password hash (scrypt, PBKDF2) protects
+stored, one row per token in the store's token table (``FeatureStore.add_token`` and friends, each one
+transaction, so concurrent creates and revokes never undo each other). A slow password hash (scrypt, PBKDF2) protects
 low-entropy secrets against guessing; a 256-bit random token cannot be guessed, so one SHA-256 is as
-safe and keeps authentication cheap on every request. Hashes are compared with ``hmac.compare_digest``.
+safe and keeps authentication cheap on every request: a presented token is looked up by its hash.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Literal, cast, get_args
 
-from geo.storage.base import FeatureStore
+from geo.storage.base import FeatureStore, StoredToken
 from layers.errors import NotAuthenticated, PermissionDenied
 from layers.registry import LayerRegistry
 
@@ -25,7 +26,6 @@ Role = Literal["viewer", "field", "planner", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 """Roles from least to most privileged; each role may do everything the ones before it may."""
 
-TOKENS_KEY = "auth:tokens"
 TOKEN_PREFIX = "pm_"
 _USER = re.compile(r"^[\w.@-]{1,64}$")
 _COUNTY = re.compile(r"^\d{6}$")
@@ -70,13 +70,8 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _records(store: FeatureStore) -> list[TokenRecord]:
-    raw: list[dict[str, Any]] = store.get_meta(TOKENS_KEY) or []
-    return [TokenRecord(**{**r, "counties": tuple(r.get("counties", ()))}) for r in raw]
-
-
-def _save(store: FeatureStore, records: Iterable[TokenRecord]) -> None:
-    store.set_meta(TOKENS_KEY, [{**r.__dict__, "counties": list(r.counties)} for r in records])
+def _record(stored: StoredToken) -> TokenRecord:
+    return TokenRecord(stored.user, cast(Role, stored.role), stored.counties, stored.sha256, stored.created_at)
 
 
 def _check_new(user: str, role: str, counties: tuple[str, ...]) -> None:
@@ -103,29 +98,25 @@ def create_token(store: FeatureStore, user: str, role: str, counties: Iterable[s
     _check_new(user, role, codes)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    record = TokenRecord(user, role, codes, hash_token(token), created)  # type: ignore[arg-type]
-    _save(store, [*(r for r in _records(store) if r.user != user), record])
+    store.add_token(StoredToken(hash_token(token), user, role, codes, created))
     return token
 
 
 def list_tokens(store: FeatureStore) -> list[TokenRecord]:
     """Return the stored token records, by user name."""
-    return sorted(_records(store), key=lambda r: r.user)
+    return [_record(t) for t in store.tokens()]
 
 
 def revoke_token(store: FeatureStore, user: str) -> bool:
-    """Delete ``user``'s token; return whether there was one."""
-    records = _records(store)
-    kept = [r for r in records if r.user != user]
-    if len(kept) != len(records):
-        _save(store, kept)
-    return len(kept) != len(records)
+    """Revoke ``user``'s token; return whether there was one."""
+    return store.revoke_tokens(user) > 0
 
 
 def authenticate(store: FeatureStore, token: str) -> Principal:
     """Return the principal of a presented token.
 
-    Every stored hash is compared (in constant time each), so timing does not reveal which one matched.
+    The hash is looked up, then compared once more in constant time. Lookup timing can tell at most how a
+    presented token's SHA-256 relates to stored hashes, which reveals nothing about any stored token.
 
     Raises
     ------
@@ -133,13 +124,10 @@ def authenticate(store: FeatureStore, token: str) -> Principal:
         When no stored token matches.
     """
     presented = hash_token(token)
-    found: TokenRecord | None = None
-    for record in _records(store):
-        if hmac.compare_digest(presented, record.sha256):
-            found = record
-    if found is None:
+    found = store.token_by_hash(presented)
+    if found is None or not hmac.compare_digest(presented, found.sha256):
         raise NotAuthenticated("the access token is not valid (unknown or revoked)")
-    return found.principal()
+    return _record(found).principal()
 
 
 def require_role(principal: Principal, role: Role) -> None:

@@ -34,7 +34,7 @@ def add_db_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _print_report(report: CopyReport, what: str, seconds: float) -> None:
     features = sum(report.features.values())
     print(f"{what}: {len(report.features)} layers, {features} features, {report.history_rows} history rows")
-    print(f"  metadata {report.meta_keys or '-'}; {seconds:.1f} s")
+    print(f"  metadata {report.meta_keys or '-'}, {report.tokens} access tokens; {seconds:.1f} s")
 
 
 @contextmanager

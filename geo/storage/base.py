@@ -23,6 +23,7 @@ from geo.storage.values import (
     HistoryEntry,
     MvtTile,
     SortKey,
+    StoredToken,
     WriteMode,
     page_total,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "HistoryEntry",
     "MvtTile",
     "SortKey",
+    "StoredToken",
     "WriteMode",
     "check_settable",
     "check_version",
@@ -272,3 +274,19 @@ class FeatureStore(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON metadata value under ``key``."""
+
+    @abstractmethod
+    def add_token(self, token: StoredToken) -> None:
+        """Store an access token (its hash) as its user's one live token, revoking the previous one atomically."""
+
+    @abstractmethod
+    def revoke_tokens(self, user: str) -> int:
+        """Revoke the user's live tokens in one statement; return how many were revoked."""
+
+    @abstractmethod
+    def tokens(self, include_revoked: bool = False) -> list[StoredToken]:
+        """Return the live access tokens (all with ``include_revoked``), by user."""
+
+    @abstractmethod
+    def token_by_hash(self, sha256: str) -> StoredToken | None:
+        """Return the live access token with this hex SHA-256, or None."""

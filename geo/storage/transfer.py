@@ -1,4 +1,4 @@
-"""Copying a whole store into another: every layer with its declared column types, the history and metadata.
+"""Copying a whole store into another: every layer with its declared column types, the history, metadata and tokens.
 
 Used to move a GeoPackage into PostGIS (``planmap db load``) and back (``planmap db dump``).
 """
@@ -21,11 +21,12 @@ _INTERNAL_META = ("dataset_uid", "columns:", "extent:")
 
 @dataclass(frozen=True)
 class CopyReport:
-    """What a copy wrote: features per layer, history rows and metadata keys."""
+    """What a copy wrote: features per layer, history rows, metadata keys and live access tokens."""
 
     features: dict[str, int]
     history_rows: int
     meta_keys: list[str]
+    tokens: int = 0
 
 
 def _missing(value: Any) -> bool:
@@ -52,7 +53,7 @@ def copy_store(
     target: FeatureStore,
     on_step: Callable[[str, int, int], None] | None = None,
 ) -> CopyReport:
-    """Copy every layer, the whole history (same ``seq`` order, dates and authors) and the metadata.
+    """Copy every layer, the whole history (same ``seq`` order, dates and authors), the metadata and live tokens.
 
     Parameters
     ----------
@@ -85,6 +86,9 @@ def copy_store(
     keys = [k for k in source.meta_keys() if not k.startswith(_INTERNAL_META)]
     for key in keys:
         target.set_meta(key, source.get_meta(key))
+    tokens = source.tokens()
+    for token in tokens:
+        target.add_token(token)
     if on_step:
         on_step("metadata", total, total)
-    return CopyReport(counts, len(history), keys)
+    return CopyReport(counts, len(history), keys, len(tokens))

@@ -163,6 +163,28 @@ class Health:
     problems: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class StoredToken:
+    """One stored token: its SHA-256 (hex), owner, role, counties, creation and revocation times (ISO UTC)."""
+
+    sha256: str
+    user: str
+    role: str
+    counties: tuple[str, ...] = ()
+    created_at: str = ""
+    revoked_at: str | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        """Return the values in table column order (counties comma-joined: they are 6-digit codes)."""
+        return (self.sha256, self.user, self.role, ",".join(self.counties), self.created_at, self.revoked_at)
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> StoredToken:
+        """Build a token from a row in table column order."""
+        sha256, user, role, counties, created_at, revoked_at = row
+        return cls(sha256, user, role, tuple(c for c in counties.split(",") if c), created_at, revoked_at)
+
+
 def page_total(returned: int, limit: int, offset: int) -> int | None:
     """Return the number of matches implied by a page, or None when only a count can tell.
 

@@ -11,7 +11,6 @@ import os
 import shutil
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,30 +23,8 @@ import pyogrio
 
 from geo.errors import StoreBusy, StoreFull, StoreReadOnly, StoreUnavailable
 from geo.storage.gpkg.functions import register_functions
+from geo.storage.schema import migrate as schema
 from geo.storage.values import Health
-
-_SYSTEM_DDL = (
-    """CREATE TABLE IF NOT EXISTS planmap_history (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        layer TEXT NOT NULL, feature_id TEXT NOT NULL, date TEXT NOT NULL,
-        status TEXT NOT NULL, percent REAL, note TEXT, author TEXT,
-        recorded_at TEXT NOT NULL, data TEXT, is_demo INTEGER NOT NULL DEFAULT 0)""",
-    "CREATE INDEX IF NOT EXISTS planmap_history_feature ON planmap_history (layer, feature_id, date)",
-    "CREATE INDEX IF NOT EXISTS planmap_history_date ON planmap_history (layer, date)",
-    # The history is append-only: the database itself refuses edits and deletions.
-    """CREATE TRIGGER IF NOT EXISTS planmap_history_no_update BEFORE UPDATE ON planmap_history
-        BEGIN SELECT RAISE(ABORT, 'planmap_history is append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS planmap_history_no_delete BEFORE DELETE ON planmap_history
-        BEGIN SELECT RAISE(ABORT, 'planmap_history is append-only'); END""",
-    "CREATE TABLE IF NOT EXISTS planmap_versions (layer TEXT PRIMARY KEY, version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS planmap_meta (
-        fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL)""",
-    "CREATE UNIQUE INDEX IF NOT EXISTS planmap_meta_key ON planmap_meta (key)",
-)
-
-_CONTENTS = """INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change)
-    VALUES (?, 'attributes', ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))"""
-
 
 BUSY_TIMEOUT_S = 4.0
 """How long a write waits for a lock held by another writer (another worker, QGIS) before answering busy."""
@@ -214,22 +191,14 @@ class Database:
         return []
 
     def init_system_tables(self) -> None:
-        """Create planmap's tables and the dataset uid where missing (opening for reading writes nothing)."""
-        conn = self.conn()
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        if {"planmap_history_no_delete", "planmap_versions", "planmap_meta_key"} <= names and self.get_meta(
-            "dataset_uid"
-        ):
-            return
-        with self.write() as conn:
-            for ddl in _SYSTEM_DDL:
-                conn.execute(ddl)
-            conn.execute(_CONTENTS, ("planmap_history", "planmap_history", "append-only progress history"))
-            conn.execute(_CONTENTS, ("planmap_versions", "planmap_versions", "data version per layer"))
-            conn.execute(
-                "INSERT OR IGNORE INTO planmap_meta (key, value) VALUES ('dataset_uid', ?)",
-                (json.dumps(uuid.uuid4().hex[:12]),),
-            )
+        """Bring planmap's tables to the head revision (``geo.storage.schema``) unless they are there.
+
+        Opening a current file for reading writes nothing to it.
+        """
+        with self.reading() as conn:
+            if schema.geopackage_is_current(conn) and self.get_meta("dataset_uid"):
+                return
+        schema.upgrade_geopackage(self.path)
 
     def close(self) -> None:
         """Close every connection opened."""
@@ -278,7 +247,7 @@ def _create_empty_gpkg(path: Path) -> None:
     """Create a valid GeoPackage holding only the (empty) planmap_meta attributes table.
 
     GDAL writes the gpkg_* system tables and default spatial reference systems; the other planmap tables
-    are added with sqlite3 in ``Database.init_system_tables``.
+    are added by the migrations in ``geo.storage.schema``.
     """
     empty = pd.DataFrame({"key": pd.Series([], dtype=str), "value": pd.Series([], dtype=str)})
     pyogrio.write_dataframe(empty, path, layer="planmap_meta", driver="GPKG")

@@ -16,12 +16,13 @@ from geo.storage.base import FeatureStore, check_settable, check_version
 from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
 from geo.storage.gpkg import admin, tiles
 from geo.storage.gpkg import layer as gpkg_layer
+from geo.storage.gpkg import tokens as token_rows
 from geo.storage.gpkg.database import Database, now_iso
 from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
 from geo.storage.gpkg.nearest import NearestIndexes
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
-from geo.storage.values import HISTORY_COLUMNS, Filter, Health, HistoryEntry, SortKey, WriteMode
+from geo.storage.values import HISTORY_COLUMNS, Filter, Health, HistoryEntry, SortKey, StoredToken, WriteMode
 from geo.types import BBox
 
 _GEOM = "geom"
@@ -248,6 +249,22 @@ class GeoPackageStore(FeatureStore):
     def health(self) -> Health:
         """Check the file is the one opened, complete, and writable now (permissions, disk space, locks)."""
         return self._db.health()
+
+    def add_token(self, token: StoredToken) -> None:
+        """Store ``token`` as its user's live token, revoking the one the user had, in one transaction."""
+        token_rows.add_token(self._db, token)
+
+    def revoke_tokens(self, user: str) -> int:
+        """Revoke ``user``'s live tokens; return how many there were."""
+        return token_rows.revoke_tokens(self._db, user)
+
+    def tokens(self, include_revoked: bool = False) -> list[StoredToken]:
+        """Return the live tokens (all with ``include_revoked``), by user and creation time."""
+        return token_rows.tokens(self._db, include_revoked)
+
+    def token_by_hash(self, sha256: str) -> StoredToken | None:
+        """Return the live token with this SHA-256, or None."""
+        return token_rows.token_by_hash(self._db, sha256)
 
     def reset(self, *, confirm: bool = False) -> None:
         """Drop every layer, the history, versions and metadata in one transaction, then start anew."""

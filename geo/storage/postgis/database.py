@@ -7,7 +7,6 @@ store's answers match the GeoPackage's for the same data.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +17,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from geo.errors import StoreFull, StoreReadOnly, StoreUnavailable, UnknownCollection
+from geo.storage.schema import migrate as schema
 from geo.storage.sql import quote_ident
 from geo.storage.values import Health
 
@@ -26,26 +26,6 @@ Connection = psycopg.Connection[TupleRow]
 SYSTEM_TABLES = ("planmap_history", "planmap_versions", "planmap_meta")
 MAX_IDENTIFIER = 63
 """PostgreSQL's NAMEDATALEN - 1, in bytes."""
-
-# Schema migrations, applied in order; the version reached is kept in planmap_migrations. {s} is the schema.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        'CREATE TABLE {s}.planmap_meta (key text COLLATE "C" PRIMARY KEY, value json NOT NULL)',
-        'CREATE TABLE {s}.planmap_versions (layer text COLLATE "C" PRIMARY KEY, version bigint NOT NULL)',
-        """CREATE TABLE {s}.planmap_history (
-            seq bigserial PRIMARY KEY, layer text COLLATE "C" NOT NULL, feature_id text COLLATE "C" NOT NULL,
-            date date NOT NULL, status text NOT NULL, percent double precision, note text, author text,
-            recorded_at text NOT NULL, data json, is_demo boolean NOT NULL DEFAULT false)""",
-        "CREATE INDEX planmap_history_feature ON {s}.planmap_history (layer, feature_id, date)",
-        "CREATE INDEX planmap_history_date ON {s}.planmap_history (layer, date)",
-        """CREATE FUNCTION {s}.planmap_append_only() RETURNS trigger LANGUAGE plpgsql AS
-            $$ BEGIN RAISE EXCEPTION 'planmap_history is append-only'; END $$""",
-        """CREATE TRIGGER planmap_history_no_change BEFORE UPDATE OR DELETE ON {s}.planmap_history
-            FOR EACH ROW EXECUTE FUNCTION {s}.planmap_append_only()""",
-        """CREATE TRIGGER planmap_history_no_truncate BEFORE TRUNCATE ON {s}.planmap_history
-            FOR EACH STATEMENT EXECUTE FUNCTION {s}.planmap_append_only()""",
-    ),
-)
 
 
 def check_identifier(name: str, what: str) -> None:
@@ -148,26 +128,8 @@ class Database:
             raise StoreUnavailable(f"PostgreSQL store {self.schema!r} unavailable: {exc}") from exc
 
     def migrate(self) -> None:
-        """Create or upgrade the schema (serialised across processes), with a dataset uid."""
-        with self.conn(transaction=True) as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"planmap:{self.schema}"])
-            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.s}")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.s}.planmap_migrations "
-                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            row = conn.execute(f"SELECT coalesce(max(version), 0) FROM {self.s}.planmap_migrations").fetchone()
-            for version, statements in enumerate(_MIGRATIONS, start=1):
-                if row is not None and version > row[0]:
-                    for statement in statements:
-                        conn.execute(statement.format(s=self.s))
-                    conn.execute(f"INSERT INTO {self.s}.planmap_migrations (version) VALUES (%s)", [version])
-            conn.execute(
-                f"INSERT INTO {self.s}.planmap_meta (key, value) VALUES ('dataset_uid', %s) ON CONFLICT DO NOTHING",
-                [json.dumps(uuid.uuid4().hex[:12])],
-            )
+        """Create or upgrade the schema to the head revision (``geo.storage.schema``), with a dataset uid."""
+        schema.upgrade_postgis(self.dsn, self.schema, max(int(self.timeout), 1))
 
     def close(self) -> None:
         """Close the connection pool."""

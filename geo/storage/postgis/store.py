@@ -22,11 +22,12 @@ import shapely
 from geo.storage.base import FeatureStore
 from geo.storage.codec import encode_frame, frame_from_rows, read_columns
 from geo.storage.postgis import admin, history, native
+from geo.storage.postgis import tokens as token_rows
 from geo.storage.postgis.database import Connection, Database, check_identifier
 from geo.storage.postgis.dialect import POSTGIS
 from geo.storage.sql import Params, render_where
 from geo.storage.sql import quote_ident as q
-from geo.storage.values import Aggregate, Filter, Health, HistoryEntry, MvtTile, SortKey, WriteMode
+from geo.storage.values import Aggregate, Filter, Health, HistoryEntry, MvtTile, SortKey, StoredToken, WriteMode
 from geo.types import BBox
 
 _GEOM = "geom"
@@ -277,6 +278,22 @@ class PostGISStore(FeatureStore):
     def health(self) -> Health:
         """Check the server answers, the schema is complete and the database accepts writes."""
         return self._db.health()
+
+    def add_token(self, token: StoredToken) -> None:
+        """Store ``token`` as its user's live token, revoking the one the user had, in one transaction."""
+        token_rows.add_token(self._db, token)
+
+    def revoke_tokens(self, user: str) -> int:
+        """Revoke ``user``'s live tokens; return how many there were."""
+        return token_rows.revoke_tokens(self._db, user)
+
+    def tokens(self, include_revoked: bool = False) -> list[StoredToken]:
+        """Return the live tokens (all with ``include_revoked``), by user and creation time."""
+        return token_rows.tokens(self._db, include_revoked)
+
+    def token_by_hash(self, sha256: str) -> StoredToken | None:
+        """Return the live token with this SHA-256, or None."""
+        return token_rows.token_by_hash(self._db, sha256)
 
     def reset(self, *, confirm: bool = False) -> None:
         """Drop the whole planmap schema and create it anew (a new dataset uid; counters carry on)."""

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from geo.storage.base import Filter
 from geo.storage.gpkg import GeoPackageStore
-from layers.tokens import create_token, list_tokens, revoke_token
+from layers.tokens import create_token, hash_token, list_tokens, revoke_token
 from server.cli import main as planmap
 
 
@@ -125,7 +125,10 @@ def test_token_cli_creates_lists_and_revokes(writable_gpkg, capsys, monkeypatch)
     listing = capsys.readouterr().out
     assert "zhao" in listing and "430321,430381" in listing and token not in listing
     with GeoPackageStore(writable_gpkg) as store:
-        assert [r.user for r in list_tokens(store)] == ["zhao"] and token not in str(store.get_meta("auth:tokens"))
+        assert [r.user for r in list_tokens(store)] == ["zhao"]
+        stored = store.tokens(include_revoked=True)
+        assert [t.sha256 for t in stored] == [hash_token(token)] and token not in str(stored)
+        assert store.get_meta("auth:tokens") is None
     assert planmap([*args, "create", "--user", "x", "--role", "field"]) == 2
     assert planmap([*args, "revoke", "zhao"]) == 0 and planmap([*args, "revoke", "zhao"]) == 1
 

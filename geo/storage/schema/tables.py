@@ -1,0 +1,86 @@
+"""The planmap system tables (history, versions, metadata, tokens) as one SQLAlchemy ``MetaData``.
+
+This is the head of the schema both stores hold; the revisions under ``migrations/versions`` build it step
+by step (``alembic check`` against this metadata finds no difference after ``upgrade``). Each column type
+is written once with its per-dialect spelling, so the GeoPackage keeps SQLite's TEXT dates and 0/1 flags
+while PostgreSQL gets ``date``, ``json``, ``boolean`` and byte-ordered ``COLLATE "C"`` keys.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+Key = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+"""Text compared and sorted byte by byte on both stores (SQLite's default, ``COLLATE "C"`` on PostgreSQL)."""
+IsoDate = sa.Text().with_variant(postgresql.DATE(), "postgresql")
+"""A calendar date: ISO text in SQLite, ``date`` in PostgreSQL."""
+JsonText = sa.Text().with_variant(postgresql.JSON(), "postgresql")
+"""A JSON document: text in SQLite, ``json`` (kept as written) in PostgreSQL."""
+Flag = sa.Boolean().with_variant(sqlite.INTEGER(), "sqlite")
+"""A boolean: 0/1 INTEGER in SQLite, ``boolean`` in PostgreSQL."""
+Counter = sa.BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
+"""A 64-bit integer; SQLite's INTEGER (so an INTEGER PRIMARY KEY stays the rowid)."""
+Real: sa.types.TypeEngine[float] = sa.Double().with_variant(sqlite.REAL(), "sqlite")
+"""A double: REAL in SQLite, ``double precision`` in PostgreSQL."""
+
+metadata = sa.MetaData()
+
+history = sa.Table(
+    "planmap_history",
+    metadata,
+    sa.Column("seq", Counter, primary_key=True, autoincrement=True),
+    sa.Column("layer", Key, nullable=False),
+    sa.Column("feature_id", Key, nullable=False),
+    sa.Column("date", IsoDate, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("percent", Real),
+    sa.Column("note", sa.Text),
+    sa.Column("author", sa.Text),
+    sa.Column("recorded_at", sa.Text, nullable=False),
+    sa.Column("data", JsonText),
+    sa.Column("is_demo", Flag, nullable=False, server_default=sa.false()),
+    sa.Index("planmap_history_feature", "layer", "feature_id", "date"),
+    sa.Index("planmap_history_date", "layer", "date"),
+    sqlite_autoincrement=True,
+)
+"""The append-only progress history (triggers refuse UPDATE, DELETE and, on PostgreSQL, TRUNCATE)."""
+
+versions = sa.Table(
+    "planmap_versions",
+    metadata,
+    sa.Column("layer", Key, primary_key=True),
+    sa.Column("version", Counter, nullable=False),
+)
+"""The write counter of each layer."""
+
+meta = sa.Table(
+    "planmap_meta",
+    metadata,
+    sa.Column("key", Key, primary_key=True),
+    sa.Column("value", JsonText, nullable=False),
+)
+"""JSON values by key. In a GeoPackage GDAL creates it as an attributes table (``fid`` key, unique ``key``)."""
+
+tokens = sa.Table(
+    "planmap_tokens",
+    metadata,
+    sa.Column("sha256", Key, primary_key=True),
+    sa.Column("user_name", Key, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("counties", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("revoked_at", sa.Text),
+    # At most one live token per user: a second concurrent create cannot leave two behind.
+    sa.Index(
+        "planmap_tokens_live_user",
+        "user_name",
+        unique=True,
+        sqlite_where=sa.text("revoked_at IS NULL"),
+        postgresql_where=sa.text("revoked_at IS NULL"),
+    ),
+)
+"""One row per access token (its SHA-256 only); revoking sets ``revoked_at`` and keeps the row."""
+
+VERSION_TABLE = "planmap_alembic_version"
+"""Alembic's version table, named with the reserved ``planmap_`` prefix so no layer can take its name."""
