@@ -107,6 +107,10 @@ def to_wgs84_point(lon: float, lat: float, coordsys: str) -> tuple[float, float]
     return float(np.asarray(x)), float(np.asarray(y))
 
 
+def _number(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
 def _text(value: object) -> str | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
@@ -117,21 +121,22 @@ def _projects(
     """Ask the store for the layer's nearest features (PostGIS measures in SQL, the GeoPackage on a cached index)."""
     columns = [c for c in _ATTRIBUTES if c in layer.field_names]
     frame = store.nearest(layer.id, lon, lat, radius_m, limit, columns=columns)
-    table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).reindex(
-        columns=[*_ATTRIBUTES, "distance_m", "bearing_deg"]
-    )
+    # Plain lists per column: a field team's query returns a few dozen rows, and per-row pandas access
+    # would cost more than the search itself.
+    values = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in _ATTRIBUTES}
+    distances, bearings = frame["distance_m"].tolist(), frame["bearing_deg"].tolist()
     return [
         NearbyProject(
-            id=str(row["id"]),
+            id=str(values["id"][k]),
             layer=layer.id,
             layer_title_zh=layer.title_zh,
-            name=_text(row["name"]),
-            status=_text(row["status"]),
-            progress_pct=None if pd.isna(row["progress_pct"]) else float(row["progress_pct"]),
-            distance_m=round(float(row["distance_m"]), 2),
-            bearing_deg=round(float(row["bearing_deg"]), 2),
+            name=_text(values["name"][k]),
+            status=_text(values["status"][k]),
+            progress_pct=_number(values["progress_pct"][k]),
+            distance_m=round(float(distances[k]), 2),
+            bearing_deg=round(float(bearings[k]), 2),
         )
-        for row in table.to_dict("records")
+        for k in range(len(frame))
     ]
 
 

@@ -11,9 +11,9 @@ from layers.errors import DataNotBuilt
 from layers.registry import LayerRegistry
 
 
-def open_plan_store(url: str, schema: str = "planmap", pool_size: int = 4) -> FeatureStore:
+def open_plan_store(url: str, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> FeatureStore:
     """Open the store at ``url``: a PostGIS DSN (postgresql://..., tables in ``schema``) or a GeoPackage path."""
-    return open_store(url, schema=schema, pool_size=pool_size)
+    return open_store(url, schema=schema, pool_size=pool_size, timeout=timeout)
 
 
 def missing_layers(store: FeatureStore, registry: LayerRegistry) -> list[str]:

@@ -23,6 +23,9 @@ class StoreSettings(BaseSettings):
     database_url: str | None = Field(None, description="PostGIS DSN (postgresql://...); overrides the GeoPackage")
     database_schema: str = Field("planmap", description="PostgreSQL schema holding planmap's tables (PostGIS only)")
     database_pool_size: int = Field(4, ge=1, description="most database connections per worker (PostGIS only)")
+    database_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="longest wait for a database connection before a 503 (PostGIS only)"
+    )
 
     @property
     def gpkg(self) -> Path:
@@ -36,7 +39,9 @@ class StoreSettings(BaseSettings):
 
     def open(self) -> FeatureStore:
         """Open the configured store (PostGIS schema and pool size applied when it is a database)."""
-        return open_plan_store(self.url, schema=self.database_schema, pool_size=self.database_pool_size)
+        return open_plan_store(
+            self.url, schema=self.database_schema, pool_size=self.database_pool_size, timeout=self.database_timeout_s
+        )
 
 
 class ApiSettings(BaseSettings):

@@ -12,15 +12,17 @@ __all__ = ["FeatureStore", "Filter", "GeoPackageStore", "HistoryEntry", "SortKey
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(url_or_path: str | os.PathLike[str], *, schema: str = "planmap", pool_size: int = 4) -> FeatureStore:
+def open_store(
+    url_or_path: str | os.PathLike[str], *, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0
+) -> FeatureStore:
     """Open the store a setting names: a PostgreSQL URL or the path of a GeoPackage file.
 
     Parameters
     ----------
     url_or_path : ``postgresql://`` or ``postgres://`` URL (PostGISStore), or a file path
         (GeoPackageStore; the file is created when absent).
-    schema, pool_size : the PostgreSQL schema holding planmap's tables and the most pooled connections
-        (PostGIS only).
+    schema, pool_size, timeout : the PostgreSQL schema holding planmap's tables, the most pooled connections
+        and the longest wait for one in seconds (PostGIS only).
 
     Returns
     -------
@@ -46,7 +48,7 @@ def open_store(url_or_path: str | os.PathLike[str], *, schema: str = "planmap", 
         # Imported here so psycopg stays optional for GeoPackage-only installs.
         from geo.storage.postgis import PostGISStore
 
-        return PostGISStore(target, schema=schema, pool_size=pool_size)
+        return PostGISStore(target, schema=schema, pool_size=pool_size, timeout=timeout)
     if "://" in target:
         raise ValueError(f"unsupported store URL {target!r}: use postgresql://... or a GeoPackage path")
     return GeoPackageStore(target)

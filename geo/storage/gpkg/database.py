@@ -146,6 +146,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """Run the block in one write transaction (rolled back on error, refused if the file was swapped)."""
+        if not os.access(self.path, os.W_OK):  # e.g. made immutable: SQLite would fail only at a checkpoint
+            raise StoreReadOnly(f"{self.path.name} cannot be written (read-only or immutable file)")
         with self.locked() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
