@@ -57,11 +57,11 @@ def _load(url: str, schema: str, source: Path, replace: bool) -> int:
         return 2
     started = time.perf_counter()
     with GeoPackageStore(source) as src, open_store(url, schema=schema) as target:
-        if replace:
-            with replacing(target) as stage:
-                report = copy_store(src, stage)
-        else:
-            report = copy_store(src, target)
+        if not replace and (target.layers() or len(target.history())):
+            raise ValueError(f"schema {schema!r} already holds data; add --replace to replace it")
+        # Always built aside and swapped in: a load that fails half-way leaves the schema as it was.
+        with replacing(target) as stage:
+            report = copy_store(src, stage)
     _print_report(report, f"loaded {source} into schema {schema!r}", time.perf_counter() - started)
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import shutil
 import sqlite3
 from contextlib import closing
 from typing import Any
@@ -68,6 +69,31 @@ def test_db_load_then_dump_round_trips_layers_history_and_metadata(demo_gpkg, fr
         pd.testing.assert_frame_equal(history, after.history())
         assert history["seq"].is_unique and len(history) > 1000 and history["author"].str.len().gt(0).all()
         assert before.get_meta("build") == after.get_meta("build") is not None
+
+
+def test_db_load_that_fails_half_way_leaves_the_schema_as_it_was(demo_gpkg, fresh_schema, tmp_path, capsys):
+    url, schema = fresh_schema
+    broken = tmp_path / "nul.gpkg"
+    shutil.copyfile(demo_gpkg, broken)
+    with closing(sqlite3.connect(broken)) as conn:
+        # A NUL in a note: SQLite stores it, PostgreSQL text cannot hold it (the layers copy, the history fails).
+        conn.execute("DROP TRIGGER planmap_history_no_update")
+        conn.execute(
+            "UPDATE planmap_history SET note = 'a' || char(0) || 'b' WHERE seq = (SELECT max(seq) FROM planmap_history)"
+        )
+        conn.commit()
+    assert planmap(["db", "load", "--url", url, "--schema", schema, "--from", str(broken)]) == 2
+    assert "cannot be stored in PostgreSQL" in capsys.readouterr().err
+    from geo.storage import open_store
+
+    with open_store(url, schema=schema) as store:
+        assert store.layers() == [] and store.history().empty  # nothing half-loaded
+        assert store.health().readable
+    # The same load after a good one leaves the good data in place.
+    assert planmap(["db", "load", "--url", url, "--schema", schema, "--from", str(demo_gpkg)]) == 0
+    assert planmap(["db", "load", "--url", url, "--schema", schema, "--from", str(broken), "--replace"]) == 2
+    with GeoPackageStore(demo_gpkg) as before, open_store(url, schema=schema) as store:
+        assert store.layers() == before.layers() and len(store.history()) == len(before.history())
 
 
 def test_reset_is_guarded_and_keeps_the_history_append_only(fresh_schema, tmp_path):

@@ -100,9 +100,12 @@ def load_history(db: Database, rows: pd.DataFrame) -> None:
         if conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
             raise ValueError("the target already holds progress history; reset it first")
         names = ", ".join(quote_ident(c) for c in HISTORY_COLUMNS)
-        with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in history_records(rows):
-                copy.write_row(row)
+        try:
+            with conn.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in history_records(rows):
+                    copy.write_row(row)
+        except psycopg.DataError as exc:
+            raise ValueError(f"a history row cannot be stored in PostgreSQL (e.g. a NUL in a note): {exc}") from exc
         # Never move the sequence back: seq numbers name feature versions.
         sequence = f"pg_get_serial_sequence('{table}', 'seq')"
         conn.execute(

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+import psycopg
 
 import geopandas as gpd
 import shapely
@@ -125,9 +126,12 @@ class PostGISStore(FeatureStore):
         geoms = [None if b is None else b.hex() for b in wkb]
         values = [encoded[n].astype(object).where(encoded[n].notna(), None).tolist() for n in types]
         names = ", ".join(q(n) for n in [*types, _GEOM])
-        with conn.cursor().copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for row in zip(*values, geoms, strict=True):
-                copy.write_row(row)
+        try:
+            with conn.cursor().copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                for row in zip(*values, geoms, strict=True):
+                    copy.write_row(row)
+        except psycopg.DataError as exc:
+            raise ValueError(f"a value cannot be stored in PostgreSQL (e.g. a NUL character in text): {exc}") from exc
         conn.execute(f"CREATE UNIQUE INDEX ON {target} ({q(self.id_column)})")
         conn.execute(f"CREATE INDEX ON {target} USING gist ({_GEOM})")
         conn.execute(f"ANALYZE {target}")
