@@ -9,6 +9,9 @@ from urllib.parse import urlencode
 
 import folium
 
+import geopandas as gpd
+import shapely
+
 from geo.storage.base import FeatureStore
 from layers.models import Layer, StatusSpec
 from layers.registry import LayerRegistry
@@ -28,6 +31,9 @@ from server.maps.i18n import Lang, status_label, text, title
 
 DENSE_FEATURES = 5000
 """Above this many features a layer is drawn from vector tiles instead of embedded GeoJSON."""
+DENSE_VERTICES = 100_000
+"""Above this many vertices in all (about 2.5 MB of GeoJSON) a layer is drawn from vector tiles too, so one
+huge outline cannot make a page heavy."""
 
 _GEOMETRY_ORDER = {"MultiPolygon": 0, "MultiLineString": 1, "Point": 2, "MultiPoint": 2}
 _OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -96,6 +102,15 @@ def overlay_config(layer: Layer, query: MapQuery, root: str = "") -> dict[str, A
     }
 
 
+def _embeddable(store: FeatureStore, layer: Layer, query: MapQuery, dense_features: int) -> gpd.GeoDataFrame | None:
+    """Return the layer's frame when it is small enough to embed in the page, else None (draw from tiles)."""
+    if store.count(layer.id, layer_filter(store, layer, query)) > dense_features:
+        return None
+    frame = layer_frame(store, layer, query)
+    vertices = int(shapely.get_num_coordinates(frame.geometry.to_numpy()).sum())
+    return frame if vertices <= DENSE_VERTICES else None
+
+
 def add_overlay(
     fmap: folium.Map,
     store: FeatureStore,
@@ -105,16 +120,17 @@ def add_overlay(
     static: str = STATIC_PREFIX,
     dense_features: int = DENSE_FEATURES,
 ) -> None:
-    """Add one layer: embedded GeoJSON when small, vector tiles when it has more than ``dense_features``."""
+    """Add one layer: embedded GeoJSON when small, vector tiles above ``dense_features`` or ``DENSE_VERTICES``."""
     config = overlay_config(layer, query, root)
-    dense = store.count(layer.id, layer_filter(store, layer, query)) > dense_features
-    if dense:
+    frame = _embeddable(store, layer, query, dense_features)
+    dense = frame is None
+    if frame is None:
         config["tileUrl"] = f"{root}/collections/{layer.id}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
         config["tileUrl"] += _query_string(query, tiles=True)
         config["tileLayer"] = layer.id
         fmap.add_js_link(*vectorgrid_js(static))
     else:
-        config["data"] = to_geojson(layer_frame(store, layer, query))
+        config["data"] = to_geojson(frame)
     PlanOverlay(title(layer, query.lang), config, tiles=dense).add_to(fmap)
 
 

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 
 import shapely
@@ -189,6 +190,28 @@ def test_dense_layers_use_vector_tiles(store, registry):
     assert kind == "vectorTiles" and "data" not in cfg
     assert cfg["tileUrl"] == "/collections/farmland/tiles/WebMercatorQuad/{z}/{x}/{y}?county=430321"
     assert "/static/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js" in html
+
+
+def test_one_huge_outline_is_drawn_from_tiles_and_the_page_stays_small(writable_gpkg, registry, app_factory):
+    from fastapi.testclient import TestClient
+
+    from geo.storage.gpkg import GeoPackageStore
+
+    with GeoPackageStore(writable_gpkg) as store:
+        frame = store.read("farmland")
+        # One parcel traced with 300,000 vertices (as a careless digitisation or an accepted import could).
+        centre, angle = frame.geometry.iloc[0].centroid, np.linspace(0, 2 * np.pi, 300_000, endpoint=False)
+        ring = np.column_stack((centre.x + 0.01 * np.cos(angle), centre.y + 0.01 * np.sin(angle)))
+        frame.loc[0, "geometry"] = shapely.MultiPolygon([shapely.Polygon(ring)])
+        store.write_layer("farmland", frame, types=store.columns("farmland"))
+        assert len(frame) < 5000
+    with TestClient(app_factory(writable_gpkg)) as client:
+        page = client.get("/map/layers/farmland")
+    assert page.status_code == 200
+    assert len(page.content) < 1_000_000  # the outline alone would be about 7 MB of GeoJSON
+    overlays = {json.loads(body)["id"]: (kind, json.loads(body)) for kind, body in OVERLAY.findall(page.text)}
+    assert overlays["farmland"][0] == "vectorTiles" and "data" not in overlays["farmland"][1]
+    assert overlays["counties"][0] == "geojson"  # small layers stay embedded
 
 
 def test_static_assets_are_served(client):
