@@ -1,4 +1,4 @@
-"""The PostGIS store: one PostgreSQL schema (psycopg 3 with a connection pool); install ``planmap[postgis]``."""
+"""The PostGIS store: one PostgreSQL schema (psycopg 3 with a connection pool, installed with planmap)."""
 
 from geo.storage.postgis.store import PostGISStore
 
