@@ -40,6 +40,7 @@ __all__ = [
     "SortKey",
     "StoredToken",
     "WriteMode",
+    "check_layer_version",
     "check_settable",
     "check_version",
     "page_total",
@@ -51,6 +52,12 @@ def check_settable(layer: str, set_values: Mapping[str, Any], types: Mapping[str
     unknown = [c for c in set_values if c not in types or c == id_column]
     if unknown:
         raise ValueError(f"cannot set columns {unknown} of {layer!r}")
+
+
+def check_layer_version(layer: str, current: str, expected: str) -> None:
+    """Raise ``StaleVersion`` when a whole-layer write expected another version of the layer."""
+    if expected != current:
+        raise StaleVersion(f"collection {layer!r} changed: version is {current!r}, not {expected!r}")
 
 
 def check_version(entry: HistoryEntry, current: str, expected: str | None) -> None:
@@ -92,12 +99,18 @@ class FeatureStore(ABC):
         frame: gpd.GeoDataFrame,
         mode: WriteMode = "replace",
         types: Mapping[str, str] | None = None,
+        *,
+        expected_version: str | None = None,
+        history: Sequence[HistoryEntry] = (),
     ) -> None:
         """Create or replace a layer from a CRS84 GeoDataFrame with a unique ``id`` column.
 
         ``types`` declares planmap column types (str, int, float, bool, date, datetime, json) for named
         columns; undeclared columns are inferred from their values. The replace is atomic: readers see the
-        old layer (and its version) or the new one.
+        old layer (and its version) or the new one. ``history`` entries are appended in the same
+        transaction. With ``expected_version``, the write happens only if the layer is still at that
+        version when the swap begins (else ``StaleVersion``, nothing written): a long import prepares
+        without a lock and holds the layer only for the swap.
         """
 
     @abstractmethod

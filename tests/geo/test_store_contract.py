@@ -565,3 +565,26 @@ def test_unreachable_database_is_store_unavailable(require):
 
     with pytest.raises(StoreUnavailable, match="cannot open"):
         PostGISStore("postgresql://postgres@127.0.0.1:1/planmap_nowhere", timeout=2)  # nothing listens on port 1
+
+
+def test_a_layer_write_expecting_a_version_refuses_a_changed_layer(loaded, parcels):
+    from geo.errors import StaleVersion
+
+    version = loaded.version("parcels")
+    entry = HistoryEntry("parcels", "p1", dt.date(2025, 5, 1), "in_progress", 30.0, author="field")
+    loaded.record_progress(entry, {"done": True})  # a report arrives while an import is prepared
+    changed = parcels.assign(name="new")
+    with pytest.raises(StaleVersion, match="parcels"):
+        loaded.write_layer("parcels", changed, expected_version=version, history=[entry])
+    assert set(loaded.read("parcels")["name"]) != {"new"}
+    assert len(loaded.history("parcels")) == 1  # the refused write added no history
+
+
+def test_a_layer_write_and_its_history_commit_together(loaded, parcels):
+    version = loaded.version("parcels")
+    entries = [HistoryEntry("parcels", i, dt.date(2025, 6, 1), "completed", 100.0, author="import") for i in IDS[:3]]
+    loaded.write_layer("parcels", parcels.assign(name="new"), expected_version=version, history=entries)
+    assert set(loaded.read("parcels")["name"]) == {"new"}
+    history = loaded.history("parcels")
+    assert list(history["feature_id"]) == IDS[:3] and set(history["author"]) == {"import"}
+    assert loaded.version("parcels").rsplit(".", 1)[1] == str(int(version.rsplit(".", 1)[1]) + 1)  # one write

@@ -112,18 +112,22 @@ def copy_layer(
     geometry_name: str,
     finish: Callable[[sqlite3.Connection], None] | None = None,
     before_commit: Callable[[], None] | None = None,
+    first: Callable[[sqlite3.Connection], None] | None = None,
 ) -> None:
     """Replace ``layer`` in the live database with the one in ``staging``, in one transaction.
 
     ``conn`` must be in autocommit mode with no open transaction (ATTACH is not allowed inside one).
     Triggers and indexes are created after the bulk copy so the R-tree triggers do not fire per row.
     ``finish(conn)`` runs inside the same transaction (the caller's metadata and version bump), and
-    ``before_commit()`` last, to refuse the commit (by raising) when the live file is no longer valid.
+    ``before_commit()`` last, to refuse the commit (by raising) when the live file is no longer valid;
+    ``first(conn)`` runs before anything is changed (e.g. to check the layer's version under the lock).
     """
     conn.execute("ATTACH DATABASE ? AS staging", (str(staging),))
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if first is not None:
+                first(conn)
             _copy(conn, layer, geometry_name)
             if finish is not None:
                 finish(conn)

@@ -12,7 +12,7 @@ import pandas as pd
 import geopandas as gpd
 
 from geo.errors import UnknownCollection, UnknownFeature
-from geo.storage.base import FeatureStore, check_settable, check_version
+from geo.storage.base import FeatureStore, check_layer_version, check_settable, check_version
 from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
 from geo.storage.gpkg import admin, tiles
 from geo.storage.gpkg import layer as gpkg_layer
@@ -67,10 +67,13 @@ class GeoPackageStore(FeatureStore):
         frame: gpd.GeoDataFrame,
         mode: WriteMode = "replace",
         types: Mapping[str, str] | None = None,
+        *,
+        expected_version: str | None = None,
+        history: Sequence[HistoryEntry] = (),
     ) -> None:
         """Write a layer (R-tree index, ``fid`` key, ``geom`` column), atomically replacing any old one.
 
-        Table, unique id index, column types and version bump commit in one transaction.
+        Table, unique id index, column types, history entries and version bump commit in one transaction.
         """
         if layer.lower().startswith(_RESERVED_PREFIXES):
             raise ValueError(f"layer names starting with {_RESERVED_PREFIXES} are reserved: {layer!r}")
@@ -78,15 +81,21 @@ class GeoPackageStore(FeatureStore):
             raise ValueError(f"collection {layer!r} exists already")
         encoded, column_types = encode_frame(frame, self.id_column, types)
 
+        def check(conn: Any) -> None:
+            if expected_version is not None:
+                row = conn.execute("SELECT version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
+                check_layer_version(layer, f"{self._db.uid()}.{0 if row is None else row[0]}", expected_version)
+
         def finish(conn: Any) -> None:
             conn.execute(f"CREATE UNIQUE INDEX {q(layer + '_id')} ON {q(layer)} ({q(self.id_column)})")
             self._db.set_meta(conn, f"columns:{layer}", column_types)
+            self._insert_history(conn, history)
             self._db.bump(conn, layer)
 
         staging = gpkg_layer.write_staging(encoded, layer, self.path.parent, _GEOM)
         try:
             with self._db.locked() as conn:
-                gpkg_layer.copy_layer(conn, staging, layer, _GEOM, finish, self._db.check_file)
+                gpkg_layer.copy_layer(conn, staging, layer, _GEOM, finish, self._db.check_file, check)
         finally:
             gpkg_layer.remove_staging(staging)
 
@@ -188,16 +197,22 @@ class GeoPackageStore(FeatureStore):
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         """Append many entries in one transaction."""
+        if not entries:
+            return
+        with self._db.write() as conn:
+            self._insert_history(conn, entries)
+            for layer in sorted({e.layer for e in entries}):
+                self._db.bump(conn, layer)
+
+    @staticmethod
+    def _insert_history(conn: Any, entries: Sequence[HistoryEntry]) -> None:
         now = now_iso()
         rows = [e.to_row(now) for e in entries]
         if not rows:
             return
         names = list(rows[0])
         sql = f"INSERT INTO planmap_history ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        with self._db.write() as conn:
-            conn.executemany(sql, [tuple(r[n] for n in names) for r in rows])
-            for layer in sorted({e.layer for e in entries}):
-                self._db.bump(conn, layer)
+        conn.executemany(sql, [tuple(r[n] for n in names) for r in rows])
 
     def record_progress(
         self,

@@ -60,7 +60,10 @@ def history(db: Database, layer: str | None, feature_ids: Sequence[str] | None, 
     return frame
 
 
-def _insert(db: Database, conn: Connection, entries: Sequence[HistoryEntry]) -> None:
+def insert(db: Database, conn: Connection, entries: Sequence[HistoryEntry]) -> None:
+    """COPY history entries into the table on ``conn`` (inside the caller's transaction)."""
+    if not entries:
+        return
     now, names = _now(), HISTORY_COLUMNS[1:]
     columns = ", ".join(quote_ident(n) for n in names)
     with conn.cursor().copy(f"COPY {db.s}.planmap_history ({columns}) FROM STDIN") as copy:
@@ -75,7 +78,7 @@ def append(db: Database, entries: Sequence[HistoryEntry]) -> None:
     if not entries:
         return
     with db.conn(transaction=True) as conn:
-        _insert(db, conn, entries)
+        insert(db, conn, entries)
         for layer in sorted({e.layer for e in entries}):
             db.bump(conn, layer)
 
@@ -96,18 +99,24 @@ def record_progress(
             assign = ", ".join(f"{quote_ident(c)} = %s" for c in set_values)
             values = [_to_pg(v, types[c]) for c, v in set_values.items()]
             conn.execute(f"UPDATE {table} SET {assign} WHERE {key} = %s", [*values, entry.feature_id])
-        _insert(db, conn, [entry])
+        insert(db, conn, [entry])
         return db.bump(conn, entry.layer)
 
 
 def version(db: Database, layer: str) -> str:
     """Return ``<dataset uid>.<write counter>`` for the layer."""
     with db.conn() as conn:
-        row = conn.execute(
-            f"SELECT {db.uid_sql()}, (SELECT version FROM {db.s}.planmap_versions WHERE layer = %s)", [layer]
-        ).fetchone()
-        if row is None or row[1] is None:
+        current = layer_version(db, conn, layer)
+        if current.endswith(".0"):
             db.columns(conn, layer)
+    return current
+
+
+def layer_version(db: Database, conn: Connection, layer: str) -> str:
+    """Return the layer's version read on ``conn`` (``<uid>.0`` for a layer never written)."""
+    row = conn.execute(
+        f"SELECT {db.uid_sql()}, (SELECT version FROM {db.s}.planmap_versions WHERE layer = %s)", [layer]
+    ).fetchone()
     return version_string(row, "")
 
 

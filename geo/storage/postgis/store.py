@@ -20,9 +20,10 @@ import psycopg
 import geopandas as gpd
 import shapely
 
-from geo.storage.base import FeatureStore
+from geo.storage.base import FeatureStore, check_layer_version
 from geo.storage.codec import encode_frame, frame_from_rows, read_columns
-from geo.storage.postgis import admin, history, native
+from geo.storage.postgis import admin, native
+from geo.storage.postgis import history as history_rows
 from geo.storage.postgis import tokens as token_rows
 from geo.storage.postgis.database import Connection, Database, check_identifier
 from geo.storage.postgis.dialect import POSTGIS
@@ -88,8 +89,14 @@ class PostGISStore(FeatureStore):
         frame: gpd.GeoDataFrame,
         mode: WriteMode = "replace",
         types: Mapping[str, str] | None = None,
+        *,
+        expected_version: str | None = None,
+        history: Sequence[HistoryEntry] = (),
     ) -> None:
-        """Write a layer with COPY into a staging table, then swap it in within the same transaction."""
+        """Write a layer with COPY into a staging table, then swap it in within the same transaction.
+
+        The layer's history entries are appended and its version checked in that transaction too.
+        """
         check_identifier(layer, "layer")
         if layer.startswith("planmap_"):
             raise ValueError(f"layer names starting with 'planmap_' are reserved: {layer!r}")
@@ -106,12 +113,18 @@ class PostGISStore(FeatureStore):
                 raise ValueError(f"collection {layer!r} exists already")
             self._load(conn, stage, encoded, column_types)
             extent = conn.execute(_EXTENT.format(table=db.t(stage))).fetchone()
+            if conn.execute("SELECT to_regclass(%s)", [db.t(layer)]).fetchone() != (None,):
+                # From here progress reports wait (readers do not): none can land in the table being replaced.
+                conn.execute(f"LOCK TABLE {db.t(layer)} IN SHARE ROW EXCLUSIVE MODE")
+            if expected_version is not None:
+                check_layer_version(layer, history_rows.layer_version(db, conn, layer), expected_version)
             # Readers keep seeing the old table until this transaction commits.
             conn.execute(f"DROP TABLE IF EXISTS {db.t(layer)}")
             conn.execute(f"ALTER TABLE {db.t(stage)} RENAME TO {q(layer)}")
             native.build_overview(db, conn, layer)
             db.set_meta(conn, f"columns:{layer}", column_types)
             db.set_meta(conn, f"extent:{layer}", None if extent is None or extent[0] is None else list(extent))
+            history_rows.insert(db, conn, history)
             db.bump(conn, layer)
 
     def _load(self, conn: Connection, table: str, encoded: gpd.GeoDataFrame, types: dict[str, str]) -> None:
@@ -250,29 +263,29 @@ class PostGISStore(FeatureStore):
         until: date | None = None,
     ) -> pd.DataFrame:
         """Return history rows, oldest first (by date, then by the order they were recorded)."""
-        return history.history(self._db, layer, feature_ids, until)
+        return history_rows.history(self._db, layer, feature_ids, until)
 
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
         """Append many entries in one transaction."""
-        history.append(self._db, entries)
+        history_rows.append(self._db, entries)
 
     def record_progress(
         self, entry: HistoryEntry, set_values: Mapping[str, Any], expected_version: str | None = None
     ) -> str:
         """Append one report and update the feature's current state atomically (the feature row is locked)."""
-        return history.record_progress(self._db, entry, set_values, expected_version)
+        return history_rows.record_progress(self._db, entry, set_values, expected_version)
 
     def version(self, layer: str) -> str:
         """Return ``<dataset uid>.<write counter>`` for the layer."""
-        return history.version(self._db, layer)
+        return history_rows.version(self._db, layer)
 
     def feature_version(self, layer: str, feature_id: str) -> str:
         """Return ``<dataset uid>.f<last history seq>`` for the feature."""
-        return history.feature_version(self._db, layer, feature_id)
+        return history_rows.feature_version(self._db, layer, feature_id)
 
     def get_meta(self, key: str) -> Any:
         """Return the JSON value stored under ``key``, or None."""
-        return history.get_meta(self._db, key)
+        return history_rows.get_meta(self._db, key)
 
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON value under ``key``."""
