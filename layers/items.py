@@ -9,6 +9,7 @@ from datetime import date, datetime
 import geopandas as gpd
 
 from geo.storage.base import FeatureStore, Filter, SortKey
+from geo.textlists import split_list
 from layers.errors import InvalidQueryParameter
 from layers.models import Layer
 from layers.progress import status_as_of
@@ -38,9 +39,7 @@ def parse_sortby(text: str | None, layer: Layer) -> tuple[SortKey, ...]:
     """
     sortable = {name for name, kind in queryables(layer).items() if kind not in ("geometry", "json")}
     keys = []
-    for term in (t.strip() for t in (text or "").split(",")):
-        if not term:
-            continue
+    for term in split_list(text):
         name = term.lstrip("+-").strip()
         if name not in sortable:
             raise InvalidQueryParameter(f"cannot sort by {name!r}; sortable properties are {sorted(sortable)}")
@@ -59,7 +58,7 @@ def parse_properties(text: str | None, layer: Layer) -> list[str] | None:
     if text is None:
         return None
     allowed = public_fields(layer)
-    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    names = list(dict.fromkeys(split_list(text)))
     unknown = [n for n in names if n not in allowed]
     if unknown:
         raise InvalidQueryParameter(f"unknown properties {unknown}; properties of {layer.id!r} are {allowed}")

@@ -13,6 +13,7 @@ import geopandas as gpd
 
 from geo.errors import InvalidParameter
 from geo.raster import zonal_stats
+from geo.textlists import split_list
 from layers.errors import DataNotBuilt, UnknownRaster
 
 
@@ -69,7 +70,7 @@ def parse_rescale(text: str | None, default: tuple[float, float]) -> tuple[float
     if not text:
         return default
     try:
-        low, high = (float(v) for v in text.split(","))
+        low, high = (float(v) for v in split_list(text, keep_empty=True))
     except ValueError:
         raise InvalidParameter(f"rescale must be 'min,max' numbers, not {text!r}") from None
     if not low < high:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 
 from geo.geojson import json_value
+from geo.textlists import split_list
 from layers.errors import InvalidQueryParameter
 from server.errors import ErrorBody
 
@@ -80,8 +81,8 @@ class SchemaJSONResponse(NaNSafeJSONResponse):
 def _accepts_html(accept: str) -> bool:
     """Return whether the Accept header prefers text/html over JSON (browsers send text/html first)."""
     best_html = best_json = 0.0
-    for item in accept.split(","):
-        kind, _, params = item.strip().partition(";")
+    for item in split_list(accept):
+        kind, _, params = item.partition(";")
         quality = 1.0
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")

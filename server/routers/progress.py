@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from geo.storage.base import Filter
+from geo.textlists import split_list
 from geo.types import BBox
 from layers.areas import clip_area, parse_area
 from layers.deadlines import DeadlineReport, deadlines
@@ -69,7 +70,7 @@ def get_deadlines(
     ] = 80.0,
 ) -> DeadlineReport:
     """Return features and milestones overdue, done late, or due soon and behind, as of a day."""
-    layers = resolve_layers(registry, [v.strip() for v in (layer or "").split(",") if v.strip()])
+    layers = resolve_layers(registry, split_list(layer))
     return deadlines(store, layers, as_of or date.today(), within_days, threshold_pct)
 
 

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from geo import raster, render
 from geo.errors import InvalidGeometry
+from geo.textlists import split_list
 from geo.tms import get_tms, tile_grid
 from layers.query import Selection, to_filter
 from layers.rasters import RASTERS, RasterSpec, parse_rescale, raster_path, raster_spec, zonal_by_feature
 from server.deps import RegistryDep, SettingsDep, StoreDep
 from server.responses import ERROR_RESPONSES
-from server.routers.tiles import PNG, TmsId, X, Y, Z, csv_values
+from server.routers.tiles import PNG, TmsId, X, Y, Z
 from server.tilecache import TileCache, get_tile_cache, tile_key, tile_response
 
 router = APIRouter(tags=["Rasters"], responses=ERROR_RESPONSES)
@@ -123,7 +124,7 @@ def raster_zonal(spec: SpecDep, settings: SettingsDep, store: StoreDep, registry
                  ) -> dict[str, Any]:  # fmt: skip
     """Return count, mean, min and max of the raster inside each feature of a layer."""
     layer = registry.get(collectionId)
-    where = to_filter(Selection(status=csv_values(status), county=csv_values(county)), layer, store)
+    where = to_filter(Selection(status=tuple(split_list(status)), county=tuple(split_list(county))), layer, store)
     frame = store.read(layer.id, where, columns=["id", "name"], limit=settings.api.max_limit)
     return {"id": spec.id, "unit": spec.unit, "collectionId": layer.id,
             "zones": zonal_by_feature(_file(spec, settings), frame)}  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from geo.textlists import split_list
 from geo.tms import TMS_IDS, get_tms, tile_grid
 from layers.query import Selection
 from layers.tilejson import maplibre_style, tilejson
@@ -36,11 +37,6 @@ _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown collection or tile matrix set, or tile outside the matrix"},
 }
 _PNG_RESPONSES = {**_TILE_RESPONSES, 200: {"content": {PNG: {}}, "description": "The tile as an RGBA PNG"}}
-
-
-def csv_values(text: str | None) -> tuple[str, ...]:
-    """Split a comma-separated query value (``None`` gives an empty tuple)."""
-    return tuple(v.strip() for v in text.split(",") if v.strip()) if text else ()
 
 
 def _spec(settings: Settings) -> TileSpec:
@@ -120,7 +116,7 @@ def plan_tile(request: Request, store: StoreDep, registry: RegistryDep, settings
     grid = tile_grid(tileMatrixSetId, z, x, y)
     layers = held_layers(store, registry.projects())
     key = tile_key(request, layer_versions(store, [layer.id for layer in layers]), f"plan:{tileMatrixSetId}")
-    selection = Selection(status=csv_values(status), county=csv_values(county), as_of=as_of)
+    selection = Selection(status=tuple(split_list(status)), county=tuple(split_list(county)), as_of=as_of)
 
     def build() -> bytes:
         return vector_tile(store, plan_selections(store, layers, selection), grid, _spec(settings))[0]
