@@ -24,19 +24,17 @@ from layers.items import (
     restrict_ids,
 )
 from layers.models import Layer
+from server.caching import NOT_MODIFIED, conditional, make_etag
 from server.deps import FeatureQuery, FeatureQueryDep, LayerDep, SettingsDep, StoreDep
 from server.ogc import bilingual_title, field_labels, link, page_links, url
 from server.responses import (
     ERROR_RESPONSES,
-    NOT_MODIFIED,
     GeoJSONResponse,
     MediaType,
     OutputFormat,
     choose_format,
     clamp_limit,
-    conditional,
     html_response,
-    make_etag,
 )
 
 router = APIRouter(tags=["OGC API - Features"], responses={**ERROR_RESPONSES, **NOT_MODIFIED})
