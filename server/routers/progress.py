@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from geo.storage.base import Filter
 from geo.textlists import split_list
-from geo.types import BBox
-from layers.areas import clip_area, parse_area
 from layers.deadlines import DeadlineReport, deadlines
 from layers.nearby import resolve_layers
 from layers.progress import Progress, layer_progress
 from layers.progress_counties import CountyProgress, counties_geojson, county_progress
+from layers.progress_scope import ProgressScope, progress_scope
 from layers.timeline import Timeline, layer_timeline
 from layers.water_status import WaterCompliance, water_compliance
 from server.deps import FeatureQueryDep, RegistryDep, StoreDep
@@ -34,22 +31,12 @@ _POLYGON_EXAMPLE = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Scope:
-    """A progress selection: attribute filter plus an optional weighting area (the bbox)."""
-
-    where: Filter
-    area: BBox | None
+def scope_param(query: FeatureQueryDep, store: StoreDep) -> ProgressScope:
+    """Resolve the shared selection for progress (a bbox is an area features count in by share)."""
+    return progress_scope(store, query.layer, query.selection)
 
 
-def progress_scope(query: FeatureQueryDep, store: StoreDep) -> Scope:
-    """Split the shared selection: a bbox becomes an area that features count by share, the rest a filter."""
-    selection = dataclasses.replace(query.selection, bbox=None)
-    where = dataclasses.replace(query, selection=selection).to_filter(store)
-    return Scope(where=where, area=query.selection.bbox)
-
-
-ScopeDep = Annotated[Scope, Depends(progress_scope)]
+ScopeDep = Annotated[ProgressScope, Depends(scope_param)]
 
 
 @router.get("", operation_id="getProgress", summary="Progress of every project layer, citywide")
@@ -99,8 +86,8 @@ def post_progress_within(
     ],
 ) -> Progress:
     """Return the layer's progress inside a posted polygon (farmland by area share, others by point)."""
-    polygon = clip_area(parse_area(area), scope.area)
-    return layer_progress(store, query.layer, query.selection.as_of, scope.where, polygon)
+    within = scope.within(area)
+    return layer_progress(store, query.layer, query.selection.as_of, within.where, within.area)
 
 
 @router.get("/{collectionId}/counties", operation_id="getLayerProgressByCounty", summary="Progress per county")
