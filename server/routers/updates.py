@@ -117,9 +117,15 @@ def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Pat
     extra, staged = _photo_extra(photo, frame, data_dir, sub.layer)
     try:
         recorded = record_report(
-            store, sub.layer, sub.feature_id, parsed, author=sub.principal.user,
-            expected_version=version, today=date.today(), extra=extra,
-        )  # fmt: skip
+            store,
+            sub.layer,
+            sub.feature_id,
+            parsed,
+            author=sub.principal.user,
+            expected_version=version,
+            today=date.today(),
+            extra=extra,
+        )
     except BaseException:
         if staged is not None:
             staged.unlink(missing_ok=True)

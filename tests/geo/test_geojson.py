@@ -54,9 +54,14 @@ def test_raw_geometries_serialise_like_dicts(frame):
     raw = features(typed, "EPSG:4547", raw_geometry=True)
     assert orjson.loads(orjson.dumps(raw)) == parsed
     assert parsed[0]["properties"] | {"name": None} == {
-        "name": None, "area": 1.5, "count": 3, "done": True, "when": "2025-06-30T08:00:00", "extra": {"月": [1, 2]},
+        "name": None,
+        "area": 1.5,
+        "count": 3,
+        "done": True,
+        "when": "2025-06-30T08:00:00",
+        "extra": {"月": [1, 2]},
         "code": None,
-    }  # fmt: skip
+    }
     assert [parsed[1]["properties"][k] for k in ("count", "done", "when", "extra", "code")] == [None] * 4 + [2.0]
     assert features(typed.iloc[:0], raw_geometry=True) == []
 

@@ -92,8 +92,9 @@ def test_dates_must_be_plausible_and_in_order():
 
 
 def plan(layer, current, report, history=None):
-    return plan_update(layer, current, history if history is not None else empty_history(), report,
-                       author="zhang", today=TODAY)  # fmt: skip
+    return plan_update(
+        layer, current, history if history is not None else empty_history(), report, author="zhang", today=TODAY
+    )
 
 
 def test_completion_sets_percent_and_completed_date(farmland):
@@ -133,13 +134,32 @@ def test_going_backwards_needs_a_note(farmland):
 
 
 def test_water_reading_is_classified_against_the_target(water):
-    current = {"id": "WS-01", "name": "马家河", "river": "湘江", "target_class": "III", "status": "compliant",
-               "progress_pct": 100.0}  # fmt: skip
+    current = {
+        "id": "WS-01",
+        "name": "马家河",
+        "river": "湘江",
+        "target_class": "III",
+        "status": "compliant",
+        "progress_pct": 100.0,
+    }
     history = pd.DataFrame(
-        [[1, "water-sections", "WS-01", "2025-05-25", "compliant", 100.0, "", "demo", "x",
-          json.dumps({"DO": 8.0, "CODMn": 2.0, "NH3N": 0.2, "TP": 0.05}), 1]],
+        [
+            [
+                1,
+                "water-sections",
+                "WS-01",
+                "2025-05-25",
+                "compliant",
+                100.0,
+                "",
+                "demo",
+                "x",
+                json.dumps({"DO": 8.0, "CODMn": 2.0, "NH3N": 0.2, "TP": 0.05}),
+                1,
+            ]
+        ],
         columns=list(HISTORY_COLUMNS),
-    )  # fmt: skip
+    )
     reading = parse_report(water, {"DO": 7.0, "CODMn": "3.0", "NH3N": 1.2, "TP": 0.1, "date": "2025-06-25"})
     assert isinstance(reading, WaterReading)
     planned = plan(water, current, reading, history)
@@ -269,10 +289,23 @@ def test_photo_paths_never_come_from_ids(tmp_path):
 
 def test_public_history_hides_author_and_position():
     frame = pd.DataFrame(
-        [[5, "farmland", "FL-001", "2025-06-01", "completed", 100.0, "", "zhang", "t",
-          json.dumps({"photo": {"lon": 112.9, "lat": 27.8, "key": "k", "distance_m": 12.0}}), 0]],
+        [
+            [
+                5,
+                "farmland",
+                "FL-001",
+                "2025-06-01",
+                "completed",
+                100.0,
+                "",
+                "zhang",
+                "t",
+                json.dumps({"photo": {"lon": 112.9, "lat": 27.8, "key": "k", "distance_m": 12.0}}),
+                0,
+            ]
+        ],
         columns=list(HISTORY_COLUMNS),
-    )  # fmt: skip
+    )
     public = history_records(frame, private=False)[0]
     assert "author" not in public and public["data"]["photo"] == {"distance_m": 12.0}
     private = history_records(frame, private=True)[0]
