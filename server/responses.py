@@ -6,12 +6,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 
-from geo.geojson import json_value
+from geo import geojson
 from geo.textlists import split_list
 from layers.errors import InvalidQueryParameter
 from server.errors import ErrorBody
@@ -43,21 +42,13 @@ FORMAT_MEDIA = {OutputFormat.json: MediaType.json, OutputFormat.geojson: MediaTy
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
-_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def _dumps(content: Any) -> bytes:
-    """Serialise compactly as UTF-8 with orjson (NaN and inf become null, as JSON has neither)."""
-    # Types orjson does not know (pandas NA, Timestamps) go through json_value, value by value.
-    return orjson.dumps(content, default=json_value, option=_ORJSON_OPTIONS)
-
 
 class NaNSafeJSONResponse(JSONResponse):
     """JSON with Chinese text as UTF-8 and NaN/inf written as null (Starlette's JSONResponse rejects NaN)."""
 
     def render(self, content: Any) -> bytes:
         """Serialise compactly; NaN becomes null."""
-        return _dumps(content)
+        return geojson.dumps(content)
 
 
 class GeoJSONResponse(NaNSafeJSONResponse):
