@@ -13,10 +13,9 @@ from starlette.datastructures import UploadFile
 
 from geo import geojson
 from geo.crs import CRS84, parse_crs
-from geo.errors import UnknownFeature
 from geo.storage.base import FeatureStore
 from layers import photos
-from layers.audit import entry, feature_history, history_records
+from layers.audit import feature_history, history_records
 from layers.errors import InvalidProgressUpdate, PhotoTooLarge
 from layers.items import public_fields
 from layers.models import Layer
@@ -203,9 +202,5 @@ def report_photo(
     layer: LayerDep, featureId: FeatureIdParam, seq: int, store: StoreDep, settings: SettingsDep
 ) -> Response:
     """Return the photo attached to report ``seq`` of the feature."""
-    found = entry(store, layer.id, featureId, seq)
-    photo = ((found or {}).get("data") or {}).get("photo") or {}
-    path = photos.find_photo(settings.store.data_dir, layer.id, featureId, seq, photo.get("key")) if photo else None
-    if path is None:
-        raise UnknownFeature(f"report {seq} of {featureId!r} in {layer.id!r} has no photo")
+    path = photos.report_photo(store, settings.store.data_dir, layer.id, featureId, seq)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": ONE_DAY})

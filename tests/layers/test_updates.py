@@ -10,7 +10,7 @@ from PIL.TiffImagePlugin import IFDRational
 import shapely
 from shapely.geometry import Point
 
-from geo.errors import StaleVersion
+from geo.errors import StaleVersion, UnknownFeature
 from geo.measure import distance_to_geometry_m
 from geo.storage.base import HISTORY_COLUMNS
 from layers import photos
@@ -285,6 +285,25 @@ def test_photo_paths_never_come_from_ids(tmp_path):
     key, staged = photos.stage_photo(tmp_path, "farmland", "FL-001", photo)
     assert photos.find_photo(tmp_path, "farmland", "FL-001", 7, key) == tmp_path / "photos/farmland/FL-001/7.jpg"
     assert not staged.exists() and photos.find_photo(tmp_path, "farmland", "FL-001", 8, None) is None
+
+
+def test_report_photo_is_found_by_its_report(store, farmland, tmp_path):
+    fid = str(store.read("farmland", limit=1)["id"].iloc[0])
+    photo = photos.prepare_photo(jpeg_with_gps(112.9, 27.8, (50, 40)), 10**6)
+    key, staged = photos.stage_photo(tmp_path, "farmland", fid, photo)
+    version = store.feature_version("farmland", fid)
+    report, today, extra = ProgressReport("completed", note="现场照片"), date.today(), {"photo": {"key": key}}
+    with_photo = record_report(
+        store, farmland, fid, report, author="zhang", expected_version=version, today=today, extra=extra
+    )
+    version = store.feature_version("farmland", fid)
+    without = record_report(store, farmland, fid, report, author="zhang", expected_version=version, today=today)
+    path = photos.report_photo(store, tmp_path, "farmland", fid, with_photo.seq)
+    assert path == tmp_path / "photos" / "farmland" / fid / f"{with_photo.seq}.jpg" and not staged.exists()
+    assert path.read_bytes()[:2] == b"\xff\xd8"
+    for seq in (without.seq, without.seq + 100):
+        with pytest.raises(UnknownFeature, match="has no photo"):
+            photos.report_photo(store, tmp_path, "farmland", fid, seq)
 
 
 def test_public_history_hides_author_and_position():
