@@ -9,6 +9,7 @@ from pyproj.exceptions import ProjError
 from geo.crs import CRS84, get_transformer, parse_crs
 from geo.errors import InvalidBBox
 from geo.geojson import is_north_first
+from geo.textlists import split_list
 from geo.types import BBox
 
 
@@ -34,7 +35,7 @@ def parse_bbox(text: str, crs: str | None = None) -> BBox:
     (112.8, 27.8, 113.0, 27.9)
     """
     try:
-        values = [float(v) for v in text.split(",")]
+        values = [float(v) for v in split_list(text, keep_empty=True)]
     except ValueError:
         raise InvalidBBox(f"bbox {text!r} must be 4 comma-separated numbers minx,miny,maxx,maxy") from None
     if len(values) == 6:

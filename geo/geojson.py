@@ -1,4 +1,9 @@
-"""RFC 7946 GeoJSON encoding of GeoDataFrames: CCW exteriors, fixed precision, any output CRS in its axis order."""
+"""GeoJSON encoding of GeoDataFrames: RFC 7946 features for the API, the same encoder for file exports.
+
+:func:`features` gives CCW exteriors, fixed precision and any output CRS in its axis order;
+:func:`encode_features` and :func:`dumps` are the writer underneath, shared with ``geo.writers.text``:
+one rule for missing values (NaN, NA, NaT and inf become ``null``) and one JSON serialiser.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ DEGREE_DECIMALS = 6
 
 METRE_DECIMALS = 2
 """Decimals kept for projected coordinates in metres (1 cm)."""
+
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def is_north_first(crs: CRSLike) -> bool:
@@ -148,15 +155,59 @@ def features(
     names = [c for c in (properties if properties is not None else frame.columns) if c in frame.columns]
     names = [c for c in names if c not in (id_column, frame.geometry.name)]
     geoms = prepare_geometries(frame.geometry.array, crs, authority_axes=authority_axes)
+    return encode_features(frame, geoms, id_column=id_column, properties=names, raw_geometry=raw_geometry)
+
+
+def encode_features(
+    frame: pd.DataFrame,
+    geoms: np.ndarray,
+    *,
+    id_column: str | None = "id",
+    properties: Sequence[str] = (),
+    raw_geometry: bool = False,
+) -> list[dict[str, Any]]:
+    """Return GeoJSON Feature objects for the rows of ``frame`` and their ready-to-write geometries.
+
+    Nothing is reprojected, reoriented or rounded here (see :func:`prepare_geometries`); missing values
+    become None (see :func:`property_values`), and missing or empty geometries ``null``.
+
+    Parameters
+    ----------
+    frame : the rows; only ``id_column`` and ``properties`` are read from it.
+    geoms : one shapely geometry (or None) per row, as they are to be written.
+    id_column : the column holding each feature's ``id``; None (or a column the frame lacks) gives ``null`` ids.
+    properties : the columns written into ``properties``, in order (the id column too, if listed).
+    raw_geometry : geometries as ``orjson.Fragment`` text (for :func:`dumps`) instead of dicts.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"id": ["a"], "n": [float("nan")]})
+    >>> dumps(encode_features(frame, np.array([shapely.Point(1, 2)]), properties=["id", "n"], raw_geometry=True))
+    b'[{"type":"Feature","id":"a","geometry":{"type":"Point","coordinates":[1.0,2.0]},"properties":{"id":"a","n":null}}]'
+    """
     ids = property_values(frame[id_column]) if id_column in frame.columns else [None] * len(frame)
-    keys = [str(n) for n in names]
-    columns = [property_values(frame[n]) for n in names]
-    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)] if names else None
+    keys = [str(n) for n in properties]
+    columns = [property_values(frame[n]) for n in properties]
+    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)] if keys else None
     shapes = geometry_texts(geoms) if raw_geometry else geometry_dicts(geoms)
     return [
         {"type": "Feature", "id": fid, "geometry": geom, "properties": rows[i] if rows else {}}
         for i, (fid, geom) in enumerate(zip(ids, shapes, strict=True))
     ]
+
+
+def dumps(content: Any) -> bytes:
+    """Serialise to compact UTF-8 JSON with orjson: NaN and inf become null (JSON has neither).
+
+    Types orjson does not know (pandas NA, Timestamps, dates inside dicts) go through :func:`json_value`;
+    ``orjson.Fragment`` values (see :func:`geometry_texts`) are written as they are.
+
+    Examples
+    --------
+    >>> dumps({"x": float("nan"), "n": np.int64(7), "when": pd.Timestamp("2025-06-30")})
+    b'{"x":null,"n":7,"when":"2025-06-30T00:00:00"}'
+    """
+    return orjson.dumps(content, default=json_value, option=_ORJSON_OPTIONS)
 
 
 def property_values(series: pd.Series) -> list[Any]:
@@ -241,12 +292,15 @@ __all__ = [
     "METRE_DECIMALS",
     "bbox_of",
     "decimals_for",
+    "dumps",
+    "encode_features",
     "features",
     "geometry_dict",
     "geometry_dicts",
     "is_north_first",
     "json_value",
     "prepare_geometries",
+    "property_values",
     "svg_figure",
     "swap_xy",
 ]

@@ -121,8 +121,8 @@ def encode_layer(name: str, geoms: np.ndarray, properties: Sequence[Mapping[str,
     """Return one MVT layer message (the ``layers`` field of a tile) for valid, oriented geometries."""
     ints, counts = geometry_ints(geoms)
     data, nbytes = varints(ints)
-    offsets = np.r_[0, np.cumsum(np.bincount(np.repeat(np.arange(len(geoms)), counts), weights=nbytes,
-                                             minlength=len(geoms)))].astype(np.int64)  # fmt: skip
+    feature_bytes = np.bincount(np.repeat(np.arange(len(geoms)), counts), weights=nbytes, minlength=len(geoms))
+    offsets = np.r_[0, np.cumsum(feature_bytes)].astype(np.int64)
     types = _MVT_TYPES[shapely.get_type_id(geoms)]
     keys: dict[str, int] = {}
     values: dict[tuple[type, Any], int] = {}

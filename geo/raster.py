@@ -60,8 +60,15 @@ def read_tile(path: Path, grid: TileGrid, size: int = 256) -> np.ma.MaskedArray:
     src = dataset(path)
     minx, miny, maxx, maxy = grid.xy_bounds
     transform = Affine((maxx - minx) / size, 0, minx, 0, -(maxy - miny) / size, maxy)
-    with WarpedVRT(src, crs=grid.tms.rasterio_crs, transform=transform, width=size, height=size,
-                   resampling=Resampling.bilinear, nodata=src.nodata) as vrt:  # fmt: skip
+    with WarpedVRT(
+        src,
+        crs=grid.tms.rasterio_crs,
+        transform=transform,
+        width=size,
+        height=size,
+        resampling=Resampling.bilinear,
+        nodata=src.nodata,
+    ) as vrt:
         return vrt.read(1, masked=True)
 
 
@@ -126,9 +133,14 @@ def _zone(src: DatasetReader, geom: BaseGeometry | None) -> dict[str, float | in
 
 def _overlaps(window: Window, src: DatasetReader) -> bool:
     # A point or line has a zero-size window: no pixel centre lies inside it, and rasterio cannot intersect it.
-    return bool(window.width > 0 and window.height > 0 and
-                window.col_off < src.width and window.row_off < src.height and
-                window.col_off + window.width > 0 and window.row_off + window.height > 0)  # fmt: skip
+    return bool(
+        window.width > 0
+        and window.height > 0
+        and window.col_off < src.width
+        and window.row_off < src.height
+        and window.col_off + window.width > 0
+        and window.row_off + window.height > 0
+    )
 
 
 def _window_stats(src: DatasetReader, geom: BaseGeometry, window: Window) -> dict[str, float | int | None]:
@@ -137,15 +149,24 @@ def _window_stats(src: DatasetReader, geom: BaseGeometry, window: Window) -> dic
     values = np.ma.masked_array(data, mask=np.ma.getmaskarray(data) | outside).compressed()
     if values.size == 0:
         return {"count": 0, "mean": None, "min": None, "max": None}
-    return {"count": int(values.size), "mean": float(values.mean()), "min": float(values.min()),
-            "max": float(values.max())}  # fmt: skip
+    return {
+        "count": int(values.size),
+        "mean": float(values.mean()),
+        "min": float(values.min()),
+        "max": float(values.max()),
+    }
 
 
 def describe(path: Path) -> dict[str, Any]:
     """Return a raster's size, CRS, CRS84 bounds, data type, nodata, overviews and tags."""
     src = dataset(path)
     return {
-        "width": src.width, "height": src.height, "crs": src.crs.to_string() if src.crs else None,
-        "bounds": list(src.bounds), "dtype": src.dtypes[0], "nodata": src.nodata,
-        "overviews": src.overviews(1), "tags": src.tags(),
-    }  # fmt: skip
+        "width": src.width,
+        "height": src.height,
+        "crs": src.crs.to_string() if src.crs else None,
+        "bounds": list(src.bounds),
+        "dtype": src.dtypes[0],
+        "nodata": src.nodata,
+        "overviews": src.overviews(1),
+        "tags": src.tags(),
+    }

@@ -1,4 +1,4 @@
-"""Reading pages of a layer's features: sorting, property selection, time intervals and the page itself."""
+"""Reading a layer's features for the items endpoints: the selection, sorting, properties, time and the page."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from datetime import date, datetime
 
 import geopandas as gpd
 
+from geo.crs import CRS84, parse_crs
+from geo.errors import InvalidCRS
 from geo.storage.base import FeatureStore, Filter, SortKey
+from geo.textlists import split_list
 from layers.errors import InvalidQueryParameter
 from layers.models import Layer
 from layers.progress import status_as_of
-from layers.query import queryables
+from layers.query import Selection, queryables, to_filter
 
 DateInterval = tuple[date | None, date | None]
 
@@ -38,9 +41,7 @@ def parse_sortby(text: str | None, layer: Layer) -> tuple[SortKey, ...]:
     """
     sortable = {name for name, kind in queryables(layer).items() if kind not in ("geometry", "json")}
     keys = []
-    for term in (t.strip() for t in (text or "").split(",")):
-        if not term:
-            continue
+    for term in split_list(text):
         name = term.lstrip("+-").strip()
         if name not in sortable:
             raise InvalidQueryParameter(f"cannot sort by {name!r}; sortable properties are {sorted(sortable)}")
@@ -59,7 +60,7 @@ def parse_properties(text: str | None, layer: Layer) -> list[str] | None:
     if text is None:
         return None
     allowed = public_fields(layer)
-    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    names = list(dict.fromkeys(split_list(text)))
     unknown = [n for n in names if n not in allowed]
     if unknown:
         raise InvalidQueryParameter(f"unknown properties {unknown}; properties of {layer.id!r} are {allowed}")
@@ -123,12 +124,57 @@ def restrict_ids(where: Filter, ids: list[str]) -> Filter:
     return dataclasses.replace(where, ids=ids)
 
 
+def items_filter(
+    store: FeatureStore,
+    layer: Layer,
+    selection: Selection,
+    *,
+    datetime_text: str | None = None,
+    filter_crs: str | None = None,
+) -> Filter:
+    """Resolve everything an items request selects by into one store ``Filter``.
+
+    Parameters
+    ----------
+    store, layer : where to read and what.
+    selection : bbox, county, status, attributes, CQL2 text and ``as_of`` (see :func:`layers.query.to_filter`).
+    datetime_text : an OGC ``datetime`` instant or interval: only features with a progress report dated in it.
+    filter_crs : the CRS of geometries in the CQL2 filter; only CRS84 is supported.
+
+    Raises
+    ------
+    InvalidCRS
+        For a ``filter_crs`` other than CRS84.
+    InvalidQueryParameter, InvalidFilter, UnknownCounty
+        For a malformed ``datetime``, filter or county (see :func:`parse_datetime`, :func:`to_filter`).
+    """
+    if filter_crs is not None and not parse_crs(filter_crs).equals(parse_crs(CRS84)):
+        raise InvalidCRS(f"filter-crs {filter_crs!r} is not supported; filter geometries are CRS84")
+    where = to_filter(selection, layer, store)
+    interval = parse_datetime(datetime_text)
+    return where if interval is None else restrict_ids(where, reported_ids(store, layer, interval))
+
+
+@dataclass(frozen=True)
+class ItemsRequest:
+    """What an items request asks of a layer: its selection, page and the text of its other parameters."""
+
+    selection: Selection
+    limit: int
+    offset: int = 0
+    properties: str | None = None
+    sortby: str | None = None
+    datetime: str | None = None
+    filter_crs: str | None = None
+
+
 @dataclass(frozen=True)
 class Page:
-    """One page of features and how many match in all."""
+    """One page of features, how many match in all and the properties asked for (None: all public ones)."""
 
     frame: gpd.GeoDataFrame
     matched: int
+    properties: list[str] | None = None
 
 
 def read_page(
@@ -150,4 +196,43 @@ def read_page(
         frame = frame[keep]
     if as_of is not None and "status" in frame.columns and len(frame):
         frame = frame.assign(status=status_as_of(store, layer, frame["id"], as_of).to_numpy())
-    return Page(frame=frame, matched=matched)
+    return Page(frame=frame, matched=matched, properties=properties)
+
+
+def read_items(store: FeatureStore, layer: Layer, request: ItemsRequest) -> Page:
+    """Read the page of features an items request asks for: parameters checked, filter built, page read.
+
+    Raises
+    ------
+    InvalidQueryParameter, InvalidFilter, InvalidCRS, UnknownCounty
+        For an unknown property or sort key, a malformed ``datetime`` or filter, or an unsupported filter CRS.
+    """
+    properties = parse_properties(request.properties, layer)
+    where = items_filter(store, layer, request.selection, datetime_text=request.datetime, filter_crs=request.filter_crs)
+    return read_page(
+        store,
+        layer,
+        where,
+        limit=request.limit,
+        offset=request.offset,
+        sortby=parse_sortby(request.sortby, layer),
+        properties=properties,
+        as_of=request.selection.as_of,
+    )
+
+
+def read_feature(
+    store: FeatureStore, layer: Layer, feature_id: str, properties: str | None = None
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Return one feature (a one-row frame) and the properties to show: those asked for, else all public ones.
+
+    Raises
+    ------
+    UnknownFeature
+        When the layer has no such feature.
+    InvalidQueryParameter
+        For a name in ``properties`` that is not a public attribute.
+    """
+    frame = store.get(layer.id, feature_id)
+    names = parse_properties(properties, layer)
+    return frame, public_fields(layer) if names is None else names

@@ -98,10 +98,16 @@ def _aliases(layer: Layer, columns: list[str]) -> tuple[list[DataColumn], list[E
     headers = zh_headers(layer)
     constraint = f"{layer.id}_status"
     aliases = [
-        DataColumn(layer.id, name, headers[name], f"{layer.field(name).alias_zh} {layer.field(name).alias_en}",
-                   layer.field(name).description, constraint if name == "status" and layer.statuses else None)
+        DataColumn(
+            layer.id,
+            name,
+            headers[name],
+            f"{layer.field(name).alias_zh} {layer.field(name).alias_en}",
+            layer.field(name).description,
+            constraint if name == "status" and layer.statuses else None,
+        )
         for name in columns
-    ]  # fmt: skip
+    ]
     values = [EnumValue(constraint, s.value, f"{s.label_zh} {s.label_en}") for s in layer.statuses]
     return aliases, values
 
@@ -110,13 +116,27 @@ def readme_frame(layers: list[Layer], adcode: str) -> pd.DataFrame:
     """Return the ``readme`` table: one row per layer (field empty) and one per field, in both languages."""
     rows = []
     for layer in layers:
-        rows.append({"layer": layer.id, "field": "", "alias_zh": layer.title_zh, "alias_en": layer.title_en,
-                     "unit": "", "description": f"{layer.description_zh} (county {adcode})"})  # fmt: skip
+        rows.append(
+            {
+                "layer": layer.id,
+                "field": "",
+                "alias_zh": layer.title_zh,
+                "alias_en": layer.title_en,
+                "unit": "",
+                "description": f"{layer.description_zh} (county {adcode})",
+            }
+        )
         rows += [
-            {"layer": layer.id, "field": f.name, "alias_zh": f.alias_zh, "alias_en": f.alias_en,
-             "unit": f.unit or "", "description": f.description}
+            {
+                "layer": layer.id,
+                "field": f.name,
+                "alias_zh": f.alias_zh,
+                "alias_en": f.alias_en,
+                "unit": f.unit or "",
+                "description": f.description,
+            }
             for f in layer.fields
-        ]  # fmt: skip
+        ]
     return pd.DataFrame(rows)
 
 
@@ -179,8 +199,8 @@ def write_basemap(
 ) -> int:
     """Render the basemap over ``bounds`` once into an MBTiles file and a PMTiles archive; return the tile count."""
     minzoom, maxzoom = zooms
-    meta = mbtiles_metadata(name, bounds, minzoom, maxzoom, attribution=ATTRIBUTION,
-                            description=f"{name}: county fills and outlines, z{minzoom}-z{maxzoom}")  # fmt: skip
+    about = f"{name}: county fills and outlines, z{minzoom}-z{maxzoom}"
+    meta = mbtiles_metadata(name, bounds, minzoom, maxzoom, attribution=ATTRIBUTION, description=about)
     tiles = []
     with MBTilesWriter(mbtiles, meta) as writer:
         for z, x, y, png in basemap_tiles(store, bounds, minzoom, maxzoom, on_tile):

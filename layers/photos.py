@@ -21,7 +21,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shapely.geometry.base import BaseGeometry
 
+from geo.errors import UnknownFeature
 from geo.measure import distance_to_geometry_m
+from geo.storage.base import FeatureStore
+from layers.audit import entry
 from layers.errors import InvalidProgressUpdate, PhotoTooLarge
 
 MAX_PIXELS = 60_000_000
@@ -135,3 +138,19 @@ def find_photo(data_dir: Path, layer_id: str, feature_id: str, seq: int, key: st
     if key and re.fullmatch(r"[0-9a-f]{32}", key) and (folder / f"pending-{key}.jpg").is_file():
         return file_photo(folder / f"pending-{key}.jpg", seq)
     return None
+
+
+def report_photo(store: FeatureStore, data_dir: Path, layer_id: str, feature_id: str, seq: int) -> Path:
+    """Return the photo file of report ``seq`` on a feature.
+
+    Raises
+    ------
+    UnknownFeature
+        When there is no such report or it has no photo on file.
+    """
+    found = entry(store, layer_id, feature_id, seq)
+    photo = ((found or {}).get("data") or {}).get("photo") or {}
+    path = find_photo(data_dir, layer_id, feature_id, seq, photo.get("key")) if photo else None
+    if path is None:
+        raise UnknownFeature(f"report {seq} of {feature_id!r} in {layer_id!r} has no photo")
+    return path

@@ -56,10 +56,19 @@ def build_cadmium_cog(path: str | Path, boundaries_gdf: gpd.GeoDataFrame, seed: 
     data[outside] = NODATA
     spec = raster_spec("soil-cadmium")
     profile = {
-        "driver": "COG", "width": width, "height": height, "count": 1, "dtype": "float32", "crs": "EPSG:4326",
-        "transform": transform, "nodata": NODATA, "compress": "deflate", "blocksize": 512,
-        "overview_resampling": "average", "overviews": "AUTO",
-    }  # fmt: skip
+        "driver": "COG",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": transform,
+        "nodata": NODATA,
+        "compress": "deflate",
+        "blocksize": 512,
+        "overview_resampling": "average",
+        "overviews": "AUTO",
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
         dst.update_tags(DEMO="true", UNIT=spec.unit, TITLE=spec.title_en, SEED=str(seed), DESCRIPTION=spec.description)

@@ -5,15 +5,22 @@ Only registered rasters are ever opened; a request names a raster id, never a pa
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
-from geo.errors import InvalidParameter
-from geo.raster import zonal_stats
+from geo import raster, render
+from geo.errors import InvalidGeometry, InvalidParameter
+from geo.storage.base import FeatureStore
+from geo.textlists import split_list
+from geo.tms import TileGrid
 from layers.errors import DataNotBuilt, UnknownRaster
+from layers.models import Layer
+from layers.query import Selection, to_filter
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def parse_rescale(text: str | None, default: tuple[float, float]) -> tuple[float
     if not text:
         return default
     try:
-        low, high = (float(v) for v in text.split(","))
+        low, high = (float(v) for v in split_list(text, keep_empty=True))
     except ValueError:
         raise InvalidParameter(f"rescale must be 'min,max' numbers, not {text!r}") from None
     if not low < high:
@@ -79,6 +86,79 @@ def parse_rescale(text: str | None, default: tuple[float, float]) -> tuple[float
 
 def zonal_by_feature(path: Path, frame: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     """Return zonal statistics (count, mean, min, max) of a raster for each feature of a CRS84 frame."""
-    stats = zonal_stats(path, list(frame.geometry))
+    stats = raster.zonal_stats(path, list(frame.geometry))
     names = frame["name"] if "name" in frame.columns else [None] * len(frame)
     return [{"id": fid, "name": name, **s} for fid, name, s in zip(frame["id"], names, stats, strict=True)]
+
+
+def raster_version(spec: RasterSpec, path: Path) -> str:
+    """Return the data version of a raster file (its modification time): tiles are cached under it."""
+    return f"{spec.id}={os.stat(path).st_mtime_ns}"
+
+
+@dataclass(frozen=True)
+class RasterStyle:
+    """How a raster is drawn: a colour ramp and the value range stretched over it."""
+
+    colormap: str
+    low: float
+    high: float
+
+
+def raster_style(spec: RasterSpec, colormap: str | None, rescale: str | None) -> RasterStyle:
+    """Return the style a request asks for, the raster's own ramp and range filling in what it omits.
+
+    Raises
+    ------
+    InvalidParameter
+        For a malformed ``rescale`` or an unknown colour ramp.
+    """
+    name = colormap or spec.colormap
+    low, high = parse_rescale(rescale, spec.rescale)
+    raster.colormap_lut(name)
+    return RasterStyle(name, low, high)
+
+
+def raster_png(path: Path, grid: TileGrid, style: RasterStyle) -> bytes:
+    """Return one tile of a raster coloured by ``style`` as PNG; ``b""`` when the tile holds no data."""
+    data = raster.read_tile(path, grid)
+    return b"" if data.mask.all() else render.to_png(raster.colorize(data, style.colormap, style.low, style.high))
+
+
+def legend_stops(style: RasterStyle, steps: int = 6) -> list[dict[str, Any]]:
+    """Return ``steps`` evenly spaced values of the style's range with their colours."""
+    return raster.legend(style.colormap, style.low, style.high, steps=steps)
+
+
+def legend_png(style: RasterStyle) -> bytes:
+    """Return the style's colour ramp as a 256 x 24 PNG strip (low values left)."""
+    return render.to_png(render.legend_swatches(s["color"] for s in legend_stops(style, steps=64)))
+
+
+def zonal_by_layer(
+    path: Path, store: FeatureStore, layer: Layer, selection: Selection, limit: int
+) -> list[dict[str, Any]]:
+    """Return zonal statistics of a raster inside each selected feature of a layer (at most ``limit`` features)."""
+    frame = store.read(layer.id, to_filter(selection, layer, store), columns=["id", "name"], limit=limit)
+    return zonal_by_feature(path, frame)
+
+
+def geojson_zones(body: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """Return the zones of a GeoJSON Feature, FeatureCollection or geometry (CRS84) as a frame with ids.
+
+    Features without an ``id`` are numbered by position.
+
+    Raises
+    ------
+    InvalidGeometry
+        When the GeoJSON cannot be read.
+    """
+    features = body.get("features") if body.get("type") == "FeatureCollection" else None
+    if features is None:
+        features = [body if body.get("type") == "Feature" else {"type": "Feature", "geometry": body, "properties": {}}]
+    try:
+        frame = gpd.GeoDataFrame.from_features(features, crs="OGC:CRS84")
+    except Exception as exc:  # shapely/geopandas raise several types for malformed GeoJSON
+        raise InvalidGeometry(f"invalid GeoJSON: {exc}") from exc
+    ids = [f.get("id", str(i)) for i, f in enumerate(features)]
+    return frame.assign(id=ids)

@@ -9,10 +9,13 @@ from morecantile import TileMatrixSet
 
 from geo.types import BBox
 from layers.models import Layer
+from layers.rasters import RasterSpec
 from layers.tiles import DEFAULT_COLOR, tile_properties
 
 MAX_ZOOM = 22
 """Highest zoom advertised in TileJSON (deeper levels exist but add nothing for parcels)."""
+RASTER_MAX_ZOOM = 18
+"""Highest zoom advertised for rasters (their cells are far coarser than a z18 pixel)."""
 
 
 def vector_layer(layer: Layer, minzoom: int, maxzoom: int) -> dict[str, Any]:
@@ -49,6 +52,20 @@ def tilejson(
     }
 
 
+def raster_tilejson(spec: RasterSpec, tiles_url: str, tms: TileMatrixSet, bounds: list[float]) -> dict[str, Any]:
+    """Return a TileJSON 3.0 document for PNG tiles of a raster served at ``tiles_url`` ({z}/{x}/{y})."""
+    return {
+        "tilejson": "3.0.0",
+        "name": spec.id,
+        "description": spec.title_en,
+        "tiles": [tiles_url],
+        "scheme": "xyz",
+        "minzoom": tms.minzoom,
+        "maxzoom": min(tms.maxzoom, RASTER_MAX_ZOOM),
+        "bounds": bounds,
+    }
+
+
 def status_color_expression(layer: Layer) -> Any:
     """Return a MapLibre ``match`` expression colouring features by status (or the default colour)."""
     if not layer.statuses:
@@ -71,14 +88,38 @@ def maplibre_style(layer: Layer, tilejson_url: str) -> dict[str, Any]:
         "name": f"{layer.title_zh} {layer.title_en}",
         "sources": {layer.id: {"type": "vector", "url": tilejson_url}},
         "layers": [
-            {"id": f"{layer.id}-fill", "type": "fill", **src, "filter": polygon,
-             "paint": {"fill-color": color, "fill-opacity": 0.6}},
-            {"id": f"{layer.id}-outline", "type": "line", **src, "filter": polygon,
-             "paint": {"line-color": color, "line-width": 1}},
-            {"id": f"{layer.id}-line", "type": "line", **src, "filter": line,
-             "paint": {"line-color": color, "line-width": 3}},
-            {"id": f"{layer.id}-point", "type": "circle", **src, "filter": point,
-             "paint": {"circle-color": color, "circle-radius": 4, "circle-stroke-color": "#ffffff",
-                       "circle-stroke-width": 1}},
+            {
+                "id": f"{layer.id}-fill",
+                "type": "fill",
+                **src,
+                "filter": polygon,
+                "paint": {"fill-color": color, "fill-opacity": 0.6},
+            },
+            {
+                "id": f"{layer.id}-outline",
+                "type": "line",
+                **src,
+                "filter": polygon,
+                "paint": {"line-color": color, "line-width": 1},
+            },
+            {
+                "id": f"{layer.id}-line",
+                "type": "line",
+                **src,
+                "filter": line,
+                "paint": {"line-color": color, "line-width": 3},
+            },
+            {
+                "id": f"{layer.id}-point",
+                "type": "circle",
+                **src,
+                "filter": point,
+                "paint": {
+                    "circle-color": color,
+                    "circle-radius": 4,
+                    "circle-stroke-color": "#ffffff",
+                    "circle-stroke-width": 1,
+                },
+            },
         ],
-    }  # fmt: skip
+    }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from geo.textlists import split_list
 from layers.progress import layer_progress
 from layers.query import Selection
 from layers.raster_demo import build_demo_rasters
@@ -112,8 +113,8 @@ def _export_selection(args: argparse.Namespace) -> Selection:
 
     return Selection(
         bbox=parse_bbox(args.bbox, args.bbox_crs) if args.bbox else None,
-        county=tuple(c.strip() for c in (args.county or "").split(",") if c.strip()),
-        status=tuple(c.strip() for c in (args.status or "").split(",") if c.strip()),
+        county=tuple(split_list(args.county)),
+        status=tuple(split_list(args.status)),
         cql=args.filter,
         as_of=date.fromisoformat(args.as_of) if args.as_of else None,
     )
@@ -167,7 +168,7 @@ def token(settings: Settings, args: argparse.Namespace) -> int:
     with settings.store.open() as store:
         if args.action == "create":
             try:
-                secret = create_token(store, args.user, args.role, (args.county or "").split(","))
+                secret = create_token(store, args.user, args.role, split_list(args.county))
             except ValueError as exc:
                 print(f"planmap token: {exc}", file=sys.stderr)
                 return 2

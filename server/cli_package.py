@@ -72,8 +72,10 @@ def _tiles(settings: Settings, args: argparse.Namespace) -> int:
         summary = package_layer_tiles(store, layer, Path(tmp) / out.name, (args.minzoom, args.maxzoom), on_tile)
         os.replace(Path(tmp) / out.name, out)
     bar.close()
-    print(f"{out}: {summary.tiles} tiles z{summary.minzoom}-z{summary.maxzoom} ({summary.contents} distinct), "
-          f"{_mb(out)}, {time.perf_counter() - started:.1f} s")  # fmt: skip
+    print(
+        f"{out}: {summary.tiles} tiles z{summary.minzoom}-z{summary.maxzoom} ({summary.contents} distinct), "
+        f"{_mb(out)}, {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 

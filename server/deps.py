@@ -11,6 +11,7 @@ from fastapi import Depends, Path, Query, Request
 from geo.bbox import parse_bbox
 from geo.errors import InvalidFilter
 from geo.storage.base import FeatureStore, Filter
+from geo.textlists import split_list
 from layers.models import Layer
 from layers.query import Selection, to_filter
 from layers.registry import LayerRegistry
@@ -79,10 +80,6 @@ RESERVED_PARAMS = frozenset(
 """Query parameters with their own meaning; any other parameter filters by a queryable of that name."""
 
 
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
-
-
 @dataclass(frozen=True)
 class FeatureQuery:
     """The selection parameters shared by items, tiles, exports and progress endpoints."""
@@ -123,14 +120,14 @@ def feature_query(
     if filter_lang not in (None, "cql2-text"):
         raise InvalidFilter(f"filter-lang {filter_lang!r} is not supported; use cql2-text")
     attributes = {
-        name: list(_csv(value)) if "," in value else value
+        name: split_list(value) if "," in value else value
         for name, value in request.query_params.items()
         if name not in RESERVED_PARAMS
     }
     selection = Selection(
         bbox=parse_bbox(bbox, bbox_crs) if bbox is not None else None,
-        county=_csv(county),
-        status=_csv(status),
+        county=tuple(split_list(county)),
+        status=tuple(split_list(status)),
         attributes=attributes,
         cql=filter,
         as_of=as_of,

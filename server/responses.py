@@ -1,19 +1,17 @@
-"""Media types, NaN-safe JSON responses, output-format negotiation and conditional (ETag) responses."""
+"""Media types, NaN-safe JSON responses, output-format negotiation, HTML pages and documented errors."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.templating import Jinja2Templates
 
-from geo.geojson import json_value
+from geo import geojson
+from geo.textlists import split_list
 from layers.errors import InvalidQueryParameter
 from server.errors import ErrorBody
 
@@ -44,25 +42,13 @@ FORMAT_MEDIA = {OutputFormat.json: MediaType.json, OutputFormat.geojson: MediaTy
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
-CACHE_CONTROL = "no-cache"
-"""Clients may store responses but must revalidate (ETag) every time: progress updates show at once."""
-
-
-_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def _dumps(content: Any) -> bytes:
-    """Serialise compactly as UTF-8 with orjson (NaN and inf become null, as JSON has neither)."""
-    # Types orjson does not know (pandas NA, Timestamps) go through json_value, value by value.
-    return orjson.dumps(content, default=json_value, option=_ORJSON_OPTIONS)
-
 
 class NaNSafeJSONResponse(JSONResponse):
     """JSON with Chinese text as UTF-8 and NaN/inf written as null (Starlette's JSONResponse rejects NaN)."""
 
     def render(self, content: Any) -> bytes:
         """Serialise compactly; NaN becomes null."""
-        return _dumps(content)
+        return geojson.dumps(content)
 
 
 class GeoJSONResponse(NaNSafeJSONResponse):
@@ -80,8 +66,8 @@ class SchemaJSONResponse(NaNSafeJSONResponse):
 def _accepts_html(accept: str) -> bool:
     """Return whether the Accept header prefers text/html over JSON (browsers send text/html first)."""
     best_html = best_json = 0.0
-    for item in accept.split(","):
-        kind, _, params = item.strip().partition(";")
+    for item in split_list(accept):
+        kind, _, params = item.partition(";")
         quality = 1.0
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
@@ -103,40 +89,6 @@ def choose_format(request: Request, f: OutputFormat | None, default: OutputForma
     if f is not None:
         return f
     return OutputFormat.html if _accepts_html(request.headers.get("accept", "")) else default
-
-
-def make_etag(version: str, request: Request, fmt: OutputFormat, view: str | None = None) -> str:
-    """Return a strong ETag for a data version, the normalised query string, the output format and the view.
-
-    Token holders see non-public fields, so their representation (and its ETag) differs from the public one.
-    """
-    query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
-    if view is None:
-        view = "private" if getattr(request.state, "registry", None) is not None else "public"
-    digest = hashlib.sha256(f"{version}|{request.url.path}|{query}|{fmt.value}|{view}".encode()).hexdigest()
-    return f'"{digest[:32]}"'
-
-
-def _matches(header: str, etag: str) -> bool:
-    if header.strip() == "*":
-        return True
-    # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/ prefixes are ignored.
-    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
-
-
-def cache_headers(etag: str) -> dict[str, str]:
-    """Return the validator and caching headers of a data response."""
-    return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept"}
-
-
-def conditional(request: Request, etag: str, build: Callable[[], Response]) -> Response:
-    """Answer 304 when ``If-None-Match`` holds ``etag``; otherwise build the response and add cache headers."""
-    header = request.headers.get("if-none-match")
-    if header is not None and _matches(header, etag):
-        return Response(status_code=304, headers=cache_headers(etag))
-    response = build()
-    response.headers.update(cache_headers(etag))
-    return response
 
 
 def html_response(request: Request, template: str, context: dict[str, Any]) -> Response:
@@ -171,10 +123,6 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {**_ERROR, "description": "The token's role or counties do not allow this"},
 }
 """``responses=`` additions for routes that need a token."""
-
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified: the `If-None-Match` ETag is still current (no body)"}
-}
 
 
 _ANY_ROUTE = {

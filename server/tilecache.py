@@ -1,15 +1,13 @@
-"""Tile responses: an in-process LRU keyed by data version, strong ETags, 304 and 204 answers.
+"""Tile responses: an in-process LRU of tile bytes keyed by data version, with 304 and 204 answers.
 
-Caching policy: every tile carries a strong ETag computed from the data versions of the layers it shows,
-the tile address, the format and the (sorted) query parameters, and ``Cache-Control: no-cache``: clients
-and proxies may keep tiles but revalidate every time, which costs one cheap 304. Because the cache key
-holds the data version, a progress update is visible on the very next request; no tile is ever stale.
+The cache key holds the data versions of the layers a tile shows, so a progress update is visible on the
+very next request and no tile is ever stale; the HTTP side (ETag, ``If-None-Match``, ``Cache-Control``)
+follows the policy of :mod:`server.caching`.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -17,8 +15,8 @@ from collections.abc import Callable, Sequence
 from fastapi import Request, Response
 
 from geo.storage.base import FeatureStore
+from server.caching import cache_headers, none_match, not_modified, query_key, strong_etag
 
-CACHE_CONTROL = "no-cache"
 EMPTY = b""
 
 _create_lock = threading.Lock()
@@ -77,20 +75,7 @@ def layer_versions(store: FeatureStore, layer_ids: Sequence[str]) -> str:
 
 def tile_key(request: Request, versions: str, kind: str) -> str:
     """Return the cache key: data versions, the request path (tile address) and the sorted query."""
-    query = "&".join(f"{k}={v}" for k, v in sorted(request.query_params.multi_items()))
-    return f"{kind}|{versions}|{request.url.path}|{query}"
-
-
-def etag_for(key: str) -> str:
-    """Return the strong ETag of a cache key."""
-    return '"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + '"'
-
-
-def _matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or etag in tags
+    return f"{kind}|{versions}|{request.url.path}|{query_key(request)}"
 
 
 def _accepts_gzip(request: Request) -> bool:
@@ -106,12 +91,10 @@ def tile_response(
     that accept gzip get it as is (``Content-Encoding: gzip``, so the gzip middleware leaves it alone).
     """
     gzipped = compress and _accepts_gzip(request)
-    etag = etag_for(key + ("|gzip" if gzipped else ""))
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if compress:
-        headers["Vary"] = "Accept-Encoding"
-    if _matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
+    etag = strong_etag(key + ("|gzip" if gzipped else ""))
+    headers = cache_headers(etag, vary="Accept-Encoding" if compress else None)
+    if none_match(request.headers.get("if-none-match"), etag):
+        return not_modified(headers)
     data = cache.get(key)
     if data is None:
         data = build()

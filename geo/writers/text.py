@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -15,33 +13,13 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
+from geo import geojson
 from geo.errors import InvalidFormat
 from geo.writers.frames import ExportSchema
 
 CsvGeometry = Literal["wkt", "lonlat"]
 UTF8_BOM = b"\xef\xbb\xbf"
 """Excel opens UTF-8 CSV as the local code page (GBK on Chinese Windows) unless the file starts with a BOM."""
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, date | datetime | pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-def _clean(value: Any) -> Any:
-    """Turn pandas missing values (NaN, NA, NaT) into None so JSON gets ``null``."""
-    if isinstance(value, dict | list | np.ndarray):
-        return value
-    return None if pd.isna(value) else value
 
 
 def crs_member(schema: ExportSchema) -> dict[str, Any] | None:
@@ -59,17 +37,12 @@ def crs_member(schema: ExportSchema) -> dict[str, Any] | None:
     return {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}}
 
 
-def _features(frame: gpd.GeoDataFrame, id_column: str | None) -> str:
-    geoms = shapely.to_geojson(np.asarray(frame.geometry.array, dtype=object))
-    props = frame.drop(columns=frame.geometry.name)
-    records = props.astype(object).to_dict("records")
-    parts = []
-    for record, geom in zip(records, geoms, strict=True):
-        clean = {k: _clean(v) for k, v in record.items()}
-        fid = json.dumps(clean.get(id_column), ensure_ascii=False) if id_column else "null"
-        body = json.dumps(clean, ensure_ascii=False, default=_json_default, allow_nan=False)
-        parts.append(f'{{"type":"Feature","id":{fid},"properties":{body},"geometry":{geom or "null"}}}')
-    return ",\n".join(parts)
+def _features(frame: gpd.GeoDataFrame, id_column: str | None) -> bytes:
+    """Encode a conformed page as it stands (CRS, axes and precision were settled by the schema)."""
+    names = [c for c in frame.columns if c != frame.geometry.name]
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    feats = geojson.encode_features(frame, geoms, id_column=id_column, properties=names, raw_geometry=True)
+    return b",\n".join(geojson.dumps(feature) for feature in feats)
 
 
 def geojson_chunks(
@@ -89,16 +62,16 @@ def geojson_chunks(
     member = crs_member(schema)
     if member is not None:
         head["crs"] = member
-    return _geojson_stream(frames, json.dumps(head, ensure_ascii=False)[:-1] + ',"features":[\n', id_column)
+    return _geojson_stream(frames, geojson.dumps(head)[:-1] + b',"features":[\n', id_column)
 
 
-def _geojson_stream(frames: Iterable[gpd.GeoDataFrame], head: str, id_column: str | None) -> Iterator[bytes]:
-    yield head.encode()
+def _geojson_stream(frames: Iterable[gpd.GeoDataFrame], head: bytes, id_column: str | None) -> Iterator[bytes]:
+    yield head
     first = True
     for frame in frames:
         if frame.empty:
             continue
-        yield ((",\n" if not first else "") + _features(frame, id_column)).encode()
+        yield (b",\n" if not first else b"") + _features(frame, id_column)
         first = False
     yield b"\n]}\n"
 

@@ -40,26 +40,35 @@ class PointProjects:
 
 
 BLACK_ODOROUS = PointProjects(
-    "black-odorous-waters", "BO",
+    "black-odorous-waters",
+    "BO",
     Pace((("2025-06-30", 0.3), ("2025-09-30", 0.3), ("2025-12-31", 0.4)), (60, 180), 0.15, 0.12, 0.3),
     Notes(working=("截污管网施工", "河道清淤", "生态护岸建设", "水质监测评估"), done="消除黑臭,通过评估"),
-    "{county}住房和城乡建设局", (80.0, 900.0), (28, 34),
+    "{county}住房和城乡建设局",
+    (80.0, 900.0),
+    (28, 34),
     demo_source("generated names, positions and progress (the 33 water bodies are not listed publicly)"),
-)  # fmt: skip
+)
 JUNCTIONS = PointProjects(
-    "road-junctions", "RJ",
+    "road-junctions",
+    "RJ",
     Pace((("2025-06-30", 0.25), ("2025-09-30", 0.35), ("2025-12-31", 0.4)), (30, 120), 0.0, 0.12, 0.3),
     Notes(working=("增设信号灯", "渠化改造施工", "增设减速带和警示标志", "人行横道施工"), done="整治完成,通过验收"),
-    "湘潭市公安局交通警察支队{county}大队", (10.0, 120.0), (55, 64),
+    "湘潭市公安局交通警察支队{county}大队",
+    (10.0, 120.0),
+    (55, 64),
     demo_source("generated junctions, road names and progress (the 65 junctions are not listed publicly)"),
-)  # fmt: skip
+)
 STATIONS = PointProjects(
-    "emergency-stations", "ES",
+    "emergency-stations",
+    "ES",
     Pace((("2025-06-30", 0.3), ("2025-10-31", 0.3), ("2025-12-31", 0.4)), (60, 180), 0.0, 0.1, 0.5),
     Notes(working=("站点用房改造", "救援装备采购", "队伍组建及培训"), done="建成并投入值守"),
-    "{county}应急管理局", (40.0, 120.0), (8, 11),
+    "{county}应急管理局",
+    (40.0, 120.0),
+    (8, 11),
     demo_source("real township names; demo station at a generated township seat, demo staffing and progress"),
-)  # fmt: skip
+)
 
 _WATER_STEMS = (
     "东湖",

@@ -126,21 +126,44 @@ def build(ctx: DemoContext, layer: Layer) -> LayerData:
         raise RuntimeError("demo alignment of G320 湘乡段 leaves 湘乡市")
     ctx.occupied.extend(line.buffer(40.0, quad_segs=2) for line in (bridge, g320))
     specs = (
-        ("TL-01", bridge, {
-            "name": "下摄司大桥", "county": "430304", "township": "下摄司街道", "owner": "湘潭市住房和城乡建设局",
-            "road_class": "城市主干路", "lanes": 6, "start": "2017-07-01", "due": "2025-06-30",
-            "milestones": BRIDGE_MILESTONES, "fixed": {"主拱合龙": "2024-11-19"}, "notes": BRIDGE_NOTES,
-            "real": "real project: position 27.79N 112.93E (±1 km), 4.1 km route, 6 lanes, started 2017-07,"
-            " arch closed 2024-11-19, planned opening end of June 2025 (V)",
-        }),
-        ("TL-02", g320, {
-            "name": "G320湘潭绕城线(湘乡段)", "county": "430381", "township": "东郊乡", "owner": "湘乡市交通运输局",
-            "road_class": "一级公路", "lanes": 6, "start": "2024-04-15", "due": "2026-12-31",
-            "milestones": G320_MILESTONES, "notes": NOTES,
-            "real": "real project: 17.398 km = 11.748 km urban (东郊乡石江村 west to 五里桥) + 5.65 km rural to G240,"
-            " class-1 road, 6 lanes (A, route description)",
-        }),
-    )  # fmt: skip
+        (
+            "TL-01",
+            bridge,
+            {
+                "name": "下摄司大桥",
+                "county": "430304",
+                "township": "下摄司街道",
+                "owner": "湘潭市住房和城乡建设局",
+                "road_class": "城市主干路",
+                "lanes": 6,
+                "start": "2017-07-01",
+                "due": "2025-06-30",
+                "milestones": BRIDGE_MILESTONES,
+                "fixed": {"主拱合龙": "2024-11-19"},
+                "notes": BRIDGE_NOTES,
+                "real": "real project: position 27.79N 112.93E (±1 km), 4.1 km route, 6 lanes, started 2017-07,"
+                " arch closed 2024-11-19, planned opening end of June 2025 (V)",
+            },
+        ),
+        (
+            "TL-02",
+            g320,
+            {
+                "name": "G320湘潭绕城线(湘乡段)",
+                "county": "430381",
+                "township": "东郊乡",
+                "owner": "湘乡市交通运输局",
+                "road_class": "一级公路",
+                "lanes": 6,
+                "start": "2024-04-15",
+                "due": "2026-12-31",
+                "milestones": G320_MILESTONES,
+                "notes": NOTES,
+                "real": "real project: 17.398 km = 11.748 km urban (东郊乡石江村 west to 五里桥)"
+                " + 5.65 km rural to G240, class-1 road, 6 lanes (A, route description)",
+            },
+        ),
+    )
     records: list[dict[str, Any]] = []
     history: list[HistoryEntry] = []
     for fid, geom, spec in specs:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from layers.audit import AuditQuery, audit
 from server.auth import PlannerDep
+from server.caching import NO_STORE
 from server.deps import RegistryDep, SettingsDep, StoreDep
 from server.ogc import page_links
 from server.responses import (
@@ -75,4 +76,4 @@ def get_audit(
     }
     if fmt == OutputFormat.html:
         return html_response(request, "audit.html", {"doc": doc, "query": query, "user": principal.user})
-    return NaNSafeJSONResponse(doc, headers={"Cache-Control": "no-store"})
+    return NaNSafeJSONResponse(doc, headers={"Cache-Control": NO_STORE})

@@ -6,19 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from server.caching import NOT_MODIFIED, conditional, make_etag
 from server.deps import LayerDep, RegistryDep, StoreDep
 from server.ogc import collection_doc, field_labels, link, queryables_doc, url
 from server.responses import (
     ERROR_RESPONSES,
-    NOT_MODIFIED,
     MediaType,
     NaNSafeJSONResponse,
     OutputFormat,
     SchemaJSONResponse,
     choose_format,
-    conditional,
     html_response,
-    make_etag,
 )
 from server.routers.landing import FormatParam
 

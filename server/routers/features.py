@@ -12,31 +12,20 @@ import pyproj
 
 from geo import geojson
 from geo.crs import CRS84, crs_uri, parse_crs
-from geo.errors import InvalidCRS
-from geo.storage.base import FeatureStore, Filter
-from layers.items import (
-    parse_datetime,
-    parse_properties,
-    parse_sortby,
-    public_fields,
-    read_page,
-    reported_ids,
-    restrict_ids,
-)
+from geo.storage.base import FeatureStore
+from layers.items import ItemsRequest, read_feature, read_items
 from layers.models import Layer
+from server.caching import NOT_MODIFIED, conditional, make_etag
 from server.deps import FeatureQuery, FeatureQueryDep, LayerDep, SettingsDep, StoreDep
 from server.ogc import bilingual_title, field_labels, link, page_links, url
 from server.responses import (
     ERROR_RESPONSES,
-    NOT_MODIFIED,
     GeoJSONResponse,
     MediaType,
     OutputFormat,
     choose_format,
     clamp_limit,
-    conditional,
     html_response,
-    make_etag,
 )
 
 router = APIRouter(tags=["OGC API - Features"], responses={**ERROR_RESPONSES, **NOT_MODIFIED})
@@ -66,6 +55,12 @@ class ItemsParams:
     crs: str
     datetime: str | None
     filter_crs: str | None
+
+    def to_request(self, query: FeatureQuery, limit: int) -> ItemsRequest:
+        """Return the layers-side request: the query's selection, the (clamped) ``limit`` and the other values."""
+        return ItemsRequest(
+            query.selection, limit, self.offset, self.properties, self.sortby, self.datetime, self.filter_crs
+        )
 
 
 def items_params(
@@ -101,33 +96,15 @@ def items_params(
 ItemsParamsDep = Annotated[ItemsParams, Depends(items_params)]
 
 
-def _filter_for(query: FeatureQuery, params: ItemsParams, store: FeatureStore) -> Filter:
-    if params.filter_crs is not None and not parse_crs(params.filter_crs).equals(parse_crs(CRS84)):
-        raise InvalidCRS(f"filter-crs {params.filter_crs!r} is not supported; filter geometries are CRS84")
-    where = query.to_filter(store)
-    interval = parse_datetime(params.datetime)
-    return where if interval is None else restrict_ids(where, reported_ids(store, query.layer, interval))
-
-
 def _items_response(
     request: Request, query: FeatureQuery, params: ItemsParams, store: FeatureStore, limits: tuple[int, int]
 ) -> Response:
     layer, out_crs = query.layer, parse_crs(params.crs)
     limit, clamped = clamp_limit(params.limit, *limits)
-    props = parse_properties(params.properties, layer)
-    page = read_page(
-        store,
-        layer,
-        _filter_for(query, params, store),
-        limit=limit,
-        offset=params.offset,
-        sortby=parse_sortby(params.sortby, layer),
-        properties=props,
-        as_of=query.selection.as_of,
-    )
+    page = read_items(store, layer, params.to_request(query, limit))
     fmt = choose_format(request, params.f, OutputFormat.geojson)
     media = MediaType.html if fmt == OutputFormat.html else MediaType.geojson
-    features = geojson.features(page.frame, out_crs, properties=props, raw_geometry=fmt != OutputFormat.html)
+    features = geojson.features(page.frame, out_crs, properties=page.properties, raw_geometry=fmt != OutputFormat.html)
     doc = {
         "type": "FeatureCollection",
         "numberMatched": page.matched,
@@ -208,9 +185,8 @@ def _item_response(
     request: Request, layer: Layer, feature_id: str, params: ItemParams, store: FeatureStore
 ) -> Response:
     out_crs = parse_crs(params.crs)
-    frame = store.get(layer.id, feature_id)
-    props = parse_properties(params.properties, layer)
-    feature = geojson.features(frame, out_crs, properties=public_fields(layer) if props is None else props)[0]
+    frame, props = read_feature(store, layer, feature_id, params.properties)
+    feature = geojson.features(frame, out_crs, properties=props)[0]
     base = f"/collections/{layer.id}"
     feature["links"] = [
         link(url(request, f"{base}/items/{feature_id}"), "self", MediaType.geojson, "本要素 · This feature"),

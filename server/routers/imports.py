@@ -31,17 +31,24 @@ _CHUNK = 1 << 20
 _MAPPING_MAX = 1 << 20
 _TRUE = ("1", "true", "yes", "on")
 _FORM_FIELDS: dict[str, Any] = {
-    "file": {"type": "string", "format": "binary",
-             "description": "GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf, CSV"},
+    "file": {
+        "type": "string",
+        "format": "binary",
+        "description": "GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf, CSV",
+    },
     "mapping": {"type": "string", "description": 'JSON {"source column": "layer field"} (text or a .json file part)'},
     "mode": {"type": "string", "enum": list(get_args(ImportMode)), "default": "replace"},
     "dry_run": {"type": "boolean", "default": False, "description": "report what would change, write nothing"},
-    "coordsys": {"type": "string", "enum": list(get_args(CoordSys)), "default": "wgs84",
-                 "description": "gcj02 (AMap/Tencent) or bd09 (Baidu) for lon/lat from Chinese web maps"},
+    "coordsys": {
+        "type": "string",
+        "enum": list(get_args(CoordSys)),
+        "default": "wgs84",
+        "description": "gcj02 (AMap/Tencent) or bd09 (Baidu) for lon/lat from Chinese web maps",
+    },
     "source": {"type": "string", "description": "recorded as every feature's `source`"},
     "encoding": {"type": "string", "description": "attribute text encoding when the file does not declare it"},
     "layer": {"type": "string", "description": "layer or zip member to read when the file holds several"},
-}  # fmt: skip
+}
 _BODY = {
     "requestBody": {
         "required": True,

@@ -71,9 +71,14 @@ def login(
         return _page(request, next, "令牌无效或已撤销 · The token is not valid (unknown or revoked)", 401)
     response = RedirectResponse(local_target(next), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="strict",
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="strict",
         secure=request.url.scheme == "https",
-    )  # fmt: skip
+    )
     return response
 
 

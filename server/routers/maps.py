@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from geo.textlists import split_list
 from server.deps import LayerDep, RegistryDep, SettingsDep, StoreDep
 from server.maps.assets import STATIC_DIR, STATIC_PREFIX, XSTATIC_DIRS
 from server.maps.data import MapQuery, layer_frame, to_geojson
@@ -27,10 +28,6 @@ for _name, _directory in XSTATIC_DIRS.items():
 router.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
 
 
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
-
-
 def map_query(
     county: Annotated[str | None, Query(description="County adcode(s), comma-separated, e.g. `430321`")] = None,
     status: Annotated[
@@ -45,9 +42,9 @@ def map_query(
 ) -> MapQuery:
     """Collect the map filters from the query string."""
     return MapQuery(
-        county=_csv(county),
-        status=_csv(status),
-        layers=_csv(layers),
+        county=tuple(split_list(county)),
+        status=tuple(split_list(status)),
+        layers=tuple(split_list(layers)),
         as_of=as_of,
         coordsys=coordsys,
         lang=parse_lang(lang),
@@ -106,7 +103,7 @@ def nearby_query(
     lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
 ) -> NearbyQuery:
     """Collect the field page's parameters."""
-    return NearbyQuery(lon, lat, coordsys, radius_m, _csv(layers), parse_lang(lang))
+    return NearbyQuery(lon, lat, coordsys, radius_m, tuple(split_list(layers)), parse_lang(lang))
 
 
 @router.get("/map/nearby", response_class=HTMLResponse, operation_id="getNearbyMap")

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from geo.textlists import split_list
 from layers.nearby import MAX_RADIUS_M, NearbyResult, find_nearby, resolve_layers
 from server.deps import RegistryDep, StoreDep
 from server.ogc import url
@@ -32,6 +33,6 @@ def get_nearby(
     limit: Annotated[int, Query(ge=1, le=1000, description="Most projects to return")] = 50,
 ) -> NearbyResult:
     """Return project features within `radius_m` of the point, nearest first, with distance and bearing."""
-    chosen = resolve_layers(registry, [v.strip() for v in (layers or "").split(",") if v.strip()])
+    chosen = resolve_layers(registry, split_list(layers))
     template = url(request, "/collections/{layer}/items/{id}")
     return find_nearby(store, chosen, lon, lat, radius_m, coordsys=coordsys, limit=limit, href_template=template)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from geo.storage.base import Filter
-from geo.types import BBox
-from layers.areas import clip_area, parse_area
+from geo.textlists import split_list
 from layers.deadlines import DeadlineReport, deadlines
 from layers.nearby import resolve_layers
 from layers.progress import Progress, layer_progress
 from layers.progress_counties import CountyProgress, counties_geojson, county_progress
+from layers.progress_scope import ProgressScope, progress_scope
 from layers.timeline import Timeline, layer_timeline
 from layers.water_status import WaterCompliance, water_compliance
 from server.deps import FeatureQueryDep, RegistryDep, StoreDep
@@ -33,22 +31,12 @@ _POLYGON_EXAMPLE = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Scope:
-    """A progress selection: attribute filter plus an optional weighting area (the bbox)."""
-
-    where: Filter
-    area: BBox | None
+def scope_param(query: FeatureQueryDep, store: StoreDep) -> ProgressScope:
+    """Resolve the shared selection for progress (a bbox is an area features count in by share)."""
+    return progress_scope(store, query.layer, query.selection)
 
 
-def progress_scope(query: FeatureQueryDep, store: StoreDep) -> Scope:
-    """Split the shared selection: a bbox becomes an area that features count by share, the rest a filter."""
-    selection = dataclasses.replace(query.selection, bbox=None)
-    where = dataclasses.replace(query, selection=selection).to_filter(store)
-    return Scope(where=where, area=query.selection.bbox)
-
-
-ScopeDep = Annotated[Scope, Depends(progress_scope)]
+ScopeDep = Annotated[ProgressScope, Depends(scope_param)]
 
 
 @router.get("", operation_id="getProgress", summary="Progress of every project layer, citywide")
@@ -69,7 +57,7 @@ def get_deadlines(
     ] = 80.0,
 ) -> DeadlineReport:
     """Return features and milestones overdue, done late, or due soon and behind, as of a day."""
-    layers = resolve_layers(registry, [v.strip() for v in (layer or "").split(",") if v.strip()])
+    layers = resolve_layers(registry, split_list(layer))
     return deadlines(store, layers, as_of or date.today(), within_days, threshold_pct)
 
 
@@ -98,8 +86,8 @@ def post_progress_within(
     ],
 ) -> Progress:
     """Return the layer's progress inside a posted polygon (farmland by area share, others by point)."""
-    polygon = clip_area(parse_area(area), scope.area)
-    return layer_progress(store, query.layer, query.selection.as_of, scope.where, polygon)
+    within = scope.within(area)
+    return layer_progress(store, query.layer, query.selection.as_of, within.where, within.area)
 
 
 @router.get("/{collectionId}/counties", operation_id="getLayerProgressByCounty", summary="Progress per county")

@@ -13,18 +13,18 @@ from starlette.datastructures import UploadFile
 
 from geo import geojson
 from geo.crs import CRS84, parse_crs
-from geo.errors import StaleVersion, UnknownFeature
 from geo.storage.base import FeatureStore
 from layers import photos
-from layers.audit import entry, feature_history, history_records
-from layers.errors import InvalidProgressUpdate, PhotoTooLarge, VersionRequired
+from layers.audit import feature_history, history_records
+from layers.errors import InvalidProgressUpdate, PhotoTooLarge
 from layers.items import public_fields
 from layers.models import Layer
 from layers.tokens import Principal, require_county
 from layers.updates import RecordedReport, parse_report, record_report
 from server.auth import PrincipalDep, ReporterDep
+from server.caching import NO_STORE, ONE_DAY, check_if_match, representation_etags
 from server.deps import LayerDep, SettingsDep, StoreDep
-from server.responses import AUTH_RESPONSES, ERROR_RESPONSES, GeoJSONResponse, OutputFormat, make_etag
+from server.responses import AUTH_RESPONSES, ERROR_RESPONSES, GeoJSONResponse, OutputFormat
 from server.routers.features import FeatureIdParam
 
 router = APIRouter(tags=["Progress reports"], responses=ERROR_RESPONSES)
@@ -78,17 +78,8 @@ def item_etags(request: Request, version: str) -> list[str]:
     The caller's own view comes first (it is the one the response carries); the public view's ETags are
     accepted too, since the precondition is about the feature's version, not who read it.
     """
-    item_path = request.scope["path"].removesuffix("/progress")
-    item_request = Request({**request.scope, "method": "GET", "path": item_path, "query_string": b""})
-    own = [make_etag(version, item_request, fmt) for fmt in _ETAG_FORMATS]
-    return own + [make_etag(version, item_request, fmt, view="public") for fmt in _ETAG_FORMATS]
-
-
-def _check_precondition(if_match: str | None, current: list[str]) -> None:
-    if if_match is None or if_match.strip() == "*":
-        raise VersionRequired()
-    if not any(tag.strip() in current for tag in if_match.split(",")):
-        raise StaleVersion("the feature changed since you read it: GET it again and retry with its new ETag")
+    item_path = request.url.path.removesuffix("/progress")
+    return representation_etags(version, request, item_path, _ETAG_FORMATS)
 
 
 def _photo_extra(
@@ -119,15 +110,21 @@ def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Pat
     frame = store.get(sub.layer.id, sub.feature_id)
     require_county(sub.principal, frame["county"].iloc[0] if "county" in frame.columns else None)
     version = store.feature_version(sub.layer.id, sub.feature_id)  # read before the state it guards
-    _check_precondition(sub.if_match, item_etags(request, version))
+    check_if_match(sub.if_match, item_etags(request, version))
     raw = sub.report.photo  # its size was checked while reading the upload
     photo = photos.prepare_photo(raw, len(raw), max_px) if raw else None
     extra, staged = _photo_extra(photo, frame, data_dir, sub.layer)
     try:
         recorded = record_report(
-            store, sub.layer, sub.feature_id, parsed, author=sub.principal.user,
-            expected_version=version, today=date.today(), extra=extra,
-        )  # fmt: skip
+            store,
+            sub.layer,
+            sub.feature_id,
+            parsed,
+            author=sub.principal.user,
+            expected_version=version,
+            today=date.today(),
+            extra=extra,
+        )
     except BaseException:
         if staged is not None:
             staged.unlink(missing_ok=True)
@@ -146,7 +143,7 @@ def _feature_response(request: Request, store: FeatureStore, layer: Layer, featu
     feature = geojson.features(frame, parse_crs(CRS84), properties=public_fields(layer))[0]
     base = str(request.url_for("getFeature", collectionId=layer.id, featureId=feature_id))
     feature["report"] = {"seq": seq, "history": f"{base}/history"}
-    return GeoJSONResponse(feature, headers={"ETag": item_etags(request, version)[0], "Cache-Control": "no-store"})
+    return GeoJSONResponse(feature, headers={"ETag": item_etags(request, version)[0], "Cache-Control": NO_STORE})
 
 
 @router.post(
@@ -205,9 +202,5 @@ def report_photo(
     layer: LayerDep, featureId: FeatureIdParam, seq: int, store: StoreDep, settings: SettingsDep
 ) -> Response:
     """Return the photo attached to report ``seq`` of the feature."""
-    found = entry(store, layer.id, featureId, seq)
-    photo = ((found or {}).get("data") or {}).get("photo") or {}
-    path = photos.find_photo(settings.store.data_dir, layer.id, featureId, seq, photo.get("key")) if photo else None
-    if path is None:
-        raise UnknownFeature(f"report {seq} of {featureId!r} in {layer.id!r} has no photo")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+    path = photos.report_photo(store, settings.store.data_dir, layer.id, featureId, seq)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": ONE_DAY})

@@ -54,9 +54,14 @@ def test_raw_geometries_serialise_like_dicts(frame):
     raw = features(typed, "EPSG:4547", raw_geometry=True)
     assert orjson.loads(orjson.dumps(raw)) == parsed
     assert parsed[0]["properties"] | {"name": None} == {
-        "name": None, "area": 1.5, "count": 3, "done": True, "when": "2025-06-30T08:00:00", "extra": {"月": [1, 2]},
+        "name": None,
+        "area": 1.5,
+        "count": 3,
+        "done": True,
+        "when": "2025-06-30T08:00:00",
+        "extra": {"月": [1, 2]},
         "code": None,
-    }  # fmt: skip
+    }
     assert [parsed[1]["properties"][k] for k in ("count", "done", "when", "extra", "code")] == [None] * 4 + [2.0]
     assert features(typed.iloc[:0], raw_geometry=True) == []
 
@@ -85,3 +90,31 @@ def test_parse_bbox_follows_the_bbox_crs_axis_order():
     assert maxx - minx < 0.11 and maxy - miny < 0.11
     with pytest.raises(InvalidBBox):
         parse_bbox("112.8,27.8,113.0,27.9", "EPSG:4490")  # lon/lat given where lat/lon is due: lat 112.8
+
+
+def test_export_writer_and_api_share_one_encoding(frame):
+    """The streamed file export and the API encode values alike: one rule for NaN, NA, NaT, inf and dates."""
+    from geo.writers import ExportSchema, geojson_chunks
+
+    typed = frame.assign(
+        count=pd.array([3, None], dtype="Int64"),
+        when=pd.to_datetime(["2025-06-30 08:00", None]),
+        extra=[{"月": [1, 2], "x": float("nan")}, None],
+        code=[float("inf"), 2.0],
+    )
+    typed.loc[1, "geometry"] = Point()  # empty: null in both
+    columns = {"id": "str", "name": "str", "area": "float", "count": "int", "when": "datetime", "extra": "json"}
+    schema = ExportSchema("t", {**columns, "code": "float"}, "Point", pyproj.CRS("OGC:CRS84"))
+    data = b"".join(geojson_chunks([typed], schema))
+    assert b"NaN" not in data and b"Infinity" not in data and "湘潭".encode() in data
+    exported = orjson.loads(data)["features"]
+    api = features(typed, raw_geometry=False)
+    assert [f["id"] for f in exported] == ["a", "b"]
+    for out, ref in zip(exported, api, strict=True):
+        assert out["properties"] == {"id": ref["id"], **ref["properties"]}
+    assert exported[0]["properties"]["extra"] == {"月": [1, 2], "x": None}
+    assert exported[0]["properties"]["code"] is None and exported[1]["properties"]["when"] is None
+    assert exported[1]["geometry"] is None and api[1]["geometry"] is None
+    # The export writes geometries as stored (no RFC 7946 rounding): the file keeps full precision.
+    assert shape(exported[0]["geometry"]).equals_exact(typed.geometry[0], 0)
+    assert data.endswith(b"\n]}\n") and data.count(b'{"type":"Feature"') == 2

@@ -55,8 +55,9 @@ def parcels(tmp_path):
     size = rng.uniform(0.0002, 0.01, n)
     frame = gpd.GeoDataFrame(
         {"id": [f"p{i:04d}" for i in range(n)], "status": rng.choice(["planned", "completed"], n)},
-        geometry=shapely.box(x, y, x + size, y + size * 0.7), crs="EPSG:4326",
-    )  # fmt: skip
+        geometry=shapely.box(x, y, x + size, y + size * 0.7),
+        crs="EPSG:4326",
+    )
     store = GeoPackageStore(tmp_path / "p.gpkg")
     store.write_layer("parcels", frame)
     yield store, frame
@@ -69,8 +70,14 @@ def test_thinning_keeps_the_largest_feature_per_cell(parcels):
     out = thin_frame(frame, cell, None)
     b = shapely.bounds(frame.geometry.to_numpy())
     area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    key = [(int(k), int(m)) for k, m in zip(np.floor(((b[:, 0] + b[:, 2]) / 2 + 180) / cell),
-                                            np.floor(((b[:, 1] + b[:, 3]) / 2 + 90) / cell), strict=True)]  # fmt: skip
+    key = [
+        (int(k), int(m))
+        for k, m in zip(
+            np.floor(((b[:, 0] + b[:, 2]) / 2 + 180) / cell),
+            np.floor(((b[:, 1] + b[:, 3]) / 2 + 90) / cell),
+            strict=True,
+        )
+    ]
     best: dict = {}
     for fid, k, a in zip(frame["id"], key, area, strict=True):
         if k not in best or a > best[k][1] or (a == best[k][1] and fid < best[k][0]):
@@ -109,8 +116,9 @@ def test_vectorised_encoder_matches_mapbox_vector_tile_on_mixed_geometries():
     multipoint = [shapely.MultiPoint([(5, 5), (70, 90), (4000, 10)])]
     geoms = np.array(polygons + holed + multi + lines + multiline + points + multipoint, dtype=object)
     props = [{"id": f"g{i}", "n": i, "ok": i % 2 == 0, "pct": i / 3} for i in range(len(geoms))]
-    ours = mapbox_vector_tile.decode(mvt.encode([mvt.TileLayer("mix", geoms, props)]),
-                                     default_options={"y_coord_down": True})["mix"]  # fmt: skip
+    ours = mapbox_vector_tile.decode(
+        mvt.encode([mvt.TileLayer("mix", geoms, props)]), default_options={"y_coord_down": True}
+    )["mix"]
     reference_geoms = shapely.orient_polygons(shapely.set_precision(geoms, 1.0), exterior_cw=False)
     assert len(ours["features"]) == len(geoms) and ours["extent"] == 4096
     for feature, expected, prop in zip(ours["features"], reference_geoms, props, strict=True):

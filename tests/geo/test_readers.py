@@ -26,8 +26,10 @@ def points():
     )
 
 
-@pytest.mark.parametrize(("driver", "suffix", "fmt"), [("GPKG", "gpkg", "gpkg"), ("GeoJSON", "geojson", "geojson"),
-                                                       ("FlatGeobuf", "fgb", "fgb")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("driver", "suffix", "fmt"),
+    [("GPKG", "gpkg", "gpkg"), ("GeoJSON", "geojson", "geojson"), ("FlatGeobuf", "fgb", "fgb")],
+)
 def test_formats_are_detected_from_content(points, tmp_path, driver, suffix, fmt):
     path = tmp_path / f"data.{suffix}"
     points.to_file(path, driver=driver, engine="pyogrio")

@@ -41,9 +41,16 @@ def test_registry_lists_three_sets_without_touching_morecantile_defaults():
 
 @pytest.mark.parametrize(
     ("tms", "z", "x", "y"),
-    [("WebMercatorQuad", 3, 8, 0), ("WebMercatorQuad", 3, 0, 8), ("WebMercatorQuad", -1, 0, 0),
-     ("WebMercatorQuad", 31, 0, 0), (CGCS2000_QUAD, 0, 0, 0), (CGCS2000_QUAD, 1, 0, 1), ("WorldCRS84Quad", 0, 2, 0)],
-)  # fmt: skip
+    [
+        ("WebMercatorQuad", 3, 8, 0),
+        ("WebMercatorQuad", 3, 0, 8),
+        ("WebMercatorQuad", -1, 0, 0),
+        ("WebMercatorQuad", 31, 0, 0),
+        (CGCS2000_QUAD, 0, 0, 0),
+        (CGCS2000_QUAD, 1, 0, 1),
+        ("WorldCRS84Quad", 0, 2, 0),
+    ],
+)
 def test_out_of_range_tiles_raise(tms, z, x, y):
     with pytest.raises(TileOutsideBounds):
         tile_grid(tms, z, x, y)

@@ -30,8 +30,17 @@ def store(writable_store):
 @pytest.fixture(scope="module")
 def originals(demo_store):
     """Return layer id -> the demo features (the 'real data' the test files are made from)."""
-    return {lid: demo_store.read(lid) for lid in ("farmland", "reservoirs", "road-junctions", "transport-links",
-                                                  "emergency-stations", "old-communities")}  # fmt: skip
+    return {
+        lid: demo_store.read(lid)
+        for lid in (
+            "farmland",
+            "reservoirs",
+            "road-junctions",
+            "transport-links",
+            "emergency-stations",
+            "old-communities",
+        )
+    }
 
 
 def snapshot(store, layer_id):

@@ -74,12 +74,14 @@ def test_gpkg_holds_the_county_features_of_every_layer(package, store, registry,
 
 def test_gpkg_carries_chinese_aliases_and_status_values(package):
     with sqlite3.connect(package.gpkg) as conn:
-        aliases = dict(conn.execute(
-            "SELECT column_name, name FROM gpkg_data_columns WHERE table_name = 'farmland'"
-        ).fetchall())  # fmt: skip
-        statuses = dict(conn.execute(
-            "SELECT value, description FROM gpkg_data_column_constraints WHERE constraint_name = 'farmland_status'"
-        ).fetchall())  # fmt: skip
+        aliases = dict(
+            conn.execute("SELECT column_name, name FROM gpkg_data_columns WHERE table_name = 'farmland'").fetchall()
+        )
+        statuses = dict(
+            conn.execute(
+                "SELECT value, description FROM gpkg_data_column_constraints WHERE constraint_name = 'farmland_status'"
+            ).fetchall()
+        )
         extensions = {row[0] for row in conn.execute("SELECT extension_name FROM gpkg_extensions")}
     farmland = _layer("farmland")
     assert aliases["area_mu"] == zh_headers(farmland)["area_mu"] and aliases["name"] == "名称"
@@ -186,8 +188,12 @@ def test_layer_pmtiles_holds_every_feature_at_z14(farmland_pmtiles, store):
             decoded = mapbox_vector_tile.decode(data)
             ids = {feat["properties"]["id"] for feat in decoded["farmland"]["features"]}
             assert fid in ids
-            live, _ = vector_tile(store, [(_layer("farmland"), to_filter(Selection(), _layer("farmland"), store))],
-                                  tile_grid("WebMercatorQuad", 14, tile.x, tile.y), TileSpec())  # fmt: skip
+            live, _ = vector_tile(
+                store,
+                [(_layer("farmland"), to_filter(Selection(), _layer("farmland"), store))],
+                tile_grid("WebMercatorQuad", 14, tile.x, tile.y),
+                TileSpec(),
+            )
             assert data == live
 
 

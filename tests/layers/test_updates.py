@@ -10,7 +10,7 @@ from PIL.TiffImagePlugin import IFDRational
 import shapely
 from shapely.geometry import Point
 
-from geo.errors import StaleVersion
+from geo.errors import StaleVersion, UnknownFeature
 from geo.measure import distance_to_geometry_m
 from geo.storage.base import HISTORY_COLUMNS
 from layers import photos
@@ -92,8 +92,9 @@ def test_dates_must_be_plausible_and_in_order():
 
 
 def plan(layer, current, report, history=None):
-    return plan_update(layer, current, history if history is not None else empty_history(), report,
-                       author="zhang", today=TODAY)  # fmt: skip
+    return plan_update(
+        layer, current, history if history is not None else empty_history(), report, author="zhang", today=TODAY
+    )
 
 
 def test_completion_sets_percent_and_completed_date(farmland):
@@ -133,13 +134,32 @@ def test_going_backwards_needs_a_note(farmland):
 
 
 def test_water_reading_is_classified_against_the_target(water):
-    current = {"id": "WS-01", "name": "马家河", "river": "湘江", "target_class": "III", "status": "compliant",
-               "progress_pct": 100.0}  # fmt: skip
+    current = {
+        "id": "WS-01",
+        "name": "马家河",
+        "river": "湘江",
+        "target_class": "III",
+        "status": "compliant",
+        "progress_pct": 100.0,
+    }
     history = pd.DataFrame(
-        [[1, "water-sections", "WS-01", "2025-05-25", "compliant", 100.0, "", "demo", "x",
-          json.dumps({"DO": 8.0, "CODMn": 2.0, "NH3N": 0.2, "TP": 0.05}), 1]],
+        [
+            [
+                1,
+                "water-sections",
+                "WS-01",
+                "2025-05-25",
+                "compliant",
+                100.0,
+                "",
+                "demo",
+                "x",
+                json.dumps({"DO": 8.0, "CODMn": 2.0, "NH3N": 0.2, "TP": 0.05}),
+                1,
+            ]
+        ],
         columns=list(HISTORY_COLUMNS),
-    )  # fmt: skip
+    )
     reading = parse_report(water, {"DO": 7.0, "CODMn": "3.0", "NH3N": 1.2, "TP": 0.1, "date": "2025-06-25"})
     assert isinstance(reading, WaterReading)
     planned = plan(water, current, reading, history)
@@ -267,12 +287,44 @@ def test_photo_paths_never_come_from_ids(tmp_path):
     assert not staged.exists() and photos.find_photo(tmp_path, "farmland", "FL-001", 8, None) is None
 
 
+def test_report_photo_is_found_by_its_report(store, farmland, tmp_path):
+    fid = str(store.read("farmland", limit=1)["id"].iloc[0])
+    photo = photos.prepare_photo(jpeg_with_gps(112.9, 27.8, (50, 40)), 10**6)
+    key, staged = photos.stage_photo(tmp_path, "farmland", fid, photo)
+    version = store.feature_version("farmland", fid)
+    report, today, extra = ProgressReport("completed", note="现场照片"), date.today(), {"photo": {"key": key}}
+    with_photo = record_report(
+        store, farmland, fid, report, author="zhang", expected_version=version, today=today, extra=extra
+    )
+    version = store.feature_version("farmland", fid)
+    without = record_report(store, farmland, fid, report, author="zhang", expected_version=version, today=today)
+    path = photos.report_photo(store, tmp_path, "farmland", fid, with_photo.seq)
+    assert path == tmp_path / "photos" / "farmland" / fid / f"{with_photo.seq}.jpg" and not staged.exists()
+    assert path.read_bytes()[:2] == b"\xff\xd8"
+    for seq in (without.seq, without.seq + 100):
+        with pytest.raises(UnknownFeature, match="has no photo"):
+            photos.report_photo(store, tmp_path, "farmland", fid, seq)
+
+
 def test_public_history_hides_author_and_position():
     frame = pd.DataFrame(
-        [[5, "farmland", "FL-001", "2025-06-01", "completed", 100.0, "", "zhang", "t",
-          json.dumps({"photo": {"lon": 112.9, "lat": 27.8, "key": "k", "distance_m": 12.0}}), 0]],
+        [
+            [
+                5,
+                "farmland",
+                "FL-001",
+                "2025-06-01",
+                "completed",
+                100.0,
+                "",
+                "zhang",
+                "t",
+                json.dumps({"photo": {"lon": 112.9, "lat": 27.8, "key": "k", "distance_m": 12.0}}),
+                0,
+            ]
+        ],
         columns=list(HISTORY_COLUMNS),
-    )  # fmt: skip
+    )
     public = history_records(frame, private=False)[0]
     assert "author" not in public and public["data"]["photo"] == {"distance_m": 12.0}
     private = history_records(frame, private=True)[0]

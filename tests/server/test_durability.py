@@ -35,8 +35,19 @@ def running_server(gpkg, log_level="warning"):
     """Start uvicorn on ``gpkg`` (log in ``server.log`` beside it); yield (process, base url); kill it at the end."""
     port = free_port()
     env = {**os.environ, "PLANMAP_DATA_DIR": str(gpkg.parent), "PLANMAP_GPKG_PATH": str(gpkg)}
-    cmd = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", log_level]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "server.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        log_level,
+    ]
     log = open(gpkg.parent / "server.log", "ab")  # a file, not a pipe: a full pipe would block the server
     proc = subprocess.Popen(cmd, cwd=gpkg.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -97,8 +97,14 @@ def test_private_fields_only_for_token_holders(writable_client, tokens):
 
 def test_private_reads_need_a_viewer_token(app_factory, writable_store_url, tokens):
     with TestClient(app_factory(writable_store_url, public_reads=False)) as client:
-        for path in ("/collections/farmland/items", "/collections", "/progress/farmland", "/map/data/farmland",
-                     "/collections/farmland/items/FL-001/history", "/tiles/farmland/10/843/427.mvt"):  # fmt: skip
+        for path in (
+            "/collections/farmland/items",
+            "/collections",
+            "/progress/farmland",
+            "/map/data/farmland",
+            "/collections/farmland/items/FL-001/history",
+            "/tiles/farmland/10/843/427.mvt",
+        ):
             r = client.get(path)
             assert r.status_code == 401 and r.json()["code"] == "NotAuthenticated", path
             assert client.get(path, headers=bearer(tokens["viewer"])).status_code in (200, 204), path
@@ -154,8 +160,9 @@ def test_browsers_sign_in_once_and_the_cookie_authorises_reads_only(app_factory,
         # The cookie never authorises a write (no cross-site request forgery of reports).
         fid = feature_in(client, "430321")
         etag = client.get(f"/collections/reservoirs/items/{fid}").headers["etag"]
-        post = client.post(f"/collections/reservoirs/items/{fid}/progress", json={"status": "completed"},
-                           headers={"If-Match": etag})  # fmt: skip
+        post = client.post(
+            f"/collections/reservoirs/items/{fid}/progress", json={"status": "completed"}, headers={"If-Match": etag}
+        )
         assert post.status_code == 401
         out = client.post("/logout")
         assert out.status_code == 303 and out.headers["location"] == "/login"

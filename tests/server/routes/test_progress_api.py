@@ -63,9 +63,11 @@ def test_polygon_post_is_area_weighted(client, store):
     farms = done_frame(store, as_of)
     geoms = store.read("farmland").set_index("id").geometry
     share = pd.Series(
-        {i: abs(GEOD.geometry_area_perimeter(g.intersection(area))[0]) / abs(GEOD.geometry_area_perimeter(g)[0])
-         for i, g in geoms.items()}
-    )  # fmt: skip
+        {
+            i: abs(GEOD.geometry_area_perimeter(g.intersection(area))[0]) / abs(GEOD.geometry_area_perimeter(g)[0])
+            for i, g in geoms.items()
+        }
+    )
     expected = float((farms["area_mu"] * share)[farms["done"]].sum())
     feature = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [POLYGON]}}
     response = client.post("/progress/farmland/within", params={"as_of": "2025-12-31"}, json=feature)

@@ -196,8 +196,24 @@ def test_gdal_reads_a_served_tile(client, tmp_path, require):
     _, tile = tile_of_feature(client, "farmland", 14)
     path = tmp_path / f"{tile.z}-{tile.x}-{tile.y}.mvt"
     path.write_bytes(client.get(f"/tiles/farmland/{tile.z}/{tile.x}/{tile.y}.mvt").content)
-    out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", f"MVT:{path}", "-oo", f"Z={tile.z}", "-oo", f"X={tile.x}",
-                          "-oo", f"Y={tile.y}"], capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [
+            "ogrinfo",
+            "-ro",
+            "-al",
+            "-so",
+            f"MVT:{path}",
+            "-oo",
+            f"Z={tile.z}",
+            "-oo",
+            f"X={tile.x}",
+            "-oo",
+            f"Y={tile.y}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Layer name: farmland" in out and "Feature Count:" in out
     count = int(out.split("Feature Count:")[1].split()[0])
     assert count == len(decode(path.read_bytes())["farmland"]["features"])
@@ -211,8 +227,12 @@ def test_basemap_tile_draws_the_counties(client):
         rgba = src.read()
     assert src.count == 4 and rgba.shape == (4, 256, 256)
     assert len({tuple(p) for p in rgba[:3].reshape(3, -1).T[::97]}) >= 3  # background, fills, outlines
-    assert client.get(f"/basemap/{tile.z}/{tile.x}/{tile.y}.png", headers={"If-None-Match": response.headers["etag"]}
-                      ).status_code == 304  # fmt: skip
+    assert (
+        client.get(
+            f"/basemap/{tile.z}/{tile.x}/{tile.y}.png", headers={"If-None-Match": response.headers["etag"]}
+        ).status_code
+        == 304
+    )
 
 
 @pytest.mark.parametrize("url", ["/basemap/40/0/0.png", "/tiles/plan/2/9/0.mvt"])

@@ -123,9 +123,10 @@ def test_unknown_feature_and_bad_bodies(writable_client, tokens):
     )
     assert r.status_code == 400 and "JSON" in r.json()["description"]
     text = writable_client.post(
-        "/collections/farmland/items/FL-001/progress", content=b"status=planned",
+        "/collections/farmland/items/FL-001/progress",
+        content=b"status=planned",
         headers=auth(tokens["planner"], **{"If-Match": '"x"', "Content-Type": "text/plain"}),
-    )  # fmt: skip
+    )
     assert text.status_code == 400 and "multipart" in text.json()["description"]
 
 
@@ -177,9 +178,11 @@ def photo_bytes(lon, lat, size=(2400, 1800), fmt="JPEG"):
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"
     exif[0x8825] = {
-        1: "N", 2: (IFDRational(int(lat)), IFDRational(int((lat % 1) * 60 * 1000), 1000), IFDRational(0)),
-        3: "E", 4: (IFDRational(int(lon)), IFDRational(int((lon % 1) * 60 * 1000), 1000), IFDRational(0)),
-    }  # fmt: skip
+        1: "N",
+        2: (IFDRational(int(lat)), IFDRational(int((lat % 1) * 60 * 1000), 1000), IFDRational(0)),
+        3: "E",
+        4: (IFDRational(int(lon)), IFDRational(int((lon % 1) * 60 * 1000), 1000), IFDRational(0)),
+    }
     out = io.BytesIO()
     Image.new("RGB", size, (90, 140, 60)).save(out, fmt, exif=exif)
     return out.getvalue()
