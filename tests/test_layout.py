@@ -42,3 +42,14 @@ def test_no_private_name_is_imported_from_another_module():
                 private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
                 offenders += [f"{path.relative_to(ROOT)}: {node.module}.{name}" for name in private]
     assert offenders == []
+
+
+def test_no_formatter_escapes():
+    skipped = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in ("geo", "layers", "server", "tests")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if "fmt: " + "skip" in line or "fmt: " + "off" in line
+    ]
+    assert skipped == []
