@@ -16,7 +16,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from geo.errors import FileTooLarge, InvalidParameter
 from geo.types import CoordSys
-from geo.zipsafe import ZipLimits
 from layers.import_report import ImportMode, ImportOptions, ImportReport
 from layers.importer import import_file
 from server.auth import PlannerDep
@@ -41,6 +40,8 @@ _FORM_FIELDS: dict[str, Any] = {
     "source": {"type": "string", "description": "recorded as every feature's `source`"},
     "encoding": {"type": "string", "description": "attribute text encoding when the file does not declare it"},
     "layer": {"type": "string", "description": "layer or zip member to read when the file holds several"},
+    "allow_remove": {"type": "integer", "minimum": 0,
+                     "description": "replace: how many stored features may be removed (default 10 % of them)"},
 }  # fmt: skip
 _BODY = {
     "requestBody": {
@@ -122,6 +123,14 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str, default: str
     return value
 
 
+def _count(value: str | None, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if not value.strip().isdigit():
+        raise InvalidParameter(f"{name} must be a whole number of features, not {value!r}")
+    return int(value)
+
+
 def import_options(upload: Upload, api: ApiSettings, author: str) -> ImportOptions:
     """Return the import options of a form, checking each value."""
     form = upload.form
@@ -135,7 +144,8 @@ def import_options(upload: Upload, api: ApiSettings, author: str) -> ImportOptio
         file_layer=form.get("layer") or None,
         file_name=upload.name,
         author=author,
-        zip_limits=ZipLimits(api.import_max_zip_members, api.import_max_unpacked_bytes),
+        allow_remove=_count(form.get("allow_remove"), "allow_remove"),
+        zip_limits=api.zip_limits,
     )
 
 

@@ -157,3 +157,53 @@ def test_cli_import_dry_run_then_apply(writable_gpkg, stations_csv, tmp_path, mo
     path.write_text("id,经度,纬度\nX-1,121.47,31.23\n", encoding="utf-8")
     assert main([*args[:-2], "--dry-run"]) == 1
     assert "outside Xiangtan" in capsys.readouterr().out
+
+
+def test_empty_file_is_refused_and_the_layer_kept(api, tokens):
+    before = items(api, "reservoirs")
+    files = {"file": ("empty.geojson", b'{"type":"FeatureCollection","features":[]}', "application/geo+json")}
+    response = api.post("/collections/reservoirs/import", files=files, headers=auth(tokens["planner"]))
+    assert response.status_code == 422
+    assert "empty.geojson holds no features" in response.json()["problems"][0]["problem"]
+    assert items(api, "reservoirs") == before
+
+
+def test_mass_removal_needs_allow_remove(api, tokens, stations_csv):
+    data = csv_bytes(stations_csv.iloc[3:])
+    removed = sorted(stations_csv["id"][:3])
+    dry = post(api, "emergency-stations", data, tokens["planner"], dry_run="true")
+    assert dry.status_code == 200 and dry.json()["ids"]["removed"] == removed
+    assert any("allow_remove=3" in w for w in dry.json()["warnings"])
+    refused = post(api, "emergency-stations", data, tokens["planner"])
+    assert refused.status_code == 422 and "allow_remove=3" in refused.json()["problems"][0]["problem"]
+    assert len(items(api, "emergency-stations")) == len(stations_csv)
+    bad = post(api, "emergency-stations", data, tokens["planner"], allow_remove="all")
+    assert bad.status_code == 400 and "allow_remove" in bad.json()["description"]
+    applied = post(api, "emergency-stations", data, tokens["planner"], allow_remove="3")
+    assert applied.status_code == 200 and applied.json()["removed"] == 3
+    assert sorted(f["id"] for f in items(api, "emergency-stations")) == sorted(stations_csv["id"][3:])
+
+
+def test_zip_bomb_is_413_naming_the_ratio(api, tokens):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("r.geojson", b'{"type":"FeatureCollection","features":[]' + b" " * 40_000_000 + b"}")
+    before = items(api, "reservoirs")
+    files = {"file": ("r.zip", buffer.getvalue(), "application/zip")}
+    response = api.post("/collections/reservoirs/import", files=files, headers=auth(tokens["planner"]))
+    assert response.status_code == 413 and "times its packed size" in response.json()["description"]
+    assert items(api, "reservoirs") == before
+
+
+def test_cli_import_refuses_mass_removal_without_allow_remove(writable_gpkg, stations_csv, tmp_path, capsys):
+    from server.cli import main
+
+    path = tmp_path / "stations.csv"
+    path.write_bytes(csv_bytes(stations_csv.iloc[4:]))
+    args = ["--data-dir", str(writable_gpkg.parent), "import", "emergency-stations", str(path)]
+    assert main(args) == 1
+    assert "--allow-remove 4" in capsys.readouterr().out
+    assert main([*args, "--allow-remove", "4"]) == 0
+    assert "removed 4" in capsys.readouterr().out
+    with GeoPackageStore(writable_gpkg) as store:
+        assert sorted(store.read("emergency-stations")["id"]) == sorted(stations_csv["id"][4:])

@@ -1,0 +1,118 @@
+"""Imports that must not lose data or hang: empty files, mass removals, zip bombs, linked CRSs, limits, text."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+
+import pytest
+
+from geopandas.testing import assert_geodataframe_equal
+
+from geo.errors import FileTooLarge
+from layers.importer import ImportOptions, import_file
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+@pytest.fixture
+def store(writable_store):
+    return writable_store  # a private copy of the demo, on each store kind
+
+
+def snapshot(store, layer_id):
+    return store.version(layer_id), store.read(layer_id), len(store.history(layer_id))
+
+
+def assert_unchanged(store, layer_id, before):
+    version, frame, history = before
+    assert store.version(layer_id) == version
+    assert_geodataframe_equal(store.read(layer_id), frame)
+    assert len(store.history(layer_id)) == history
+
+
+EMPTY_COLLECTION = b'{"type": "FeatureCollection", "features": []}'
+
+
+@pytest.fixture(scope="module")
+def whitespace_bomb(tmp_path_factory):
+    """A 1 MB zip holding an empty FeatureCollection padded to 1 GiB with spaces."""
+    path = tmp_path_factory.mktemp("bomb") / "reservoirs.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("r.geojson", "w") as member:
+        member.write(EMPTY_COLLECTION[:-2])
+        block = b" " * (1 << 20)
+        for _ in range(1024):
+            member.write(block)
+        member.write(b"]}")
+    return path
+
+
+def test_empty_feature_collection_is_refused(store, registry, tmp_path):
+    path = tmp_path / "empty.geojson"
+    path.write_bytes(EMPTY_COLLECTION)
+    before = snapshot(store, "reservoirs")
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(file_name="empty.geojson"))
+    assert report.status == "rejected" and report.removed == 0
+    assert "empty.geojson holds no features" in report.problems[0].problem
+    assert_unchanged(store, "reservoirs", before)
+
+
+def test_empty_geopackage_layer_is_refused(store, registry, tmp_path):
+    path = tmp_path / "empty.gpkg"
+    store.read("reservoirs").iloc[:0].to_file(path, layer="reservoirs", driver="GPKG", engine="pyogrio")
+    before = snapshot(store, "reservoirs")
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(file_name="empty.gpkg"))
+    assert report.status == "rejected" and "holds no features" in report.problems[0].problem
+    assert_unchanged(store, "reservoirs", before)
+
+
+def test_zip_inflating_to_a_gigabyte_is_refused_fast(store, registry, whitespace_bomb):
+    assert whitespace_bomb.stat().st_size < 2 * 1024**2
+    before = snapshot(store, "reservoirs")
+    started = time.perf_counter()
+    with pytest.raises(FileTooLarge, match="times its packed size"):
+        import_file(store, registry.get("reservoirs"), whitespace_bomb)
+    assert time.perf_counter() - started < 1.0
+    assert_unchanged(store, "reservoirs", before)
+
+
+def reservoirs_without(store, tmp_path, dropped: int):
+    frame = store.read("reservoirs")
+    path = tmp_path / "reservoirs.gpkg"
+    frame.iloc[dropped:].to_file(path, layer="reservoirs", driver="GPKG", engine="pyogrio")
+    return path, sorted(frame["id"][:dropped])
+
+
+def test_removing_many_features_needs_confirmation(store, registry, tmp_path):
+    layer = registry.get("reservoirs")
+    stored = len(store.read("reservoirs"))
+    path, removed = reservoirs_without(store, tmp_path, 5)  # 5 of 25: more than 10 %
+    before = snapshot(store, "reservoirs")
+
+    dry = import_file(store, layer, path, ImportOptions(dry_run=True))
+    assert dry.status == "dry_run" and dry.removed == 5 and dry.ids["removed"] == removed
+    assert any(f"would remove 5 of the {stored} stored features" in w for w in dry.warnings), dry.warnings
+    assert any("allow_remove=5" in w for w in dry.warnings)
+
+    refused = import_file(store, layer, path)
+    assert refused.status == "rejected" and "allow_remove=5" in refused.problems[0].problem
+    assert_unchanged(store, "reservoirs", before)
+
+    assert import_file(store, layer, path, ImportOptions(allow_remove=4)).status == "rejected"
+    applied = import_file(store, layer, path, ImportOptions(allow_remove=5))
+    assert applied.status == "applied" and applied.removed == 5
+    assert sorted(set(before[1]["id"]) - set(store.read("reservoirs")["id"])) == removed
+
+
+def test_removing_a_few_features_is_reported_but_allowed(store, registry, tmp_path):
+    path, removed = reservoirs_without(store, tmp_path, 2)  # 2 of 25
+    report = import_file(store, registry.get("reservoirs"), path)
+    assert report.status == "applied" and report.removed == 2
+    assert any("removes 2 feature(s)" in w and removed[0] in w for w in report.warnings), report.warnings
+
+
+def test_upsert_never_removes(store, registry, tmp_path):
+    path, _ = reservoirs_without(store, tmp_path, 20)
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(mode="upsert"))
+    assert report.status == "applied" and report.removed == 0
+    assert len(store.read("reservoirs")) == 25
