@@ -1,13 +1,15 @@
 """Reading a vector data file into a GeoDataFrame: GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf or CSV.
 
 Everything but CSV goes through pyogrio (zipped shapefiles via GDAL's ``/vsizip/``, after
-:func:`geo.zipsafe.check_zip`). CSV is read by pandas, as text, with the geometry taken from lon/lat or
+:func:`geo.zipsafe.check_zip`), offline: GeoJSON text is checked for linked CRSs first and zip members must
+hold what their names say (:mod:`geo.offline`). CSV is read by pandas, as text, with the geometry taken from lon/lat or
 WKT columns, so that the caller type-checks every value itself and bad cells can be named.
 """
 
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -20,6 +22,7 @@ import pyproj
 import shapely
 
 from geo.errors import InvalidDataFile
+from geo.offline import check_json_crs, gdal_offline
 from geo.zipsafe import ZipLimits, check_zip
 
 FORMATS = ("gpkg", "shapefile", "geojson", "fgb", "csv")
@@ -32,6 +35,9 @@ WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "几何(wkt)", "几
 _MAGIC = {b"SQLite format 3\x00": "gpkg", b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"fgb\x03": "fgb"}
 _ZIP_DATASETS = {".shp": "shapefile", ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".fgb": "fgb"}
 _SHP_REQUIRED = (".shx", ".dbf")
+_MEMBER_MAGIC = {"gpkg": (b"SQLite format 3\x00", "a GeoPackage"), "fgb": (b"fgb\x03", "a FlatGeobuf file")}
+_MEMBER_MAGIC["shapefile"] = (b"\x00\x00\x27\x0a", "a shapefile")
+_JSON_START = b"\xef\xbb\xbf \t\r\n"
 _OGR_ERRORS: tuple[type[Exception], ...] = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError)
 _OGR_ERRORS += (pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.CRSError)
 _OGR_ERRORS += (pyogrio.errors.FeatureError, ValueError, OSError)
@@ -99,6 +105,18 @@ def _pick(candidates: list[str], layer: str | None, what: str) -> str:
     raise InvalidDataFile(f"several {what}s found ({', '.join(sorted(stems))}); name the one to import")
 
 
+def _check_member(archive: zipfile.ZipFile, member: str, fmt: str) -> None:
+    """Refuse a member whose content is not the format its name says (GDAL would pick a driver by content)."""
+    with archive.open(member) as stream:
+        head = stream.read(4096)
+    if fmt == "geojson":
+        if not head.lstrip(_JSON_START).startswith((b"{", b"[")):
+            raise InvalidDataFile(f"zip member {member!r} is not GeoJSON")
+        check_json_crs(archive.read(member), member)
+    elif not head.startswith(_MEMBER_MAGIC[fmt][0]):
+        raise InvalidDataFile(f"zip member {member!r} is not {_MEMBER_MAGIC[fmt][1]}")
+
+
 def _zip_dataset(path: Path, layer: str | None, limits: ZipLimits | None) -> tuple[str, str]:
     """Return the GDAL path (``/vsizip/...``) and format of the one dataset in a checked archive."""
     members = check_zip(path, limits)
@@ -111,6 +129,8 @@ def _zip_dataset(path: Path, layer: str | None, limits: ZipLimits | None) -> tup
         missing = [s for s in _SHP_REQUIRED if (stem + s).lower() not in lowered]
         if missing:
             raise InvalidDataFile(f"shapefile {member!r} lacks its {', '.join(missing)} file(s) in the zip")
+    with zipfile.ZipFile(path) as archive:
+        _check_member(archive, member, fmt)
     return f"/vsizip/{path.resolve().as_posix()}/{member}", fmt
 
 
@@ -120,6 +140,7 @@ def _gpkg_layer(path: str, layer: str | None) -> str:
 
 
 def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None) -> SourceData:
+    gdal_offline()
     try:
         name = _gpkg_layer(gdal_path, layer) if fmt == "gpkg" else None
         frame = pyogrio.read_dataframe(gdal_path, layer=name, encoding=encoding)
@@ -230,4 +251,6 @@ def read_source(
     if fmt == "zip":
         gdal_path, fmt = _zip_dataset(path, layer, zip_limits)
         return _read_ogr(gdal_path, fmt, layer, encoding)
+    if fmt == "geojson":
+        check_json_crs(path.read_bytes(), name_hint or path.name)
     return _read_ogr(str(path), fmt, layer, encoding)

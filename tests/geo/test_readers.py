@@ -146,3 +146,20 @@ def test_zip_entry_count_is_read_from_the_end_record_before_the_directory(tmp_pa
     path.write_bytes(bytes(raw))
     with pytest.raises(FileTooLarge, match="5000 entries"):
         check_zip(path)
+
+
+def test_gdal_fetches_that_slip_through_go_to_a_closed_port(tmp_path, listener, monkeypatch):
+    """The backstop under check_json_crs: GDAL's own HTTP client is pointed at a closed local proxy."""
+    import pyogrio
+
+    from geo.offline import gdal_offline
+
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    gdal_offline()
+    path = tmp_path / "linked.geojson"
+    link = f'{{"type":"link","properties":{{"href":"{listener.url}","type":"ogcwkt"}}}}'
+    point = '{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1,2]}}'
+    path.write_text(f'{{"type":"FeatureCollection","crs":{link},"features":[{point}]}}')
+    assert len(pyogrio.read_dataframe(path)) == 1  # read directly, past check_json_crs
+    assert listener.connections == []

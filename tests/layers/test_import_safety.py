@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import zipfile
 
@@ -10,6 +11,7 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 
 from geo.errors import FileTooLarge
+from geo.storage.gpkg import GeoPackageStore
 from layers.importer import ImportOptions, import_file
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -116,3 +118,78 @@ def test_upsert_never_removes(store, registry, tmp_path):
     report = import_file(store, registry.get("reservoirs"), path, ImportOptions(mode="upsert"))
     assert report.status == "applied" and report.removed == 0
     assert len(store.read("reservoirs")) == 25
+
+
+def linked_crs_documents(url: str) -> dict[str, str]:
+    """GeoJSON texts whose CRS GDAL would fetch from ``url`` (each variant was seen to make it connect)."""
+    point = {"type": "Point", "coordinates": [112.9, 27.8]}
+    feature = {"type": "Feature", "properties": {"id": "RS-001"}, "geometry": point}
+    link = {"type": "link", "properties": {"href": url, "type": "ogcwkt"}}
+    return {
+        "link": json.dumps({"type": "FeatureCollection", "crs": link, "features": [feature]}),
+        "url": json.dumps(
+            {"type": "FeatureCollection", "crs": {"type": "url", "properties": {"url": url}}, "features": [feature]}
+        ),
+        "upper case": json.dumps({"type": "FeatureCollection", "CRS": {**link, "type": "LINK"}, "features": [feature]}),
+        "escaped key": json.dumps({"type": "FeatureCollection", "features": [feature]})[:-1]
+        + ', "\\u0063rs": '
+        + json.dumps(link)
+        + "}",
+        "on the geometry": json.dumps(
+            {"type": "FeatureCollection", "features": [{**feature, "geometry": {**point, "crs": link}}]}
+        ),
+        "single feature": json.dumps({**feature, "crs": link}),
+    }
+
+
+@pytest.fixture
+def gpkg_store(writable_gpkg):
+    """A writable demo GeoPackage (for checks made before any store is touched, one store kind is enough)."""
+    with GeoPackageStore(writable_gpkg) as opened:
+        yield opened
+
+
+LINKED = [("link", True), ("link", False), ("url", False), ("upper case", False), ("escaped key", False)]
+LINKED += [("on the geometry", False), ("single feature", True)]
+
+
+@pytest.mark.parametrize(("variant", "dry_run"), LINKED)
+def test_linked_crs_is_refused_without_a_connection(gpkg_store, registry, tmp_path, listener, variant, dry_run):
+    store = gpkg_store
+    path = tmp_path / "r.geojson"
+    path.write_text(linked_crs_documents(listener.url)[variant], encoding="utf-8")
+    before = snapshot(store, "reservoirs")
+    started = time.perf_counter()
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(dry_run=dry_run, mode="upsert"))
+    assert time.perf_counter() - started < 2.0
+    assert report.status == "rejected"
+    assert "links its CRS to" in report.problems[0].problem and listener.url in report.problems[0].problem
+    assert listener.connections == []
+    assert_unchanged(store, "reservoirs", before)
+
+
+def test_linked_crs_in_a_zipped_geojson_is_refused(gpkg_store, registry, tmp_path, listener):
+    path = tmp_path / "r.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data/r.json", linked_crs_documents(listener.url)["link"])
+    report = import_file(gpkg_store, registry.get("reservoirs"), path, ImportOptions(mode="upsert"))
+    assert report.status == "rejected" and "links its CRS to" in report.problems[0].problem
+    assert listener.connections == []
+
+
+def test_named_crs_is_still_read(store, registry, tmp_path, listener):
+    frame = store.read("reservoirs").to_crs(4547)
+    path = tmp_path / "r.geojson"
+    frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    assert '"urn:ogc:def:crs:EPSG::4547"' in path.read_text(encoding="utf-8")
+    report = import_file(store, registry.get("reservoirs"), path)
+    assert report.status == "applied" and report.crs == "EPSG:4547"
+    assert listener.connections == []
+
+
+def test_zip_member_must_be_what_its_name_says(gpkg_store, registry, tmp_path):
+    path = tmp_path / "r.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("r.gpkg", b'<?xml version="1.0"?><gml:FeatureCollection/>')
+    report = import_file(gpkg_store, registry.get("reservoirs"), path)
+    assert report.status == "rejected" and "is not a GeoPackage" in report.problems[0].problem

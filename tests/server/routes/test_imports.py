@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 
 import pandas as pd
@@ -207,3 +208,34 @@ def test_cli_import_refuses_mass_removal_without_allow_remove(writable_gpkg, sta
     assert "removed 4" in capsys.readouterr().out
     with GeoPackageStore(writable_gpkg) as store:
         assert sorted(store.read("emergency-stations")["id"]) == sorted(stations_csv["id"][4:])
+
+
+def linked_crs_geojson(url):
+    link = {"type": "link", "properties": {"href": url, "type": "ogcwkt"}}
+    point = {"type": "Point", "coordinates": [112.9, 27.8]}
+    feature = {"type": "Feature", "properties": {"id": "RS-001"}, "geometry": point}
+    return json.dumps({"type": "FeatureCollection", "crs": link, "features": [feature]}).encode()
+
+
+@pytest.mark.parametrize("dry_run", ["true", "false"])
+def test_linked_crs_makes_no_connection_from_the_api(api, tokens, listener, dry_run):
+    files = {"file": ("r.geojson", linked_crs_geojson(listener.url), "application/geo+json")}
+    started = time.perf_counter()
+    response = api.post(
+        "/collections/reservoirs/import", files=files, data={"dry_run": dry_run}, headers=auth(tokens["planner"])
+    )
+    assert time.perf_counter() - started < 3
+    assert response.status_code == 422 and listener.url in response.json()["problems"][0]["problem"]
+    assert listener.connections == []
+
+
+def test_linked_crs_makes_no_connection_from_the_cli(writable_gpkg, tmp_path, listener, capsys):
+    from server.cli import main
+
+    path = tmp_path / "r.geojson"
+    path.write_bytes(linked_crs_geojson(listener.url))
+    args = ["--data-dir", str(writable_gpkg.parent), "import", "reservoirs", str(path), "--mode", "upsert"]
+    assert main([*args, "--dry-run"]) == 1
+    assert "links its CRS to" in capsys.readouterr().out
+    assert main(args) == 1
+    assert listener.connections == []
