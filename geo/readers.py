@@ -21,6 +21,7 @@ import pyogrio
 import pyproj
 import shapely
 
+from geo.dbf import SAMPLE_BYTES, detect_encoding
 from geo.errors import InvalidDataFile
 from geo.offline import check_json_crs, gdal_offline
 from geo.zipsafe import ZipLimits, check_zip
@@ -62,6 +63,9 @@ class SourceData:
     layer: str | None = None
     encoding: str | None = None
     problems: list[RowProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    measured: bool = False
+    """Whether the file declares M (measure) values; GDAL drops them on reading."""
 
 
 def detect_format(path: str | Path, name_hint: str | None = None) -> str:
@@ -117,8 +121,20 @@ def _check_member(archive: zipfile.ZipFile, member: str, fmt: str) -> None:
         raise InvalidDataFile(f"zip member {member!r} is not {_MEMBER_MAGIC[fmt][1]}")
 
 
-def _zip_dataset(path: Path, layer: str | None, limits: ZipLimits | None) -> tuple[str, str]:
-    """Return the GDAL path (``/vsizip/...``) and format of the one dataset in a checked archive."""
+def _shapefile_encoding(archive: zipfile.ZipFile, member: str) -> tuple[str, list[str]]:
+    """Return the codec of a zipped shapefile's attributes (its .cpg checked against the text) and warnings."""
+    stem = member[: -len(".shp")].lower()
+    sidecars = {PurePosixPath(n).suffix.lower(): n for n in archive.namelist() if n.lower().startswith(stem + ".")}
+    cpg = archive.read(sidecars[".cpg"]).decode("ascii", "replace") if ".cpg" in sidecars else None
+    with archive.open(sidecars[".dbf"]) as stream:
+        dbf = stream.read(SAMPLE_BYTES)
+    return detect_encoding(dbf, cpg)
+
+
+def _zip_dataset(
+    path: Path, layer: str | None, limits: ZipLimits | None, encoding: str | None
+) -> tuple[str, str, str | None, list[str]]:
+    """Return the GDAL path (``/vsizip/...``), format, text encoding and warnings of the archive's dataset."""
     members = check_zip(path, limits)
     datasets = [m for m in members if PurePosixPath(m).suffix.lower() in _ZIP_DATASETS]
     member = _pick(datasets, layer, "dataset (.shp, .gpkg, .geojson, .fgb) in the zip")
@@ -129,9 +145,12 @@ def _zip_dataset(path: Path, layer: str | None, limits: ZipLimits | None) -> tup
         missing = [s for s in _SHP_REQUIRED if (stem + s).lower() not in lowered]
         if missing:
             raise InvalidDataFile(f"shapefile {member!r} lacks its {', '.join(missing)} file(s) in the zip")
+    warnings: list[str] = []
     with zipfile.ZipFile(path) as archive:
         _check_member(archive, member, fmt)
-    return f"/vsizip/{path.resolve().as_posix()}/{member}", fmt
+        if fmt == "shapefile" and encoding is None:
+            encoding, warnings = _shapefile_encoding(archive, member)
+    return f"/vsizip/{path.resolve().as_posix()}/{member}", fmt, encoding, warnings
 
 
 def _gpkg_layer(path: str, layer: str | None) -> str:
@@ -144,11 +163,15 @@ def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None)
     try:
         name = _gpkg_layer(gdal_path, layer) if fmt == "gpkg" else None
         frame = pyogrio.read_dataframe(gdal_path, layer=name, encoding=encoding)
+        kind = str(pyogrio.read_info(gdal_path, layer=name)["geometry_type"] or "")
     except _OGR_ERRORS as exc:
         raise InvalidDataFile(f"cannot read the {fmt} file: {exc}") from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InvalidDataFile(f"the {fmt} file has no geometry column")
-    return SourceData(frame=frame, crs=frame.crs, format=fmt, layer=name, encoding=encoding)
+    measured = kind.endswith((" M", "ZM")) or "Measured" in kind
+    # GeoPackage, GeoJSON and FlatGeobuf text is UTF-8 by definition
+    used = encoding or ("utf-8" if fmt != "shapefile" else None)
+    return SourceData(frame=frame, crs=frame.crs, format=fmt, layer=name, encoding=used, measured=measured)
 
 
 def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
@@ -230,7 +253,8 @@ def read_source(
     layer : str, optional
         Which layer or member to read when the file holds several (matched by name / file stem).
     encoding : str, optional
-        Text encoding of attribute values; by default a shapefile's ``.cpg``, else UTF-8 / GB18030 for CSV.
+        Text encoding of attribute values; by default a shapefile's ``.cpg`` when its text agrees, else UTF-8,
+        else GB18030 (with a warning); CSV likewise.
     zip_limits : ZipLimits, optional
         Limits for zip archives.
 
@@ -249,8 +273,10 @@ def read_source(
     if fmt == "csv":
         return _read_csv(path, encoding)
     if fmt == "zip":
-        gdal_path, fmt = _zip_dataset(path, layer, zip_limits)
-        return _read_ogr(gdal_path, fmt, layer, encoding)
+        gdal_path, fmt, encoding, warnings = _zip_dataset(path, layer, zip_limits, encoding)
+        source = _read_ogr(gdal_path, fmt, layer, encoding)
+        source.warnings += warnings
+        return source
     if fmt == "geojson":
         check_json_crs(path.read_bytes(), name_hint or path.name)
     return _read_ogr(str(path), fmt, layer, encoding)

@@ -41,7 +41,7 @@ from layers.import_frame import (
     derive_measures,
     finish_frame,
 )
-from layers.import_geometry import place_geometries, plan_area
+from layers.import_geometry import dropped_dimensions, place_geometries, plan_area
 from layers.import_report import MAX_LISTED, REMOVE_SHARE, ImportOptions, ImportReport, RowIssue
 from layers.models import Layer
 from layers.progress import done_statuses, initial_status
@@ -102,6 +102,7 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
         zip_limits=options.zip_limits,
     )
     report.file_format, report.rows, report.encoding = src.format, len(src.frame), src.encoding
+    report.warnings += src.warnings + dropped_dimensions(src.frame.geometry.array, src.measured)
     if src.frame.empty:
         name = options.file_name or path.name
         raise InvalidDataFile(f"{name} holds no features; an empty file would empty the layer, so it is refused")

@@ -6,8 +6,10 @@ import json
 import time
 import zipfile
 
+import pandas as pd
 import pytest
 
+import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from geo.errors import FileTooLarge
@@ -193,3 +195,63 @@ def test_zip_member_must_be_what_its_name_says(gpkg_store, registry, tmp_path):
         archive.writestr("r.gpkg", b'<?xml version="1.0"?><gml:FeatureCollection/>')
     report = import_file(gpkg_store, registry.get("reservoirs"), path)
     assert report.status == "rejected" and "is not a GeoPackage" in report.problems[0].problem
+
+
+NAMES = ["湘潭县易俗河水库", "韶山市青年水库", "湘乡市东郊水库"]
+
+
+def zipped_shapefile(frame, directory, encoding, cpg=None):
+    """Write ``frame`` as a shapefile in ``encoding``; replace its .cpg by ``cpg`` (None: no .cpg, as ArcGIS)."""
+    frame.to_file(directory / "r.shp", engine="pyogrio", encoding=encoding)
+    (directory / "r.cpg").unlink()
+    if cpg is not None:
+        (directory / "r.cpg").write_text(cpg)
+    path = directory / "r.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part in sorted(directory.glob("r.*")):
+            if part.suffix != ".zip":
+                archive.write(part, part.name)
+    return path
+
+
+@pytest.fixture
+def named_reservoirs(store):
+    frame = store.read("reservoirs")[["id", "name", "status", "geometry"]].copy()
+    frame.loc[:2, "name"] = NAMES
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("encoding", "cpg", "expected", "warned"),
+    [
+        ("GBK", None, "gb18030", "has no .cpg"),
+        ("UTF-8", "GBK", "utf-8", "'GBK'"),
+        ("UTF-8", "LATIN1", "utf-8", "'LATIN1'"),
+    ],
+)
+def test_shapefile_text_encoding_is_detected(
+    store, registry, tmp_path, named_reservoirs, encoding, cpg, expected, warned
+):
+    path = zipped_shapefile(named_reservoirs, tmp_path, encoding, cpg)
+    dry = import_file(store, registry.get("reservoirs"), path, ImportOptions(dry_run=True))
+    assert dry.status == "dry_run" and dry.encoding == expected
+    assert any(warned in w and ("GB18030" in w or "UTF-8" in w) for w in dry.warnings), dry.warnings
+    report = import_file(store, registry.get("reservoirs"), path)
+    assert report.status == "applied", report.problems
+    stored = store.read("reservoirs").set_index("id")
+    assert stored.loc[named_reservoirs["id"][:3], "name"].tolist() == NAMES
+    assert stored["name"].str.contains("水库").all()
+
+
+def test_dropped_z_and_m_values_are_named(store, registry, tmp_path, named_reservoirs):
+    with_z = named_reservoirs.copy()
+    with_z["geometry"] = shapely.force_3d(with_z.geometry.array, 50.0)
+    report = import_file(store, registry.get("reservoirs"), zipped_shapefile(with_z, tmp_path, "UTF-8", "UTF-8"))
+    assert report.status == "applied"
+    assert f"{len(with_z)} feature(s) have Z (height) values; they were dropped" in " ".join(report.warnings)
+    table = pd.DataFrame(named_reservoirs.drop(columns="geometry"))
+    table["wkt"] = [f"POINT M ({p.x} {p.y} 7)" for p in named_reservoirs.geometry]
+    csv = tmp_path / "m.csv"
+    table.to_csv(csv, index=False)
+    report = import_file(store, registry.get("reservoirs"), csv, ImportOptions(dry_run=True))
+    assert f"{len(table)} feature(s) have M (measure) values; they were dropped" in " ".join(report.warnings)
