@@ -67,3 +67,7 @@ class InvalidDataFile(GeoError):
 
 class FileTooLarge(GeoError):
     """Uploaded file or archive exceeds the size limit."""
+
+
+class FileTooComplex(GeoError):
+    """Data file has more features or vertices than an import accepts."""

@@ -21,6 +21,7 @@ import pyogrio
 import pyproj
 import shapely
 
+from geo.complexity import ReadLimits, check_geometries, prescan_json
 from geo.dbf import SAMPLE_BYTES, detect_encoding
 from geo.errors import InvalidDataFile
 from geo.offline import check_json_crs, gdal_offline
@@ -109,14 +110,16 @@ def _pick(candidates: list[str], layer: str | None, what: str) -> str:
     raise InvalidDataFile(f"several {what}s found ({', '.join(sorted(stems))}); name the one to import")
 
 
-def _check_member(archive: zipfile.ZipFile, member: str, fmt: str) -> None:
+def _check_member(archive: zipfile.ZipFile, member: str, fmt: str, limits: ReadLimits) -> None:
     """Refuse a member whose content is not the format its name says (GDAL would pick a driver by content)."""
     with archive.open(member) as stream:
         head = stream.read(4096)
     if fmt == "geojson":
         if not head.lstrip(_JSON_START).startswith((b"{", b"[")):
             raise InvalidDataFile(f"zip member {member!r} is not GeoJSON")
-        check_json_crs(archive.read(member), member)
+        data = archive.read(member)
+        check_json_crs(data, member)
+        prescan_json(data, limits)
     elif not head.startswith(_MEMBER_MAGIC[fmt][0]):
         raise InvalidDataFile(f"zip member {member!r} is not {_MEMBER_MAGIC[fmt][1]}")
 
@@ -132,7 +135,7 @@ def _shapefile_encoding(archive: zipfile.ZipFile, member: str) -> tuple[str, lis
 
 
 def _zip_dataset(
-    path: Path, layer: str | None, limits: ZipLimits | None, encoding: str | None
+    path: Path, layer: str | None, limits: ZipLimits | None, encoding: str | None, read_limits: ReadLimits
 ) -> tuple[str, str, str | None, list[str]]:
     """Return the GDAL path (``/vsizip/...``), format, text encoding and warnings of the archive's dataset."""
     members = check_zip(path, limits)
@@ -147,7 +150,7 @@ def _zip_dataset(
             raise InvalidDataFile(f"shapefile {member!r} lacks its {', '.join(missing)} file(s) in the zip")
     warnings: list[str] = []
     with zipfile.ZipFile(path) as archive:
-        _check_member(archive, member, fmt)
+        _check_member(archive, member, fmt, read_limits)
         if fmt == "shapefile" and encoding is None:
             encoding, warnings = _shapefile_encoding(archive, member)
     return f"/vsizip/{path.resolve().as_posix()}/{member}", fmt, encoding, warnings
@@ -158,16 +161,20 @@ def _gpkg_layer(path: str, layer: str | None) -> str:
     return _pick(names, layer, "spatial layer in the GeoPackage")
 
 
-def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None) -> SourceData:
+def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None, limits: ReadLimits) -> SourceData:
     gdal_offline()
     try:
         name = _gpkg_layer(gdal_path, layer) if fmt == "gpkg" else None
-        frame = pyogrio.read_dataframe(gdal_path, layer=name, encoding=encoding)
-        kind = str(pyogrio.read_info(gdal_path, layer=name)["geometry_type"] or "")
+        # GeoJSON was prescanned; opening it for its info would parse the whole text once more
+        info = pyogrio.read_info(gdal_path, layer=name) if fmt != "geojson" else {"features": 0}
+        limits.check_features(int(info["features"]))
+        frame = pyogrio.read_dataframe(gdal_path, layer=name, encoding=encoding, max_features=limits.max_features + 1)
+        kind = str(info.get("geometry_type") or "")
     except _OGR_ERRORS as exc:
         raise InvalidDataFile(f"cannot read the {fmt} file: {exc}") from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InvalidDataFile(f"the {fmt} file has no geometry column")
+    check_geometries(frame.geometry.array, limits)
     measured = kind.endswith((" M", "ZM")) or "Measured" in kind
     # GeoPackage, GeoJSON and FlatGeobuf text is UTF-8 by definition
     used = encoding or ("utf-8" if fmt != "shapefile" else None)
@@ -212,8 +219,10 @@ def _xy_geometries(frame: pd.DataFrame, lon: str, lat: str) -> tuple[np.ndarray,
     return geoms, problems
 
 
-def _read_csv(path: Path, encoding: str | None) -> SourceData:
-    text, used = _decode(path.read_bytes(), encoding)
+def _read_csv(path: Path, encoding: str | None, limits: ReadLimits) -> SourceData:
+    raw = path.read_bytes()
+    limits.check_features(raw.count(b"\n") - 1 + (not raw.endswith(b"\n")))
+    text, used = _decode(raw, encoding)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -229,6 +238,7 @@ def _read_csv(path: Path, encoding: str | None) -> SourceData:
         used_columns = [lon, lat]
     else:
         raise InvalidDataFile(f"the CSV needs lon/lat (经度/纬度) or WKT columns; it has {', '.join(headers)}")
+    check_geometries(geoms, limits)
     attributes = frame.drop(columns=used_columns).replace("", None)
     out = gpd.GeoDataFrame(attributes, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=None)
     return SourceData(frame=out, crs=None, format="csv", encoding=used, problems=problems)
@@ -241,6 +251,7 @@ def read_source(
     layer: str | None = None,
     encoding: str | None = None,
     zip_limits: ZipLimits | None = None,
+    limits: ReadLimits | None = None,
 ) -> SourceData:
     """Read a vector data file of any supported format.
 
@@ -257,6 +268,8 @@ def read_source(
         else GB18030 (with a warning); CSV likewise.
     zip_limits : ZipLimits, optional
         Limits for zip archives.
+    limits : ReadLimits, optional
+        Most features, vertices per feature and vertices in all (checked before and right after reading).
 
     Returns
     -------
@@ -265,18 +278,21 @@ def read_source(
 
     Raises
     ------
-    InvalidDataFile, FileTooLarge
-        When the file cannot be read, is unsafe, or an archive is too large.
+    InvalidDataFile, FileTooLarge, FileTooComplex
+        When the file cannot be read, is unsafe, an archive is too large or the file holds too much geometry.
     """
     path = Path(path)
+    limits = limits or ReadLimits()
     fmt = detect_format(path, name_hint)
     if fmt == "csv":
-        return _read_csv(path, encoding)
+        return _read_csv(path, encoding, limits)
     if fmt == "zip":
-        gdal_path, fmt, encoding, warnings = _zip_dataset(path, layer, zip_limits, encoding)
-        source = _read_ogr(gdal_path, fmt, layer, encoding)
+        gdal_path, fmt, encoding, warnings = _zip_dataset(path, layer, zip_limits, encoding, limits)
+        source = _read_ogr(gdal_path, fmt, layer, encoding, limits)
         source.warnings += warnings
         return source
     if fmt == "geojson":
-        check_json_crs(path.read_bytes(), name_hint or path.name)
-    return _read_ogr(str(path), fmt, layer, encoding)
+        data = path.read_bytes()
+        check_json_crs(data, name_hint or path.name)
+        prescan_json(data, limits)
+    return _read_ogr(str(path), fmt, layer, encoding, limits)

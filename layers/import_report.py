@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from geo.complexity import ReadLimits
 from geo.types import CoordSys
 from geo.zipsafe import ZipLimits
 
@@ -40,6 +41,7 @@ class ImportOptions:
     today : the date of history entries for features without an update or completion date.
     allow_remove : how many stored features a ``replace`` may remove (default: ``REMOVE_SHARE`` of them).
     zip_limits : entry, member, ratio and size limits for zip archives.
+    read_limits : most features, vertices per feature and vertices in all.
     """
 
     mode: ImportMode = "replace"
@@ -55,6 +57,7 @@ class ImportOptions:
     today: date | None = None
     allow_remove: int | None = None
     zip_limits: ZipLimits = field(default_factory=ZipLimits)
+    read_limits: ReadLimits = field(default_factory=ReadLimits)
 
 
 class RowIssue(BaseModel):

@@ -100,6 +100,7 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
         layer=options.file_layer,
         encoding=options.encoding,
         zip_limits=options.zip_limits,
+        limits=options.read_limits,
     )
     report.file_format, report.rows, report.encoding = src.format, len(src.frame), src.encoding
     report.warnings += src.warnings + dropped_dimensions(src.frame.geometry.array, src.measured)
@@ -263,6 +264,8 @@ def import_file(
     ------
     FileTooLarge
         When an archive has too many members or unpacks past the limit.
+    FileTooComplex
+        When the file has more features or vertices than ``options.read_limits`` allow.
     """
     options = options or ImportOptions()
     report = ImportReport(layer=layer.id, mode=options.mode, file_name=options.file_name, coordsys=options.coordsys)

@@ -217,6 +217,7 @@ def import_data(settings: Settings, args: argparse.Namespace) -> int:
             author="cli",
             allow_remove=args.allow_remove,
             zip_limits=settings.api.zip_limits,
+            read_limits=settings.api.read_limits,
         )
         with settings.store.open() as store:
             report = import_file(store, layer, args.file, options)

@@ -146,6 +146,7 @@ def import_options(upload: Upload, api: ApiSettings, author: str) -> ImportOptio
         author=author,
         allow_remove=_count(form.get("allow_remove"), "allow_remove"),
         zip_limits=api.zip_limits,
+        read_limits=api.read_limits,
     )
 
 

@@ -6,13 +6,16 @@ import json
 import time
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import geopandas as gpd
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from geo.errors import FileTooLarge
+from geo.complexity import ReadLimits
+from geo.errors import FileTooComplex, FileTooLarge
 from geo.storage.gpkg import GeoPackageStore
 from layers.importer import ImportOptions, import_file
 
@@ -255,3 +258,67 @@ def test_dropped_z_and_m_values_are_named(store, registry, tmp_path, named_reser
     table.to_csv(csv, index=False)
     report = import_file(store, registry.get("reservoirs"), csv, ImportOptions(dry_run=True))
     assert f"{len(table)} feature(s) have M (measure) values; they were dropped" in " ".join(report.warnings)
+
+
+def million_vertex_polygon(path):
+    """A GeoJSON reservoir outline with 1,000,000 vertices around the demo's first reservoir."""
+    angles = np.linspace(0, 2 * np.pi, 1_000_000)
+    ring = np.column_stack([112.9 + 0.01 * np.cos(angles), 27.8 + 0.01 * np.sin(angles)]).round(7)
+    ring[-1] = ring[0]
+    coordinates = ",".join(f"[{x},{y}]" for x, y in ring)
+    geometry = f'{{"type":"Polygon","coordinates":[[{coordinates}]]}}'
+    path.write_text(
+        f'{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"id":"RS-001"}},'
+        f'"geometry":{geometry}}}]}}'
+    )
+    return path
+
+
+def many_points(path, count=875_000):
+    """A CSV of ``count`` reservoir points in Xiangtan."""
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame({"id": [f"RS-{n:06d}" for n in range(count)], "name": "水库"})
+    table["lon"], table["lat"] = rng.uniform(112.8, 113.0, count).round(6), rng.uniform(27.7, 27.9, count).round(6)
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_a_million_vertex_feature_is_refused_fast(gpkg_store, registry, tmp_path):
+    path = million_vertex_polygon(tmp_path / "outline.geojson")
+    before = snapshot(gpkg_store, "farmland")
+    started = time.perf_counter()
+    with pytest.raises(FileTooComplex, match="100000 vertices per feature"):
+        import_file(gpkg_store, registry.get("farmland"), path)
+    assert time.perf_counter() - started < 5
+    assert_unchanged(gpkg_store, "farmland", before)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "geojson"])
+def test_875k_points_are_refused_fast(gpkg_store, registry, tmp_path, suffix):
+    path = many_points(tmp_path / "points.csv")
+    if suffix == "geojson":
+        table = pd.read_csv(path)
+        frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326)
+        path = tmp_path / "points.geojson"
+        frame.drop(columns=["lon", "lat"]).to_file(path, driver="GeoJSON", engine="pyogrio")
+    before = snapshot(gpkg_store, "reservoirs")
+    started = time.perf_counter()
+    with pytest.raises(FileTooComplex, match="875000 features; at most 200000 features"):
+        import_file(gpkg_store, registry.get("reservoirs"), path)
+    assert time.perf_counter() - started < 5
+    assert_unchanged(gpkg_store, "reservoirs", before)
+
+
+def test_complexity_limits_are_options(gpkg_store, registry, tmp_path):
+    path = tmp_path / "r.csv"
+    gpkg_store.read("reservoirs").assign(lon=lambda f: f.geometry.x, lat=lambda f: f.geometry.y).drop(
+        columns="geometry"
+    ).to_csv(path, index=False)
+    with pytest.raises(FileTooComplex, match="at most 10 features"):
+        import_file(
+            gpkg_store, registry.get("reservoirs"), path, ImportOptions(read_limits=ReadLimits(max_features=10))
+        )
+    with pytest.raises(FileTooComplex, match="20 vertices in all"):
+        import_file(
+            gpkg_store, registry.get("reservoirs"), path, ImportOptions(read_limits=ReadLimits(max_vertices=20))
+        )

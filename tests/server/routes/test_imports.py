@@ -239,3 +239,14 @@ def test_linked_crs_makes_no_connection_from_the_cli(writable_gpkg, tmp_path, li
     assert "links its CRS to" in capsys.readouterr().out
     assert main(args) == 1
     assert listener.connections == []
+
+
+def test_feature_and_vertex_limits_are_settings_answered_413(writable_gpkg, tokens, app_factory, stations_csv):
+    with TestClient(app_factory(writable_gpkg, import_max_features=5, import_max_vertices=4)) as small:
+        before = items(small, "emergency-stations")
+        response = post(small, "emergency-stations", csv_bytes(stations_csv), tokens["planner"])
+        assert response.status_code == 413 and response.json()["code"] == "FileTooComplex"
+        assert f"{len(stations_csv)} features; at most 5 features" in response.json()["description"]
+        response = post(small, "emergency-stations", csv_bytes(stations_csv.iloc[:5]), tokens["planner"])
+        assert response.status_code == 413 and "at most 4 vertices in all" in response.json()["description"]
+        assert items(small, "emergency-stations") == before
