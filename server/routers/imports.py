@@ -18,6 +18,7 @@ from geo.errors import FileTooLarge, InvalidParameter
 from geo.types import CoordSys
 from layers.import_report import ImportMode, ImportOptions, ImportReport
 from layers.importer import import_file
+from layers.text import fields_problem
 from server.auth import PlannerDep
 from server.deps import LayerDep, SettingsDep, StoreDep
 from server.responses import AUTH_RESPONSES, ERROR_RESPONSES
@@ -131,8 +132,19 @@ def _count(value: str | None, name: str) -> int | None:
     return int(value)
 
 
+def _check_text(upload: Upload) -> None:
+    """Refuse form fields and mapping entries that are not storable text (NUL, lone surrogates)."""
+    problem = fields_problem(upload.form)
+    if problem is not None:
+        raise InvalidParameter(problem)
+    problem = fields_problem({k: v for k, v in (upload.mapping or {}).items() if v is not None})
+    if problem is not None:
+        raise InvalidParameter(f"mapping: {problem}")
+
+
 def import_options(upload: Upload, api: ApiSettings, author: str) -> ImportOptions:
     """Return the import options of a form, checking each value."""
+    _check_text(upload)
     form = upload.form
     return ImportOptions(
         mode=_choice(form.get("mode"), get_args(ImportMode), "mode", "replace"),

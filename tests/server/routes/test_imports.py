@@ -250,3 +250,18 @@ def test_feature_and_vertex_limits_are_settings_answered_413(writable_gpkg, toke
         response = post(small, "emergency-stations", csv_bytes(stations_csv.iloc[:5]), tokens["planner"])
         assert response.status_code == 413 and "at most 4 vertices in all" in response.json()["description"]
         assert items(small, "emergency-stations") == before
+
+
+def test_unstorable_text_in_form_mapping_and_cells_is_refused(api, tokens, stations_csv):
+    data = csv_bytes(stations_csv)
+    response = post(api, "emergency-stations", data, tokens["planner"], source="台账\x00")
+    assert response.status_code == 400 and "source contains a NUL" in response.json()["description"]
+    response = post(api, "emergency-stations", data, tokens["planner"], mapping='{"staff": "\\ud800"}')
+    assert response.status_code == 400 and "mapping: staff is not valid Unicode" in response.json()["description"]
+    table = stations_csv.astype(object)
+    table["name"] = table["name"] + " " * 600  # the NUL lies past the first 4 KB, where binary files are told
+    table.loc[9, "name"] = "应急\x00站"
+    response = post(api, "emergency-stations", csv_bytes(table), tokens["planner"])
+    assert response.status_code == 422
+    problem = response.json()["problems"][0]
+    assert (problem["row"], problem["column"]) == (10, "name") and "NUL" in problem["problem"]
