@@ -79,3 +79,7 @@ class StoreReadOnly(StoreUnavailable):
 
 class StoreBusy(StoreUnavailable):
     """The store is locked by another writer (e.g. a desktop GIS holding the file); try again shortly."""
+
+
+class FileTooComplex(GeoError):
+    """Data file has more features or vertices than an import accepts."""

@@ -1,13 +1,15 @@
 """Reading a vector data file into a GeoDataFrame: GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf or CSV.
 
 Everything but CSV goes through pyogrio (zipped shapefiles via GDAL's ``/vsizip/``, after
-:func:`geo.zipsafe.check_zip`). CSV is read by pandas, as text, with the geometry taken from lon/lat or
+:func:`geo.zipsafe.check_zip`), offline: GeoJSON text is checked for linked CRSs first and zip members must
+hold what their names say (:mod:`geo.offline`). CSV is read by pandas, as text, with the geometry taken from lon/lat or
 WKT columns, so that the caller type-checks every value itself and bad cells can be named.
 """
 
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -19,7 +21,10 @@ import pyogrio
 import pyproj
 import shapely
 
+from geo.complexity import ReadLimits, check_geometries, prescan_json
+from geo.dbf import SAMPLE_BYTES, detect_encoding
 from geo.errors import InvalidDataFile
+from geo.offline import check_json_crs, gdal_offline
 from geo.zipsafe import ZipLimits, check_zip
 
 FORMATS = ("gpkg", "shapefile", "geojson", "fgb", "csv")
@@ -32,6 +37,9 @@ WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "几何(wkt)", "几
 _MAGIC = {b"SQLite format 3\x00": "gpkg", b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"fgb\x03": "fgb"}
 _ZIP_DATASETS = {".shp": "shapefile", ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".fgb": "fgb"}
 _SHP_REQUIRED = (".shx", ".dbf")
+_MEMBER_MAGIC = {"gpkg": (b"SQLite format 3\x00", "a GeoPackage"), "fgb": (b"fgb\x03", "a FlatGeobuf file")}
+_MEMBER_MAGIC["shapefile"] = (b"\x00\x00\x27\x0a", "a shapefile")
+_JSON_START = b"\xef\xbb\xbf \t\r\n"
 _OGR_ERRORS: tuple[type[Exception], ...] = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError)
 _OGR_ERRORS += (pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.CRSError)
 _OGR_ERRORS += (pyogrio.errors.FeatureError, ValueError, OSError)
@@ -56,6 +64,9 @@ class SourceData:
     layer: str | None = None
     encoding: str | None = None
     problems: list[RowProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    measured: bool = False
+    """Whether the file declares M (measure) values; GDAL drops them on reading."""
 
 
 def detect_format(path: str | Path, name_hint: str | None = None) -> str:
@@ -99,8 +110,34 @@ def _pick(candidates: list[str], layer: str | None, what: str) -> str:
     raise InvalidDataFile(f"several {what}s found ({', '.join(sorted(stems))}); name the one to import")
 
 
-def _zip_dataset(path: Path, layer: str | None, limits: ZipLimits | None) -> tuple[str, str]:
-    """Return the GDAL path (``/vsizip/...``) and format of the one dataset in a checked archive."""
+def _check_member(archive: zipfile.ZipFile, member: str, fmt: str, limits: ReadLimits) -> None:
+    """Refuse a member whose content is not the format its name says (GDAL would pick a driver by content)."""
+    with archive.open(member) as stream:
+        head = stream.read(4096)
+    if fmt == "geojson":
+        if not head.lstrip(_JSON_START).startswith((b"{", b"[")):
+            raise InvalidDataFile(f"zip member {member!r} is not GeoJSON")
+        data = archive.read(member)
+        check_json_crs(data, member)
+        prescan_json(data, limits)
+    elif not head.startswith(_MEMBER_MAGIC[fmt][0]):
+        raise InvalidDataFile(f"zip member {member!r} is not {_MEMBER_MAGIC[fmt][1]}")
+
+
+def _shapefile_encoding(archive: zipfile.ZipFile, member: str) -> tuple[str, list[str]]:
+    """Return the codec of a zipped shapefile's attributes (its .cpg checked against the text) and warnings."""
+    stem = member[: -len(".shp")].lower()
+    sidecars = {PurePosixPath(n).suffix.lower(): n for n in archive.namelist() if n.lower().startswith(stem + ".")}
+    cpg = archive.read(sidecars[".cpg"]).decode("ascii", "replace") if ".cpg" in sidecars else None
+    with archive.open(sidecars[".dbf"]) as stream:
+        dbf = stream.read(SAMPLE_BYTES)
+    return detect_encoding(dbf, cpg)
+
+
+def _zip_dataset(
+    path: Path, layer: str | None, limits: ZipLimits | None, encoding: str | None, read_limits: ReadLimits
+) -> tuple[str, str, str | None, list[str]]:
+    """Return the GDAL path (``/vsizip/...``), format, text encoding and warnings of the archive's dataset."""
     members = check_zip(path, limits)
     datasets = [m for m in members if PurePosixPath(m).suffix.lower() in _ZIP_DATASETS]
     member = _pick(datasets, layer, "dataset (.shp, .gpkg, .geojson, .fgb) in the zip")
@@ -111,7 +148,12 @@ def _zip_dataset(path: Path, layer: str | None, limits: ZipLimits | None) -> tup
         missing = [s for s in _SHP_REQUIRED if (stem + s).lower() not in lowered]
         if missing:
             raise InvalidDataFile(f"shapefile {member!r} lacks its {', '.join(missing)} file(s) in the zip")
-    return f"/vsizip/{path.resolve().as_posix()}/{member}", fmt
+    warnings: list[str] = []
+    with zipfile.ZipFile(path) as archive:
+        _check_member(archive, member, fmt, read_limits)
+        if fmt == "shapefile" and encoding is None:
+            encoding, warnings = _shapefile_encoding(archive, member)
+    return f"/vsizip/{path.resolve().as_posix()}/{member}", fmt, encoding, warnings
 
 
 def _gpkg_layer(path: str, layer: str | None) -> str:
@@ -119,15 +161,24 @@ def _gpkg_layer(path: str, layer: str | None) -> str:
     return _pick(names, layer, "spatial layer in the GeoPackage")
 
 
-def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None) -> SourceData:
+def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None, limits: ReadLimits) -> SourceData:
+    gdal_offline()
     try:
         name = _gpkg_layer(gdal_path, layer) if fmt == "gpkg" else None
-        frame = pyogrio.read_dataframe(gdal_path, layer=name, encoding=encoding)
+        # GeoJSON was prescanned; opening it for its info would parse the whole text once more
+        info = pyogrio.read_info(gdal_path, layer=name) if fmt != "geojson" else {"features": 0}
+        limits.check_features(int(info["features"]))
+        frame = pyogrio.read_dataframe(gdal_path, layer=name, encoding=encoding, max_features=limits.max_features + 1)
+        kind = str(info.get("geometry_type") or "")
     except _OGR_ERRORS as exc:
         raise InvalidDataFile(f"cannot read the {fmt} file: {exc}") from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InvalidDataFile(f"the {fmt} file has no geometry column")
-    return SourceData(frame=frame, crs=frame.crs, format=fmt, layer=name, encoding=encoding)
+    check_geometries(frame.geometry.array, limits)
+    measured = kind.endswith((" M", "ZM")) or "Measured" in kind
+    # GeoPackage, GeoJSON and FlatGeobuf text is UTF-8 by definition
+    used = encoding or ("utf-8" if fmt != "shapefile" else None)
+    return SourceData(frame=frame, crs=frame.crs, format=fmt, layer=name, encoding=used, measured=measured)
 
 
 def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
@@ -168,8 +219,10 @@ def _xy_geometries(frame: pd.DataFrame, lon: str, lat: str) -> tuple[np.ndarray,
     return geoms, problems
 
 
-def _read_csv(path: Path, encoding: str | None) -> SourceData:
-    text, used = _decode(path.read_bytes(), encoding)
+def _read_csv(path: Path, encoding: str | None, limits: ReadLimits) -> SourceData:
+    raw = path.read_bytes()
+    limits.check_features(raw.count(b"\n") - 1 + (not raw.endswith(b"\n")))
+    text, used = _decode(raw, encoding)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -185,6 +238,7 @@ def _read_csv(path: Path, encoding: str | None) -> SourceData:
         used_columns = [lon, lat]
     else:
         raise InvalidDataFile(f"the CSV needs lon/lat (经度/纬度) or WKT columns; it has {', '.join(headers)}")
+    check_geometries(geoms, limits)
     attributes = frame.drop(columns=used_columns).replace("", None)
     out = gpd.GeoDataFrame(attributes, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=None)
     return SourceData(frame=out, crs=None, format="csv", encoding=used, problems=problems)
@@ -197,6 +251,7 @@ def read_source(
     layer: str | None = None,
     encoding: str | None = None,
     zip_limits: ZipLimits | None = None,
+    limits: ReadLimits | None = None,
 ) -> SourceData:
     """Read a vector data file of any supported format.
 
@@ -209,9 +264,12 @@ def read_source(
     layer : str, optional
         Which layer or member to read when the file holds several (matched by name / file stem).
     encoding : str, optional
-        Text encoding of attribute values; by default a shapefile's ``.cpg``, else UTF-8 / GB18030 for CSV.
+        Text encoding of attribute values; by default a shapefile's ``.cpg`` when its text agrees, else UTF-8,
+        else GB18030 (with a warning); CSV likewise.
     zip_limits : ZipLimits, optional
         Limits for zip archives.
+    limits : ReadLimits, optional
+        Most features, vertices per feature and vertices in all (checked before and right after reading).
 
     Returns
     -------
@@ -220,14 +278,21 @@ def read_source(
 
     Raises
     ------
-    InvalidDataFile, FileTooLarge
-        When the file cannot be read, is unsafe, or an archive is too large.
+    InvalidDataFile, FileTooLarge, FileTooComplex
+        When the file cannot be read, is unsafe, an archive is too large or the file holds too much geometry.
     """
     path = Path(path)
+    limits = limits or ReadLimits()
     fmt = detect_format(path, name_hint)
     if fmt == "csv":
-        return _read_csv(path, encoding)
+        return _read_csv(path, encoding, limits)
     if fmt == "zip":
-        gdal_path, fmt = _zip_dataset(path, layer, zip_limits)
-        return _read_ogr(gdal_path, fmt, layer, encoding)
-    return _read_ogr(str(path), fmt, layer, encoding)
+        gdal_path, fmt, encoding, warnings = _zip_dataset(path, layer, zip_limits, encoding, limits)
+        source = _read_ogr(gdal_path, fmt, layer, encoding, limits)
+        source.warnings += warnings
+        return source
+    if fmt == "geojson":
+        data = path.read_bytes()
+        check_json_crs(data, name_hint or path.name)
+        prescan_json(data, limits)
+    return _read_ogr(str(path), fmt, layer, encoding, limits)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from layers.boundaries import DIVISIONS
 from layers.models import FieldSpec, Layer
+from layers.text import text_problem
 
 _DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
 _COMPACT_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -189,6 +190,9 @@ def coerce_value(value: Any, spec: FieldSpec, aliases: Mapping[str, str] | None 
     """
     if is_missing(value):
         return None
+    problem = text_problem(value) if isinstance(value, str) else None
+    if problem is not None:
+        raise ValueProblem(f"the text {problem}")
     converters: dict[str, Callable[[Any], Any]] = {
         "int": lambda v: _as_int(v, spec),
         "float": lambda v: _as_float(v, spec),

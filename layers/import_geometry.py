@@ -84,6 +84,24 @@ def _source_crs(geoms: Geometries, crs: pyproj.CRS | None, area: BaseGeometry, o
     return guessed
 
 
+def dropped_dimensions(geoms: npt.ArrayLike, measured: bool = False) -> list[str]:
+    """Return warnings naming the Z (height) and M (measure) values that importing drops: the plan is 2D.
+
+    ``measured`` says the file declared M values that were already dropped on reading.
+    """
+    array = np.asarray(geoms, dtype=object)
+    counts = {"Z": int(np.count_nonzero(shapely.has_z(array))), "M": int(np.count_nonzero(shapely.has_m(array)))}
+    names = {"Z": "height", "M": "measure"}
+    warnings = [
+        f"{n} feature(s) have {d} ({names[d]}) values; they were dropped (the plan stores 2D geometries)"
+        for d, n in counts.items()
+        if n
+    ]
+    if measured and not counts["M"]:
+        warnings.append("the file's geometries carry M (measure) values; they were dropped (2D geometries)")
+    return warnings
+
+
 def _parts(geom: BaseGeometry) -> list[BaseGeometry]:
     if hasattr(geom, "geoms"):
         return [p for g in geom.geoms for p in _parts(g)]

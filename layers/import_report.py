@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from geo.complexity import ReadLimits
 from geo.types import CoordSys
 from geo.zipsafe import ZipLimits
 
@@ -16,6 +17,8 @@ ImportMode = Literal["replace", "upsert"]
 ImportStatus = Literal["applied", "dry_run", "rejected"]
 MAX_LISTED = 500
 """Most problems, repairs and ids listed in a report (the totals are always given)."""
+REMOVE_SHARE = 0.1
+"""A ``replace`` import may remove up to this share of the stored features; more needs ``allow_remove``."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class ImportOptions:
     author : recorded on the history entries the import appends.
     repair : repair invalid geometries (``shapely.make_valid``) instead of rejecting them.
     today : the date of history entries for features without an update or completion date.
+    allow_remove : how many stored features a ``replace`` may remove (default: ``REMOVE_SHARE`` of them).
+    zip_limits : entry, member, ratio and size limits for zip archives.
+    read_limits : most features, vertices per feature and vertices in all.
     """
 
     mode: ImportMode = "replace"
@@ -49,7 +55,9 @@ class ImportOptions:
     author: str = "import"
     repair: bool = True
     today: date | None = None
+    allow_remove: int | None = None
     zip_limits: ZipLimits = field(default_factory=ZipLimits)
+    read_limits: ReadLimits = field(default_factory=ReadLimits)
 
 
 class RowIssue(BaseModel):

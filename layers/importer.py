@@ -11,6 +11,8 @@ progress history. The import appends one history entry per feature whose status 
 feature counts as changing from the layer's initial status), dated by the feature's completion date when
 done, else its update date, else the import day; so replaying the history gives the imported status.
 In ``replace`` mode features missing from the file are removed from the layer; their history rows stay.
+A file without features is refused, and a ``replace`` removing more than ``REMOVE_SHARE`` of the stored
+features needs ``allow_remove`` (a dry run says so in a warning).
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from layers.import_frame import (
     derive_measures,
     finish_frame,
 )
-from layers.import_geometry import place_geometries, plan_area
-from layers.import_report import MAX_LISTED, ImportOptions, ImportReport, RowIssue
+from layers.import_geometry import dropped_dimensions, place_geometries, plan_area
+from layers.import_report import MAX_LISTED, REMOVE_SHARE, ImportOptions, ImportReport, RowIssue
 from layers.models import Layer
 from layers.progress import done_statuses, initial_status
 
@@ -98,8 +100,13 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
         layer=options.file_layer,
         encoding=options.encoding,
         zip_limits=options.zip_limits,
+        limits=options.read_limits,
     )
     report.file_format, report.rows, report.encoding = src.format, len(src.frame), src.encoding
+    report.warnings += src.warnings + dropped_dimensions(src.frame.geometry.array, src.measured)
+    if src.frame.empty:
+        name = options.file_name or path.name
+        raise InvalidDataFile(f"{name} holds no features; an empty file would empty the layer, so it is refused")
     attrs, _, problems = _attributes(src.frame, layer, options, report)
     if attrs is None:
         return None
@@ -158,6 +165,21 @@ def _diff(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, repor
     report.added, report.updated = len(kinds["added"]), len(kinds["updated"])
     report.unchanged, report.removed = len(kinds["unchanged"]), len(kinds["removed"])
     report.ids = {k: v[:MAX_LISTED] for k, v in kinds.items() if k != "unchanged"}
+
+
+def _removal_refusal(report: ImportReport, stored: int, options: ImportOptions) -> str | None:
+    """Warn about removed features; return why applying is refused when more are removed than allowed."""
+    if not report.removed:
+        return None
+    listed = ", ".join(report.ids["removed"][:20])
+    report.warnings.append(f"the import removes {report.removed} feature(s) absent from the file: {listed}")
+    allowed = options.allow_remove if options.allow_remove is not None else int(stored * REMOVE_SHARE)
+    if report.removed <= allowed:
+        return None
+    return (
+        f"the import would remove {report.removed} of the {stored} stored features, more than the {allowed} "
+        f"allowed without confirmation; confirm with allow_remove={report.removed} (--allow-remove {report.removed})"
+    )
 
 
 def _last_reported(store: FeatureStore, layer: Layer) -> dict[str, date]:
@@ -242,6 +264,8 @@ def import_file(
     ------
     FileTooLarge
         When an archive has too many members or unpacks past the limit.
+    FileTooComplex
+        When the file has more features or vertices than ``options.read_limits`` allow.
     """
     options = options or ImportOptions()
     report = ImportReport(layer=layer.id, mode=options.mode, file_name=options.file_name, coordsys=options.coordsys)
@@ -258,8 +282,13 @@ def import_file(
     _diff(new, existing, layer, report)
     entries = _history(new, existing, layer, options, _last_reported(store, layer))
     report.history_entries = len(entries)
+    refusal = _removal_refusal(report, len(existing), options)
     if options.dry_run:
+        report.warnings += [f"applying would be refused: {refusal}"] if refusal else []
         report.status = "dry_run"
+        return report
+    if refusal:
+        report.add_problems([RowIssue(problem=refusal)])
         return report
     current = store.version(layer.id) if layer.id in store.layers() else None
     if current != report.version_before:

@@ -27,6 +27,7 @@ import pandas as pd
 from geo.storage.base import FeatureStore, HistoryEntry
 from layers.errors import InvalidProgressUpdate
 from layers.models import Layer
+from layers.text import fields_problem
 from layers.water import PARAMETERS, is_compliant
 from layers.water_status import monthly_classes, reading_class, water_body_of
 
@@ -123,6 +124,9 @@ def parse_report(layer: Layer, body: Mapping[str, Any]) -> ProgressReport | Wate
     """
     if layer.kind != "project" or not layer.statuses:
         raise InvalidProgressUpdate(f"{layer.id!r} is a context layer; it takes no progress reports")
+    problem = fields_problem(body)
+    if problem is not None:
+        raise InvalidProgressUpdate(problem)
     if layer.id == WATER_LAYER:
         known = {*PARAMETERS, "date", "note"}
         unknown = sorted(set(body) - known)

@@ -216,6 +216,9 @@ def import_data(settings: Settings, args: argparse.Namespace) -> int:
             file_layer=args.file_layer,
             file_name=Path(args.file).name,
             author="cli",
+            allow_remove=args.allow_remove,
+            zip_limits=settings.api.zip_limits,
+            read_limits=settings.api.read_limits,
         )
         with settings.store.open() as store:
             report = import_file(store, layer, args.file, options)
@@ -237,6 +240,13 @@ def _add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     imp.add_argument("--source", help="recorded as every feature's source (default: import: <file name>)")
     imp.add_argument("--encoding", help="attribute encoding when the file does not declare it, e.g. gbk")
     imp.add_argument("--layer-name", dest="file_layer", help="layer or zip member to read if the file has several")
+    imp.add_argument(
+        "--allow-remove",
+        dest="allow_remove",
+        type=int,
+        metavar="N",
+        help="replace: allow removing up to N stored features (default: 10%% of them)",
+    )
     imp.add_argument("--json", action="store_true", help="print the full report as JSON")
 
 

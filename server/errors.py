@@ -43,6 +43,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     layer_errors.PhotoTooLarge: 413,
     geo_errors.InvalidDataFile: 422,
     geo_errors.FileTooLarge: 413,
+    geo_errors.FileTooComplex: 413,
 }
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="planmap"'}

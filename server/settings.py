@@ -7,7 +7,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.complexity import ReadLimits
 from geo.storage.base import FeatureStore
+from geo.zipsafe import ZipLimits
 from layers.store import open_plan_store
 
 _CONFIG = SettingsConfigDict(env_prefix="PLANMAP_", env_file=".env", extra="ignore")
@@ -59,8 +61,28 @@ class ApiSettings(BaseSettings):
     import_max_bytes: int = Field(200 * 1024**2, ge=1, description="largest data file accepted by an import, in bytes")
     import_max_unpacked_bytes: int = Field(1024**3, ge=1, description="largest total unpacked size of an imported zip")
     import_max_zip_members: int = Field(200, ge=1, description="most members an imported zip may hold")
+    import_max_features: int = Field(200_000, ge=1, description="most features one import may bring")
+    import_max_vertices: int = Field(2_000_000, ge=1, description="most vertices one import may bring, in all")
+    import_max_feature_vertices: int = Field(100_000, ge=1, description="most vertices of one imported feature")
+    import_max_zip_entries: int = Field(1000, ge=1, description="most central-directory entries of an imported zip")
+    import_max_zip_ratio: float = Field(100.0, gt=1, description="most unpacked/packed size ratio of an imported zip")
     max_url_bytes: int = Field(8192, ge=256, description="longest path plus query string accepted (414 beyond)")
     max_body_bytes: int = Field(1024**2, ge=1, description="largest non-upload request body, in bytes (413 beyond)")
+
+    @property
+    def zip_limits(self) -> ZipLimits:
+        """Return the limits imported zip archives are checked against."""
+        return ZipLimits(
+            max_members=self.import_max_zip_members,
+            max_unpacked_bytes=self.import_max_unpacked_bytes,
+            max_ratio=self.import_max_zip_ratio,
+            max_entries=self.import_max_zip_entries,
+        )
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        """Return the limits on the geometry an imported file may bring."""
+        return ReadLimits(self.import_max_features, self.import_max_feature_vertices, self.import_max_vertices)
 
     @property
     def max_upload_bytes(self) -> int:

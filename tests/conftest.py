@@ -245,3 +245,48 @@ def _serve(app, timeout: float = 30.0):
 def serve():
     """Return ``serve(app)``: a context manager running ``app`` under uvicorn on 127.0.0.1, yielding its URL."""
     return _serve
+
+
+@dataclass
+class Listener:
+    """A TCP listener on 127.0.0.1 that accepts connections, records them and never answers (a hanging target)."""
+
+    port: int
+    connections: list[bytes]
+
+    @property
+    def url(self) -> str:
+        """Return an http URL on the listener."""
+        return f"http://127.0.0.1:{self.port}/crs.wkt"
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """Yield a ``Listener``; tests assert that nothing connected to it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    found = Listener(server.getsockname()[1], [])
+    held = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.settimeout(0.5)
+            try:
+                found.connections.append(conn.recv(1024) or b"(connected)")
+            except OSError:
+                found.connections.append(b"(connected)")
+            held.append(conn)  # never answered: a fetching client waits for its own timeout
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()

@@ -16,9 +16,9 @@ from starlette.datastructures import FormData, UploadFile
 
 from geo.errors import FileTooLarge, InvalidParameter
 from geo.types import CoordSys
-from geo.zipsafe import ZipLimits
 from layers.import_report import ImportMode, ImportOptions, ImportReport
 from layers.importer import import_file
+from layers.text import fields_problem
 from server.auth import PlannerDep
 from server.deps import LayerDep, SettingsDep, StoreDep
 from server.responses import AUTH_RESPONSES, ERROR_RESPONSES
@@ -48,6 +48,11 @@ _FORM_FIELDS: dict[str, Any] = {
     "source": {"type": "string", "description": "recorded as every feature's `source`"},
     "encoding": {"type": "string", "description": "attribute text encoding when the file does not declare it"},
     "layer": {"type": "string", "description": "layer or zip member to read when the file holds several"},
+    "allow_remove": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "replace: how many stored features may be removed (default 10 % of them)",
+    },
 }
 _BODY = {
     "requestBody": {
@@ -129,8 +134,27 @@ def _choice(value: str | None, allowed: tuple[str, ...], name: str, default: str
     return value
 
 
+def _count(value: str | None, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if not value.strip().isdigit():
+        raise InvalidParameter(f"{name} must be a whole number of features, not {value!r}")
+    return int(value)
+
+
+def _check_text(upload: Upload) -> None:
+    """Refuse form fields and mapping entries that are not storable text (NUL, lone surrogates)."""
+    problem = fields_problem(upload.form)
+    if problem is not None:
+        raise InvalidParameter(problem)
+    problem = fields_problem({k: v for k, v in (upload.mapping or {}).items() if v is not None})
+    if problem is not None:
+        raise InvalidParameter(f"mapping: {problem}")
+
+
 def import_options(upload: Upload, api: ApiSettings, author: str) -> ImportOptions:
     """Return the import options of a form, checking each value."""
+    _check_text(upload)
     form = upload.form
     return ImportOptions(
         mode=_choice(form.get("mode"), get_args(ImportMode), "mode", "replace"),
@@ -142,7 +166,9 @@ def import_options(upload: Upload, api: ApiSettings, author: str) -> ImportOptio
         file_layer=form.get("layer") or None,
         file_name=upload.name,
         author=author,
-        zip_limits=ZipLimits(api.import_max_zip_members, api.import_max_unpacked_bytes),
+        allow_remove=_count(form.get("allow_remove"), "allow_remove"),
+        zip_limits=api.zip_limits,
+        read_limits=api.read_limits,
     )
 
 

@@ -122,3 +122,46 @@ def test_guess_crs_from_coordinate_ranges():
     assert guess_crs(mercator, ["OGC:CRS84", 4547, 4546, 3857], XIANGTAN).to_epsg() == 3857
     assert guess_crs([Point(1.0, 1.0)], ["OGC:CRS84", 4547], XIANGTAN) is None
     assert guess_crs(np.array([None, Point(38_396_103, 3_080_193)]), [4547, 4526], XIANGTAN).to_epsg() == 4526
+
+
+def test_zip_with_a_huge_compression_ratio_is_refused_before_reading(tmp_path):
+    path = tmp_path / "whitespace.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x.geojson", b'{"type":"FeatureCollection","features":[]' + b" " * 40_000_000 + b"}")
+    assert path.stat().st_size < 100_000
+    with pytest.raises(FileTooLarge, match="times its packed size"):
+        check_zip(path)
+    check_zip(path, ZipLimits(max_ratio=5000))  # the ratio is a limit of its own, not the size limit
+
+
+def test_zip_entry_count_is_read_from_the_end_record_before_the_directory(tmp_path):
+    path = tmp_path / "dirs.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for n in range(30):
+            archive.writestr(f"d{n}/", b"")
+        archive.writestr("a.txt", b"x")
+    with pytest.raises(FileTooLarge, match="31 entries"):
+        check_zip(path, ZipLimits(max_entries=30))
+    raw = bytearray(path.read_bytes())
+    raw[raw.rfind(b"PK\x01\x02") :] = b"\x00" * (len(raw) - raw.rfind(b"PK\x01\x02"))  # no directory to parse
+    raw[-22:] = b"PK\x05\x06" + b"\x00" * 4 + (5000).to_bytes(2, "little") * 2 + b"\x00" * 10
+    path.write_bytes(bytes(raw))
+    with pytest.raises(FileTooLarge, match="5000 entries"):
+        check_zip(path)
+
+
+def test_gdal_fetches_that_slip_through_go_to_a_closed_port(tmp_path, listener, monkeypatch):
+    """The backstop under check_json_crs: GDAL's own HTTP client is pointed at a closed local proxy."""
+    import pyogrio
+
+    from geo.offline import gdal_offline
+
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    gdal_offline()
+    path = tmp_path / "linked.geojson"
+    link = f'{{"type":"link","properties":{{"href":"{listener.url}","type":"ogcwkt"}}}}'
+    point = '{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1,2]}}'
+    path.write_text(f'{{"type":"FeatureCollection","crs":{link},"features":[{point}]}}')
+    assert len(pyogrio.read_dataframe(path)) == 1  # read directly, past check_json_crs
+    assert listener.connections == []

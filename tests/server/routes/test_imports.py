@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 
 import pandas as pd
@@ -157,3 +158,110 @@ def test_cli_import_dry_run_then_apply(writable_gpkg, stations_csv, tmp_path, mo
     path.write_text("id,经度,纬度\nX-1,121.47,31.23\n", encoding="utf-8")
     assert main([*args[:-2], "--dry-run"]) == 1
     assert "outside Xiangtan" in capsys.readouterr().out
+
+
+def test_empty_file_is_refused_and_the_layer_kept(api, tokens):
+    before = items(api, "reservoirs")
+    files = {"file": ("empty.geojson", b'{"type":"FeatureCollection","features":[]}', "application/geo+json")}
+    response = api.post("/collections/reservoirs/import", files=files, headers=auth(tokens["planner"]))
+    assert response.status_code == 422
+    assert "empty.geojson holds no features" in response.json()["problems"][0]["problem"]
+    assert items(api, "reservoirs") == before
+
+
+def test_mass_removal_needs_allow_remove(api, tokens, stations_csv):
+    data = csv_bytes(stations_csv.iloc[3:])
+    removed = sorted(stations_csv["id"][:3])
+    dry = post(api, "emergency-stations", data, tokens["planner"], dry_run="true")
+    assert dry.status_code == 200 and dry.json()["ids"]["removed"] == removed
+    assert any("allow_remove=3" in w for w in dry.json()["warnings"])
+    refused = post(api, "emergency-stations", data, tokens["planner"])
+    assert refused.status_code == 422 and "allow_remove=3" in refused.json()["problems"][0]["problem"]
+    assert len(items(api, "emergency-stations")) == len(stations_csv)
+    bad = post(api, "emergency-stations", data, tokens["planner"], allow_remove="all")
+    assert bad.status_code == 400 and "allow_remove" in bad.json()["description"]
+    applied = post(api, "emergency-stations", data, tokens["planner"], allow_remove="3")
+    assert applied.status_code == 200 and applied.json()["removed"] == 3
+    assert sorted(f["id"] for f in items(api, "emergency-stations")) == sorted(stations_csv["id"][3:])
+
+
+def test_zip_bomb_is_413_naming_the_ratio(api, tokens):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("r.geojson", b'{"type":"FeatureCollection","features":[]' + b" " * 40_000_000 + b"}")
+    before = items(api, "reservoirs")
+    files = {"file": ("r.zip", buffer.getvalue(), "application/zip")}
+    response = api.post("/collections/reservoirs/import", files=files, headers=auth(tokens["planner"]))
+    assert response.status_code == 413 and "times its packed size" in response.json()["description"]
+    assert items(api, "reservoirs") == before
+
+
+def test_cli_import_refuses_mass_removal_without_allow_remove(writable_gpkg, stations_csv, tmp_path, capsys):
+    from server.cli import main
+
+    path = tmp_path / "stations.csv"
+    path.write_bytes(csv_bytes(stations_csv.iloc[4:]))
+    args = ["--data-dir", str(writable_gpkg.parent), "import", "emergency-stations", str(path)]
+    assert main(args) == 1
+    assert "--allow-remove 4" in capsys.readouterr().out
+    assert main([*args, "--allow-remove", "4"]) == 0
+    assert "removed 4" in capsys.readouterr().out
+    with GeoPackageStore(writable_gpkg) as store:
+        assert sorted(store.read("emergency-stations")["id"]) == sorted(stations_csv["id"][4:])
+
+
+def linked_crs_geojson(url):
+    link = {"type": "link", "properties": {"href": url, "type": "ogcwkt"}}
+    point = {"type": "Point", "coordinates": [112.9, 27.8]}
+    feature = {"type": "Feature", "properties": {"id": "RS-001"}, "geometry": point}
+    return json.dumps({"type": "FeatureCollection", "crs": link, "features": [feature]}).encode()
+
+
+@pytest.mark.parametrize("dry_run", ["true", "false"])
+def test_linked_crs_makes_no_connection_from_the_api(api, tokens, listener, dry_run):
+    files = {"file": ("r.geojson", linked_crs_geojson(listener.url), "application/geo+json")}
+    started = time.perf_counter()
+    response = api.post(
+        "/collections/reservoirs/import", files=files, data={"dry_run": dry_run}, headers=auth(tokens["planner"])
+    )
+    assert time.perf_counter() - started < 3
+    assert response.status_code == 422 and listener.url in response.json()["problems"][0]["problem"]
+    assert listener.connections == []
+
+
+def test_linked_crs_makes_no_connection_from_the_cli(writable_gpkg, tmp_path, listener, capsys):
+    from server.cli import main
+
+    path = tmp_path / "r.geojson"
+    path.write_bytes(linked_crs_geojson(listener.url))
+    args = ["--data-dir", str(writable_gpkg.parent), "import", "reservoirs", str(path), "--mode", "upsert"]
+    assert main([*args, "--dry-run"]) == 1
+    assert "links its CRS to" in capsys.readouterr().out
+    assert main(args) == 1
+    assert listener.connections == []
+
+
+def test_feature_and_vertex_limits_are_settings_answered_413(writable_gpkg, tokens, app_factory, stations_csv):
+    with TestClient(app_factory(writable_gpkg, import_max_features=5, import_max_vertices=4)) as small:
+        before = items(small, "emergency-stations")
+        response = post(small, "emergency-stations", csv_bytes(stations_csv), tokens["planner"])
+        assert response.status_code == 413 and response.json()["code"] == "FileTooComplex"
+        assert f"{len(stations_csv)} features; at most 5 features" in response.json()["description"]
+        response = post(small, "emergency-stations", csv_bytes(stations_csv.iloc[:5]), tokens["planner"])
+        assert response.status_code == 413 and "at most 4 vertices in all" in response.json()["description"]
+        assert items(small, "emergency-stations") == before
+
+
+def test_unstorable_text_in_form_mapping_and_cells_is_refused(api, tokens, stations_csv):
+    data = csv_bytes(stations_csv)
+    response = post(api, "emergency-stations", data, tokens["planner"], source="台账\x00")
+    assert response.status_code == 400 and "source contains a NUL" in response.json()["description"]
+    response = post(api, "emergency-stations", data, tokens["planner"], mapping='{"staff": "\\ud800"}')
+    assert response.status_code == 400 and "mapping: staff is not valid Unicode" in response.json()["description"]
+    table = stations_csv.astype(object)
+    table["name"] = table["name"] + " " * 600  # the NUL lies past the first 4 KB, where binary files are told
+    table.loc[9, "name"] = "应急\x00站"
+    response = post(api, "emergency-stations", csv_bytes(table), tokens["planner"])
+    assert response.status_code == 422
+    problem = response.json()["problems"][0]
+    assert (problem["row"], problem["column"]) == (10, "name") and "NUL" in problem["problem"]

@@ -251,3 +251,29 @@ def test_photo_limits(app_factory, writable_store_url, tokens):
         assert r.status_code == 400 and "JPEG or PNG" in r.json()["description"]
         assert client.app.state.store.feature_version("farmland", feat_id) == version  # nothing recorded
         assert not list((writable_store_url.data_dir / "photos").rglob("pending-*"))  # nothing left staged
+
+
+@pytest.mark.parametrize(
+    ("raw", "naming"),
+    [
+        (b'{"status": "in_progress", "percent": 90, "note": "\\ud800"}', "note"),
+        (b'{"status": "in_progress", "percent": 90, "note": "a\\u0000b"}', "note"),
+        (b'{"status": "in_\\u0000progress", "percent": 90}', "status"),
+        (b'{"status": "in_progress", "percent": 90, "\\udfff": 1}', "field name"),
+    ],
+)
+def test_lone_surrogates_and_nul_are_400_naming_the_field(writable_client, tokens, raw, naming):
+    """Runs on both stores: PostgreSQL refuses NUL, and neither store can encode a lone surrogate."""
+    feat = pick(writable_client, county="430321", status="in_progress")
+    url = item_url("farmland", feat["id"])
+    before = writable_client.get(url)
+    headers = auth(tokens["field"], **{"If-Match": before.headers["etag"], "content-type": "application/json"})
+    response = writable_client.post(f"{url}/progress", content=raw, headers=headers)
+    assert response.status_code == 400, response.text
+    assert naming in response.json()["description"]
+    assert writable_client.get(url).headers["etag"] == before.headers["etag"]
+    form = {"status": "in_progress", "percent": "90", "note": "a\x00b"}
+    response = writable_client.post(
+        f"{url}/progress", data=form, headers=auth(tokens["field"], **{"If-Match": before.headers["etag"]})
+    )
+    assert response.status_code == 400 and "note" in response.json()["description"]
