@@ -53,6 +53,10 @@ GEOMETRY_TOLERANCE_DEG = 1e-6
 COUNTIES = "counties"
 
 
+SWAP_ATTEMPTS = 5
+"""How often an import is rebuilt on top of progress reports that arrived while it was being applied."""
+
+
 def _counties(store: FeatureStore) -> gpd.GeoDataFrame:
     return store.read(COUNTIES) if COUNTIES in store.layers() else load_boundaries()
 
@@ -277,24 +281,39 @@ def import_file(
         return report
     if prepared is None:
         return report
+    warnings = list(report.warnings)
+    for _ in range(SWAP_ATTEMPTS):
+        report.warnings = list(warnings)
+        version, final, entries, refusal = _plan(store, layer, prepared, options, report)
+        if options.dry_run:
+            report.warnings += [f"applying would be refused: {refusal}"] if refusal else []
+            report.status = "dry_run"
+            return report
+        if refusal:
+            report.add_problems([RowIssue(problem=refusal)])
+            return report
+        try:
+            types = layer.column_types
+            store.write_layer(layer.id, final, types=types, expected_version=version, history=entries)
+        except StaleVersion:
+            continue  # reports arrived while the file was read: build again on top of them
+        report.status, report.version_after = "applied", store.version(layer.id)
+        return report
+    raise StaleVersion(f"{layer.id} kept changing while the import was applied; import it again")
+
+
+def _plan(
+    store: FeatureStore, layer: Layer, prepared: Any, options: ImportOptions, report: ImportReport
+) -> tuple[str | None, gpd.GeoDataFrame, list[Any], str | None]:
+    """Build the layer to write on the stored state now: its version, the frame, history entries, any refusal.
+
+    The file was read and checked before, without holding anything; this step is quick, and the write
+    that follows happens only if the layer is still at the version read here.
+    """
+    version = store.version(layer.id) if layer.id in store.layers() else None
     existing = _existing(store, layer)
     new, final = _build(prepared, existing, layer, options, report)
     _diff(new, existing, layer, report)
     entries = _history(new, existing, layer, options, _last_reported(store, layer))
     report.history_entries = len(entries)
-    refusal = _removal_refusal(report, len(existing), options)
-    if options.dry_run:
-        report.warnings += [f"applying would be refused: {refusal}"] if refusal else []
-        report.status = "dry_run"
-        return report
-    if refusal:
-        report.add_problems([RowIssue(problem=refusal)])
-        return report
-    current = store.version(layer.id) if layer.id in store.layers() else None
-    if current != report.version_before:
-        raise StaleVersion(f"{layer.id} changed while the file was being checked; import it again")
-    store.write_layer(layer.id, final, types=layer.column_types)
-    if entries:
-        store.append_history(entries)
-    report.status, report.version_after = "applied", store.version(layer.id)
-    return report
+    return version, final, entries, _removal_refusal(report, len(existing), options)

@@ -174,3 +174,47 @@ def test_wkt_csv_in_cgcs2000_gpkg_crs(store, registry, tmp_path):
     links.drop(columns="milestones").set_crs(4490, allow_override=True).to_file(gpkg, driver="GPKG", engine="pyogrio")
     report = import_file(store, registry.get("transport-links"), gpkg)
     assert report.status == "applied" and report.crs == "EPSG:4490"
+
+
+def test_reports_arriving_during_a_long_import_do_not_fail_it(store, reservoirs, registry, tmp_path, monkeypatch):
+    import layers.importer as importer
+    from geo.storage.base import HistoryEntry
+
+    table = lonlat_table(reservoirs[["id", "name", "geometry"]])
+    table.loc[0, "name"] = "导入后的名称"
+    path = write_csv(table, tmp_path / "names.csv")
+    prepare, target = importer._prepare, reservoirs["id"].iloc[1]
+    arrived = HistoryEntry("reservoirs", target, date(2025, 11, 30), "in_progress", 55.0, note="现场", author="field")
+
+    def prepare_while_a_report_arrives(*args, **kwargs):
+        prepared = prepare(*args, **kwargs)
+        store.record_progress(arrived, {"status": "in_progress", "progress_pct": 55.0})
+        return prepared
+
+    monkeypatch.setattr(importer, "_prepare", prepare_while_a_report_arrives)
+    report = import_file(store, registry.get("reservoirs"), path, ImportOptions(mode="upsert"))
+    assert report.status == "applied"
+    stored = by_id(store.read("reservoirs"))
+    assert stored.loc[reservoirs["id"].iloc[0], "name"] == "导入后的名称"
+    # The report that arrived meanwhile is kept: its history row and the state it set (the file has no status).
+    assert (stored.loc[target, "status"], stored.loc[target, "progress_pct"]) == ("in_progress", 55.0)
+    assert "现场" in set(store.history("reservoirs", feature_ids=[target])["note"])
+
+
+def test_an_import_gives_up_when_the_layer_never_stops_changing(store, reservoirs, registry, tmp_path, monkeypatch):
+    import layers.importer as importer
+    from geo.errors import StaleVersion
+
+    path = write_csv(lonlat_table(reservoirs[["id", "name", "geometry"]]), tmp_path / "same.csv")
+    before = snapshot(store, "reservoirs")
+    plan = importer._plan
+
+    def plan_then_someone_writes(store_, *args, **kwargs):
+        planned = plan(store_, *args, **kwargs)
+        store_.write_layer("reservoirs", store_.read("reservoirs"), types=store_.columns("reservoirs"))
+        return planned
+
+    monkeypatch.setattr(importer, "_plan", plan_then_someone_writes)
+    with pytest.raises(StaleVersion, match="kept changing"):
+        import_file(store, registry.get("reservoirs"), path, ImportOptions(mode="upsert"))
+    assert len(store.history("reservoirs")) == before[2]  # no import history written
