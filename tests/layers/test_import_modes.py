@@ -9,24 +9,13 @@ import pandas as pd
 import pytest
 
 import shapely
-from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point
 
 from geo.crs import transform_geometry
 from layers.importer import ImportOptions, import_file
+from tests.layers.store_state import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
-
-def snapshot(store, layer_id):
-    return store.version(layer_id), store.read(layer_id), len(store.history(layer_id))
-
-
-def assert_unchanged(store, layer_id, before):
-    version, frame, history = before
-    assert store.version(layer_id) == version
-    assert_geodataframe_equal(store.read(layer_id), frame)
-    assert len(store.history(layer_id)) == history
 
 
 def by_id(frame):

@@ -12,12 +12,12 @@ import pytest
 
 import geopandas as gpd
 import shapely
-from geopandas.testing import assert_geodataframe_equal
 
 from geo.complexity import ReadLimits
 from geo.errors import FileTooComplex, FileTooLarge
 from geo.storage.gpkg import GeoPackageStore
 from layers.importer import ImportOptions, import_file
+from tests.layers.store_state import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -25,17 +25,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.fixture
 def store(writable_store):
     return writable_store  # a private copy of the demo, on each store kind
-
-
-def snapshot(store, layer_id):
-    return store.version(layer_id), store.read(layer_id), len(store.history(layer_id))
-
-
-def assert_unchanged(store, layer_id, before):
-    version, frame, history = before
-    assert store.version(layer_id) == version
-    assert_geodataframe_equal(store.read(layer_id), frame)
-    assert len(store.history(layer_id)) == history
 
 
 EMPTY_COLLECTION = b'{"type": "FeatureCollection", "features": []}'

@@ -11,13 +11,13 @@ import pytest
 
 import geopandas as gpd
 import shapely
-from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 from geo.crs import convert_geometry, transform_geometry
 from geo.measure import area_mu, geodesic_distance_m, geodesic_length_m
 from layers.export import zh_headers
 from layers.importer import ImportOptions, import_file
+from tests.layers.store_state import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -41,17 +41,6 @@ def originals(demo_store):
             "old-communities",
         )
     }
-
-
-def snapshot(store, layer_id):
-    return store.version(layer_id), store.read(layer_id), len(store.history(layer_id))
-
-
-def assert_unchanged(store, layer_id, before):
-    version, frame, history = before
-    assert store.version(layer_id) == version
-    assert_geodataframe_equal(store.read(layer_id), frame)
-    assert len(store.history(layer_id)) == history
 
 
 def max_offset_m(a: gpd.GeoSeries, b: gpd.GeoSeries) -> float:

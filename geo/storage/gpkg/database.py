@@ -121,12 +121,8 @@ class Database:
     def reading(self) -> Iterator[sqlite3.Connection]:
         """Lend this thread's connection for reads; file and disk failures become store errors."""
         conn = self.conn()
-        try:
+        with self._translated():
             yield conn
-        except sqlite3.Error as exc:
-            if _translatable(exc):
-                raise store_error(exc, self.path) from exc
-            raise
 
     @contextmanager
     def locked(self) -> Iterator[sqlite3.Connection]:
@@ -135,13 +131,20 @@ class Database:
         if not self.write_lock.acquire(timeout=BUSY_TIMEOUT_S):
             raise StoreBusy(f"{self.path.name} is busy with another write; retry in a few seconds")
         try:
-            yield conn
+            with self._translated():
+                yield conn
+        finally:
+            self.write_lock.release()
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn failures of the file or the disk into store errors (constraints and triggers keep their type)."""
+        try:
+            yield
         except sqlite3.Error as exc:
             if _translatable(exc):
                 raise store_error(exc, self.path) from exc
             raise
-        finally:
-            self.write_lock.release()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
