@@ -46,12 +46,13 @@ if [ -z "$(as_postgres psql -XtAc "SELECT 1 FROM pg_database WHERE datname = '${
 fi
 as_postgres psql -Xq -d "${TEST_DB}" -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis"
 
-# The tests connect over TCP as postgres without a password. A fresh Debian cluster asks for one there, so
-# (root only) let loopback connections to the test database alone in without one.
-if [ "$(id -u)" = 0 ] && ! psql -Xqw "postgresql://postgres@127.0.0.1:5432/${TEST_DB}" -c "SELECT 1" >/dev/null 2>&1 </dev/null; then
+# The tests connect over TCP as postgres without a password, to the test database and to throwaway databases
+# they create (fault tests kill every connection of their own database). A fresh Debian cluster asks for a
+# password there, so (root only) let loopback connections of the postgres role in without one.
+if [ "$(id -u)" = 0 ] && ! psql -Xqw "postgresql://postgres@127.0.0.1:5432/postgres" -c "SELECT 1" >/dev/null 2>&1 </dev/null; then
   hba="$(as_postgres psql -XtAc "SHOW hba_file")"
-  if ! grep -q "planmap-test-loopback" "${hba}"; then
-    rules="$(printf 'host %s postgres %s trust # planmap-test-loopback\n' "${TEST_DB}" 127.0.0.1/32 "${TEST_DB}" ::1/128)"
+  if ! grep -q "planmap-test-loopback-all" "${hba}"; then
+    rules="$(printf 'host all postgres %s trust # planmap-test-loopback-all\n' 127.0.0.1/32 ::1/128)"
     printf '%s\n%s\n' "${rules}" "$(cat "${hba}")" >"${hba}"
     as_postgres psql -XqtAc "SELECT pg_reload_conf()" >/dev/null
   fi
