@@ -120,7 +120,7 @@ def _projects(
 ) -> list[NearbyProject]:
     """Ask the store for the layer's nearest features (PostGIS measures in SQL, the GeoPackage on a cached index)."""
     columns = [c for c in _ATTRIBUTES if c in layer.field_names]
-    frame = store.nearest(layer.id, lon, lat, radius_m, limit, columns=columns)
+    frame = store.nearest(layer.id, lon, lat, radius_m, limit, columns=columns, geometry=False)
     # Plain lists per column: a field team's query returns a few dozen rows, and per-row pandas access
     # would cost more than the search itself.
     values = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in _ATTRIBUTES}

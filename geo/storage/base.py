@@ -176,20 +176,23 @@ class FeatureStore(ABC):
         radius_m: float,
         limit: int | None = None,
         columns: Sequence[str] | None = None,
-    ) -> gpd.GeoDataFrame:
+        geometry: bool = True,
+    ) -> pd.DataFrame:
         """Return the features within ``radius_m`` geodesic metres of a WGS84 point, nearest first.
 
         Distances run to the nearest point of each geometry (0 inside a polygon). The frame has the
-        requested ``columns`` (all by default) plus ``distance_m`` and ``bearing_deg`` (from the point
-        toward that nearest point); ties are broken by ``id``. This default reads the search box and
-        measures with ``geo.spatial_index.SpatialIndex``; stores override it to measure in the database
-        or keep an index.
+        requested ``columns`` (all by default), the geometry (a GeoDataFrame; a plain frame without it
+        when ``geometry`` is False, which a list of projects near a phone does not need) and
+        ``distance_m`` and ``bearing_deg`` (from the point toward that nearest point); ties are broken
+        by ``id``. This default reads the search box and measures with ``geo.spatial_index.SpatialIndex``;
+        stores override it to measure in the database or keep an index.
         """
         frame = self.read(layer, Filter(bbox=search_box(lon, lat, radius_m)), columns=columns, sortby=())
         hits = SpatialIndex(frame.geometry).within(lon, lat, radius_m)
         out = frame.iloc[hits.index].assign(distance_m=hits.distance_m, bearing_deg=hits.bearing_deg)
         out = out.sort_values(["distance_m", self.id_column], kind="stable").reset_index(drop=True)
-        return out.iloc[:limit] if limit is not None else out
+        out = out.iloc[:limit] if limit is not None else out
+        return out if geometry else pd.DataFrame(out.drop(columns=out.geometry.name))
 
     def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
         """Return an MVT message holding one layer, and its feature count (``b""`` and 0 when none).

@@ -29,12 +29,16 @@ class _Entry:
     crs: Any
     index: SpatialIndex
 
-    def rows(self, positions: np.ndarray, **extra: np.ndarray) -> gpd.GeoDataFrame:
-        """Return the rows at ``positions`` with ``extra`` columns, as one frame built in one step.
+    def rows(self, positions: np.ndarray, geometry: bool, **extra: np.ndarray) -> pd.DataFrame:
+        """Return the rows at ``positions`` with ``extra`` columns (a GeoDataFrame when ``geometry``).
 
-        A frame of a few dozen rows costs more to assemble column by column than the search itself.
+        A frame of a few dozen rows costs more to assemble than the search itself, and a GeoDataFrame
+        more than a plain one: the geometry is added only when asked for.
         """
-        frame = pd.DataFrame({name: values[positions] for name, values in self.columns.items()}, copy=False)
+        data: dict[str, Any] = {name: values[positions] for name, values in self.columns.items()}
+        if not geometry:
+            return pd.DataFrame(data | extra, copy=False)
+        frame = pd.DataFrame(data, copy=False)
         frame["geometry"] = GeometryArray(self.geometry[positions], crs=self.crs)
         for name, values in extra.items():
             frame[name] = values
@@ -74,8 +78,15 @@ class NearestIndexes:
         return entry
 
     def nearest(
-        self, layer: str, lon: float, lat: float, radius_m: float, limit: int | None, columns: Sequence[str] | None
-    ) -> gpd.GeoDataFrame:
+        self,
+        layer: str,
+        lon: float,
+        lat: float,
+        radius_m: float,
+        limit: int | None,
+        columns: Sequence[str] | None,
+        geometry: bool = True,
+    ) -> pd.DataFrame:
         """Return the features within ``radius_m`` of a WGS84 point, nearest first, ties by id.
 
         Rows are held in id order, so the index's tie-break by position is the tie-break by id.
@@ -83,7 +94,7 @@ class NearestIndexes:
         entry = self._entry(layer, columns)
         hits = entry.index.within(lon, lat, radius_m, limit)
         positions = np.asarray(hits.index, dtype=np.int64)
-        return entry.rows(positions, distance_m=hits.distance_m, bearing_deg=hits.bearing_deg)
+        return entry.rows(positions, geometry, distance_m=hits.distance_m, bearing_deg=hits.bearing_deg)
 
     def clear(self) -> None:
         """Drop every index (the store is closing)."""

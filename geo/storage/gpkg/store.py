@@ -156,9 +156,10 @@ class GeoPackageStore(FeatureStore):
         radius_m: float,
         limit: int | None = None,
         columns: Sequence[str] | None = None,
-    ) -> gpd.GeoDataFrame:
+        geometry: bool = True,
+    ) -> pd.DataFrame:
         """Measure from the layer's in-memory geodesic index (built once per data version)."""
-        return self._nearest.nearest(layer, lon, lat, radius_m, limit, columns)
+        return self._nearest.nearest(layer, lon, lat, radius_m, limit, columns, geometry)
 
     def count(self, layer: str, where: Filter | None = None) -> int:
         """Return the number of matching features (a bbox alone is counted on the R-tree)."""

@@ -248,9 +248,11 @@ class PostGISStore(FeatureStore):
         radius_m: float,
         limit: int | None = None,
         columns: Sequence[str] | None = None,
-    ) -> gpd.GeoDataFrame:
+        geometry: bool = True,
+    ) -> pd.DataFrame:
         """Measure on the spheroid in SQL, KNN-bounded (see ``geo.storage.postgis.native.nearest``)."""
-        return native.nearest(self._db, layer, lon, lat, radius_m, limit, columns)
+        frame = native.nearest(self._db, layer, lon, lat, radius_m, limit, columns)
+        return frame if geometry else pd.DataFrame(frame.drop(columns=frame.geometry.name))
 
     def aggregate(self, layer: str, spec: Aggregate, where: Filter | None = None) -> pd.DataFrame:
         """Count and sum per group with one GROUP BY query."""
