@@ -68,6 +68,9 @@ class ApiSettings(BaseSettings):
     import_max_zip_ratio: float = Field(100.0, gt=1, description="most unpacked/packed size ratio of an imported zip")
     max_url_bytes: int = Field(8192, ge=256, description="longest path plus query string accepted (414 beyond)")
     max_body_bytes: int = Field(1024**2, ge=1, description="largest non-upload request body, in bytes (413 beyond)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="seconds a client has to send a request line and headers (`planmap serve`)"
+    )
 
     @property
     def zip_limits(self) -> ZipLimits:
