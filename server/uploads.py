@@ -60,6 +60,9 @@ def sweep(root: Path, max_age_s: float, now: float | None = None) -> list[Path]:
                 entry.unlink()
         except FileNotFoundError:
             continue
+        except OSError as exc:  # start-up goes on; the entry is tried again next time
+            logger.warning("could not remove stale upload %s: %s", entry, exc)
+            continue
         removed.append(entry)
     if removed:
         logger.info("removed %d stale upload(s) from %s", len(removed), root)

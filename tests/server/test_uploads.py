@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from geo.storage.gpkg import GeoPackageStore
 from layers.tokens import create_token
+from server import uploads
 from server.main import create_app
 from server.routers import imports
 from server.settings import ApiSettings, Settings, StoreSettings
@@ -61,6 +62,22 @@ def test_the_upload_directory_and_the_age_limit_are_settings(writable_gpkg, tmp_
     one_second = make(root / "planmap-import-farmland-1-b", 1)
     with app_on(writable_gpkg, upload_dir=root, upload_max_age_s=60):
         assert not two_minutes.exists() and one_second.exists()
+
+
+def test_an_upload_that_cannot_be_removed_does_not_stop_start_up(writable_gpkg, monkeypatch, caplog):
+    root = writable_gpkg.parent / ".uploads"
+    stuck = make(root / "planmap-import-farmland-1-a" / "upload.csv", 2 * HOUR).parent
+    age_dir(stuck, 2 * HOUR)
+    gone = make(root / "planmap-report-1-b", 2 * HOUR)
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(uploads.shutil, "rmtree", refuse)
+    with app_on(writable_gpkg) as client:
+        assert client.get("/healthz").status_code == 200
+    assert stuck.exists() and not gone.exists()
+    assert f"could not remove stale upload {stuck}" in caplog.text
 
 
 @pytest.fixture
