@@ -99,11 +99,16 @@ def info(settings: Settings) -> int:
     return 0
 
 
-def serve(host: str, port: int, workers: int) -> int:
-    """Serve the API with uvicorn."""
+def serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Serve the API with uvicorn, with a deadline for each request's head (``server.protocol``)."""
     import uvicorn
 
-    uvicorn.run("server.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    from server.protocol import server_options
+
+    options = server_options(settings.api)
+    uvicorn.run(
+        "server.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info", **options
+    )
     return 0
 
 
@@ -293,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_db(settings, args)
     if args.command == "package":
         return cli_package.package(settings, args)
-    return serve(args.host, args.port, args.workers)
+    return serve(settings, args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo import errors as geo_errors
 from layers import errors as layer_errors
+from server.forms import MalformedBody
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     geo_errors.TileOutsideBounds: 404,
     geo_errors.UnknownTileMatrixSet: 404,
     geo_errors.InvalidParameter: 400,
+    MalformedBody: 400,
     geo_errors.InvalidBBox: 400,
     geo_errors.InvalidCRS: 400,
     geo_errors.InvalidFilter: 400,

@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from layers.registry import load_catalogue
+from server import uploads
 from server.auth import install_auth
 from server.errors import add_exception_handlers
 from server.limits import RequestLimits
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        uploads.sweep(settings.store.uploads, settings.store.upload_max_age_s)
         store = settings.store.open()
         app.state.store = store
         try:

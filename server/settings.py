@@ -28,11 +28,22 @@ class StoreSettings(BaseSettings):
     database_timeout_s: float = Field(
         10.0, gt=0, le=120, description="longest wait for a database connection before a 503 (PostGIS only)"
     )
+    upload_dir: Path | None = Field(
+        None, description="where uploads are kept while served; default <data_dir>/.uploads"
+    )
+    upload_max_age_s: float = Field(
+        3600.0, gt=0, description="uploads left older than this (by a killed worker) are removed at start-up"
+    )
 
     @property
     def gpkg(self) -> Path:
         """Return the GeoPackage path."""
         return self.gpkg_path or self.data_dir / "planmap.gpkg"
+
+    @property
+    def uploads(self) -> Path:
+        """Return the directory uploads are kept in while their request runs."""
+        return self.upload_dir or self.data_dir / ".uploads"
 
     @property
     def url(self) -> str:
@@ -68,6 +79,9 @@ class ApiSettings(BaseSettings):
     import_max_zip_ratio: float = Field(100.0, gt=1, description="most unpacked/packed size ratio of an imported zip")
     max_url_bytes: int = Field(8192, ge=256, description="longest path plus query string accepted (414 beyond)")
     max_body_bytes: int = Field(1024**2, ge=1, description="largest non-upload request body, in bytes (413 beyond)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="seconds a client has to send a request line and headers (`planmap serve`)"
+    )
 
     @property
     def zip_limits(self) -> ZipLimits:

@@ -216,15 +216,18 @@ def app_factory():
 
 
 @contextmanager
-def _serve(app, timeout: float = 30.0):
-    """Serve ``app`` with a real uvicorn server on a free 127.0.0.1 port in a thread; yield its base URL."""
+def _serve(app, timeout: float = 30.0, **config):
+    """Serve ``app`` with a real uvicorn server on a free 127.0.0.1 port in a thread; yield its base URL.
+
+    ``config`` is passed on to ``uvicorn.Config`` (e.g. ``planmap serve``'s ``server_options``).
+    """
     import httpx
     import uvicorn
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, get_args
@@ -12,15 +10,17 @@ from typing import Any, get_args
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from geo.errors import FileTooLarge, InvalidParameter
 from geo.types import CoordSys
 from layers.import_report import ImportMode, ImportOptions, ImportReport
 from layers.importer import import_file
 from layers.text import fields_problem
+from server import uploads
 from server.auth import PlannerDep
 from server.deps import LayerDep, SettingsDep, StoreDep
+from server.forms import read_form
 from server.responses import AUTH_RESPONSES, ERROR_RESPONSES
 from server.settings import ApiSettings
 
@@ -116,14 +116,14 @@ async def _mapping(value: str | UploadFile | None) -> dict[str, str | None] | No
 async def receive_upload(request: Request, api: ApiSettings, directory: Path) -> Upload:
     """Read the multipart form: the ``file`` part saved into ``directory``, the options as text."""
     _check_length(request, api.import_max_bytes)
-    form: FormData = await request.form(max_files=2, max_fields=20)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise InvalidParameter("send the data file as the multipart form part `file`")
-    path = await _save(upload, directory, api.import_max_bytes)
-    name = PurePosixPath((upload.filename or "upload").replace("\\", "/")).name[:200]
-    fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "mapping"}
-    return Upload(path, name, fields, await _mapping(form.get("mapping")))
+    async with read_form(request, directory, max_files=2, max_fields=20) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidParameter("send the data file as the multipart form part `file`")
+        path = await _save(upload, directory, api.import_max_bytes)
+        name = PurePosixPath((upload.filename or "upload").replace("\\", "/")).name[:200]
+        fields = {k: v for k, v in form.items() if isinstance(v, str) and k != "mapping"}
+        return Upload(path, name, fields, await _mapping(form.get("mapping")))
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], name: str, default: str) -> Any:
@@ -183,11 +183,8 @@ async def import_collection(
     request: Request, layer: LayerDep, store: StoreDep, settings: SettingsDep, principal: PlannerDep
 ) -> JSONResponse:
     """Load a data file into the layer (replace or upsert by id), or report what would change (dry run)."""
-    directory = Path(tempfile.mkdtemp(prefix="planmap-import-"))
-    try:
+    with uploads.workspace(settings.store.uploads, f"import-{layer.id}") as directory:
         upload = await receive_upload(request, settings.api, directory)
         options = import_options(upload, settings.api, principal.user)
         report = await run_in_threadpool(import_file, store, layer, upload.path, options)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
     return JSONResponse(report.model_dump(mode="json"), status_code=422 if report.status == "rejected" else 200)

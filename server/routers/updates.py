@@ -21,9 +21,11 @@ from layers.items import public_fields
 from layers.models import Layer
 from layers.tokens import Principal, require_county
 from layers.updates import RecordedReport, parse_report, record_report
+from server import uploads
 from server.auth import PrincipalDep, ReporterDep
 from server.caching import NO_STORE, ONE_DAY, check_if_match, representation_etags
 from server.deps import LayerDep, SettingsDep, StoreDep
+from server.forms import read_form
 from server.responses import AUTH_RESPONSES, ERROR_RESPONSES, GeoJSONResponse, OutputFormat
 from server.routers.features import FeatureIdParam
 
@@ -65,10 +67,11 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
         return ReportInput(body, None)
     if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise InvalidProgressUpdate("send the report as application/json or multipart/form-data")
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    upload = form.get("photo")
-    photo = await _read_photo(upload, settings.api.max_photo_bytes) if isinstance(upload, UploadFile) else None
+    with uploads.workspace(settings.store.uploads, "report") as spool_dir:
+        async with read_form(request, spool_dir) as form:
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            upload = form.get("photo")
+            photo = await _read_photo(upload, settings.api.max_photo_bytes) if isinstance(upload, UploadFile) else None
     return ReportInput(fields, photo)
 
 
