@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from geo.complexity import ReadLimits
 from geo.types import CoordSys
 from geo.zipsafe import ZipLimits
+from layers.import_mapping import ImportMapping
 
 ImportMode = Literal["replace", "upsert"]
 ImportStatus = Literal["applied", "dry_run", "rejected"]
@@ -29,8 +31,9 @@ class ImportOptions:
     ----------
     mode : ``replace`` the layer (features absent from the file are removed) or ``upsert`` by id.
     dry_run : report what would change without writing.
-    mapping : source column -> layer field; a None field ignores the column. Other columns are matched
-        by field name or by the field's Chinese or English alias.
+    mapping : the mapping file's object (see :mod:`layers.import_mapping`): ``source column -> field``
+        (None ignores the column) or ``field -> rule`` (column, value mapping, date format, area unit or
+        a constant). Other columns are matched by field name or by the field's Chinese or English alias.
     coordsys : ``gcj02`` or ``bd09`` when lon/lat come from AMap/Tencent or Baidu; ``wgs84`` otherwise.
     source : the ``source`` recorded on every imported feature (default: the file name).
     encoding : text encoding of the attributes when the file does not say (shapefile .cpg, CSV sniffing).
@@ -46,7 +49,7 @@ class ImportOptions:
 
     mode: ImportMode = "replace"
     dry_run: bool = False
-    mapping: Mapping[str, str | None] | None = None
+    mapping: Mapping[str, Any] | ImportMapping | None = None
     coordsys: CoordSys = "wgs84"
     source: str | None = None
     encoding: str | None = None
@@ -83,6 +86,9 @@ class ImportReport(BaseModel):
     coordsys: str = "wgs84"
     encoding: str | None = None
     mapping: dict[str, str] = Field(default_factory=dict, description="source column -> layer field")
+    rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="field -> the mapping's rule (column, values, format, unit or value)"
+    )
     ignored_columns: list[str] = Field(default_factory=list)
     added: int = 0
     updated: int = 0
@@ -116,6 +122,8 @@ class ImportReport(BaseModel):
             f"  added {self.added}, updated {self.updated}, unchanged {self.unchanged}, removed {self.removed}"
         )
         lines.append(f"  repairs {self.repairs_total}, history entries {self.history_entries}")
+        lines += [f"  mapping: {c} -> {f}" for c, f in self.mapping.items()]
+        lines += [f"  rule: {f} {json.dumps(r, ensure_ascii=False, default=str)}" for f, r in self.rules.items()]
         lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  repair: row {r.row} id {r.id} [{r.column}] {r.problem}" for r in self.repairs]
         lines += [f"  problem: row {p.row} id {p.id} [{p.column}] {p.problem}" for p in self.problems]

@@ -42,6 +42,7 @@ from layers.import_frame import (
     finish_frame,
 )
 from layers.import_geometry import dropped_dimensions, place_geometries, plan_area
+from layers.import_mapping import parse_mapping
 from layers.import_report import MAX_LISTED, REMOVE_SHARE, ImportOptions, ImportReport, RowIssue
 from layers.models import Layer
 from layers.progress import done_statuses, initial_status
@@ -78,13 +79,16 @@ def _issues(rows: list[tuple[int, str | None, str]], ids: pd.Series | None) -> l
 def _attributes(source: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, report: ImportReport) -> Any:
     """Return (typed attribute frame or None, the id source column, per-row problems)."""
     columns = [c for c in source.columns if c != source.geometry.name]
-    mapping, ignored, warnings, errors = resolve_mapping(columns, layer, options.mapping)
+    checked = parse_mapping(options.mapping, layer)
+    ruled = {name: rule.column for name, rule in checked.rules.items()}
+    mapping, ignored, warnings, errors = resolve_mapping(columns, layer, checked.columns, ruled)
     report.mapping, report.ignored_columns = mapping, ignored
+    report.rules = {name: rule.as_dict() for name, rule in checked.rules.items()}
     report.warnings += warnings
     if errors:
         report.add_problems([RowIssue(problem=e) for e in errors])
         return None, None, []
-    attrs, problems = coerce_columns(source, mapping, layer)
+    attrs, problems = coerce_columns(source, mapping, layer, checked.rules)
     id_column = next((c for c, f in mapping.items() if f == "id"), None)
     if id_column is None and options.mode == "upsert":
         report.add_problems([RowIssue(column="id", problem="an upsert needs an id column to match features by")])
@@ -132,7 +136,7 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
     if report.problems_total:
         return None
     frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(placed.geoms, index=attrs.index), crs=4326)
-    return frame, set(report.mapping.values()) | {"id"}, counties
+    return frame, set(report.mapping.values()) | set(report.rules) | {"id"}, counties
 
 
 def _canon(value: Any) -> Any:
