@@ -232,6 +232,7 @@ def import_data(settings: Settings, args: argparse.Namespace) -> int:
             file_name=Path(args.file).name,
             author="cli",
             allow_remove=args.allow_remove,
+            on_invalid=args.on_invalid,
             zip_limits=settings.api.zip_limits,
             read_limits=settings.api.read_limits,
         )
@@ -265,6 +266,13 @@ def _add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         type=int,
         metavar="N",
         help="replace: allow removing up to N stored features (default: 10%% of them)",
+    )
+    imp.add_argument(
+        "--on-invalid",
+        dest="on_invalid",
+        choices=("reject", "skip"),
+        default="reject",
+        help="reject the whole file when a row has a problem (default), or skip such rows and list them",
     )
     imp.add_argument("--json", action="store_true", help="print the full report as JSON")
 

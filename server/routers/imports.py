@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from geo.errors import FileTooLarge, InvalidParameter
 from geo.types import CoordSys
 from layers.import_mapping import parse_mapping
-from layers.import_report import ImportMode, ImportOptions, ImportReport
+from layers.import_report import ImportMode, ImportOptions, ImportReport, OnInvalid
 from layers.importer import import_file
 from layers.models import Layer
 from layers.text import fields_problem
@@ -54,6 +54,12 @@ _FORM_FIELDS: dict[str, Any] = {
     "source": {"type": "string", "description": "recorded as every feature's `source`"},
     "encoding": {"type": "string", "description": "attribute text encoding when the file does not declare it"},
     "layer": {"type": "string", "description": "layer or zip member to read when the file holds several"},
+    "on_invalid": {
+        "type": "string",
+        "enum": list(get_args(OnInvalid)),
+        "default": "reject",
+        "description": "reject the file when a row has a problem, or skip such rows (listed in `skipped`)",
+    },
     "allow_remove": {
         "type": "integer",
         "minimum": 0,
@@ -173,6 +179,7 @@ def import_options(upload: Upload, layer: Layer, api: ApiSettings, author: str) 
         file_name=upload.name,
         author=author,
         allow_remove=_count(form.get("allow_remove"), "allow_remove"),
+        on_invalid=_choice(form.get("on_invalid"), get_args(OnInvalid), "on_invalid", "reject"),
         zip_limits=api.zip_limits,
         read_limits=api.read_limits,
     )

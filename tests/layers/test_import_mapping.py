@@ -158,3 +158,62 @@ def test_plain_entry_written_field_first_gets_a_hint(store, stations, registry, 
     report = import_file(store, registry.get("emergency-stations"), path, ImportOptions(mapping={"name": "NAME"}))
     assert report.status == "rejected"
     assert "{'name': {'column': 'NAME'}}" in report.problems[0].problem
+
+
+def faulty_stations(stations, tmp_path):
+    """Return the stations as CSV: rows 2 and 4 in Shanghai, row 6 of unknown status, row 8 a duplicate id."""
+    table = foreign_table(stations).drop(columns="completed_date")
+    table.loc[[1, 3], ["X", "Y"]] = [[121.47, 31.23], [121.5, 31.2]]
+    table.loc[5, "STATE"] = "suspended"
+    table.loc[7, "CODE"] = table.loc[6, "CODE"]
+    path = tmp_path / "stations.csv"
+    table.to_csv(path, index=False)
+    return table, path
+
+
+MAPPING = {"CODE": "id", "NAME": "name", "status": {"column": "STATE", "values": FOREIGN}}
+
+
+def test_skip_imports_the_valid_rows_and_lists_the_others(store, stations, registry, tmp_path):
+    table, path = faulty_stations(stations, tmp_path)
+    absent = stations["id"].iloc[7]  # row 8 now repeats row 7's id, so its own id is absent from the file
+    layer = registry.get("emergency-stations")
+    before = by_id(store.read("emergency-stations"))
+    options = ImportOptions(mapping=MAPPING, on_invalid="skip", dry_run=True)
+    dry = import_file(store, layer, path, options)
+    assert dry.status == "dry_run" and dry.skipped_rows == 4 and dry.problems_total == 0
+    assert {(s.row, s.column) for s in dry.skipped} == {(2, "geometry"), (4, "geometry"), (6, "STATE"), (8, "CODE")}
+    reasons = {s.row: s.problem for s in dry.skipped}
+    assert "outside Xiangtan" in reasons[2] and "'suspended'" in reasons[6] and "duplicate id" in reasons[8]
+    assert "skipped: row 6" in dry.summary()
+    report = import_file(store, layer, path, ImportOptions(mapping=MAPPING, on_invalid="skip"))
+    assert report.status == "applied" and report.skipped_rows == 4 and report.ids["removed"] == [absent]
+    stored = by_id(store.read("emergency-stations"))
+    assert sorted(stored.index) == sorted(set(before.index) - {absent})
+    for row in (1, 3, 5):  # the skipped rows' stored features are left as they were
+        fid = table.loc[row, "CODE"]
+        assert stored.loc[fid, "geometry"].equals(before.loc[fid, "geometry"])
+        assert stored.loc[fid, "is_demo"] == before.loc[fid, "is_demo"]
+    imported = [table.loc[r, "CODE"] for r in (0, 2, 4, 6)]
+    assert not stored.loc[imported, "is_demo"].any()
+    assert stored.loc[table.loc[6, "CODE"], "name"] == table.loc[6, "NAME"]
+
+
+def test_reject_refuses_the_whole_file_and_leaves_the_store(store, stations, registry, tmp_path):
+    _, path = faulty_stations(stations, tmp_path)
+    before = snapshot(store, "emergency-stations")
+    report = import_file(store, registry.get("emergency-stations"), path, ImportOptions(mapping=MAPPING))
+    assert report.status == "rejected" and report.problems_total == 4 and report.skipped_rows == 0
+    assert [p.row for p in report.problems] == [2, 4, 6, 8]
+    assert_unchanged(store, "emergency-stations", before)
+
+
+def test_skip_still_rejects_a_file_whose_every_row_fails(store, stations, registry, tmp_path):
+    table = foreign_table(stations).drop(columns="completed_date").assign(X=121.47, Y=31.23)
+    path = tmp_path / "shanghai.csv"
+    table.to_csv(path, index=False)
+    before = snapshot(store, "emergency-stations")
+    options = ImportOptions(mapping=MAPPING, on_invalid="skip")
+    report = import_file(store, registry.get("emergency-stations"), path, options)
+    assert report.status == "rejected" and "every row has a problem" in report.problems[-1].problem
+    assert_unchanged(store, "emergency-stations", before)

@@ -303,3 +303,16 @@ def test_cli_malformed_mapping_names_the_field(writable_gpkg, stations_csv, tmp_
     mapping.write_text("{not json", encoding="utf-8")
     assert main([*args, "--mapping", str(mapping)]) == 2
     assert f"mapping file {mapping}" in capsys.readouterr().err
+
+
+def test_on_invalid_skip_in_the_form_imports_the_rows_inside_xiangtan(api, tokens, stations_csv):
+    stations_csv.loc[[0, 2], ["经度", "纬度"]] = [[121.47, 31.23], [116.4, 39.9]]
+    data = csv_bytes(stations_csv)
+    rejected = post(api, "emergency-stations", data, tokens["planner"], mode="upsert")
+    assert rejected.status_code == 422 and [p["row"] for p in rejected.json()["problems"]] == [1, 3]
+    response = post(api, "emergency-stations", data, tokens["planner"], mode="upsert", on_invalid="skip")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["skipped_rows"] == 2 and {s["row"] for s in report["skipped"]} == {1, 3}
+    assert report["updated"] + report["unchanged"] == len(stations_csv) - 2
+    assert post(api, "emergency-stations", data, tokens["planner"], on_invalid="maybe").status_code == 400
