@@ -50,3 +50,7 @@ class VersionRequired(LayerError):
 
 class PhotoTooLarge(LayerError):
     """The photo is larger than the server accepts."""
+
+
+class InvalidMapping(LayerError):
+    """The import's mapping file is malformed."""

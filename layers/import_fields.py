@@ -49,30 +49,53 @@ def _auto_match(column: str, layer: Layer, taken: set[str]) -> tuple[str | None,
     return (prefixed.pop(), True) if len(prefixed) == 1 else (None, False)
 
 
-def resolve_mapping(
-    columns: list[str], layer: Layer, explicit: Mapping[str, str | None] | None
-) -> tuple[dict[str, str], list[str], list[str], list[str]]:
-    """Return (source column -> field, ignored columns, warnings, errors).
-
-    Explicit entries win; a None or empty target ignores the column. Every other column is matched by the
-    field's name, English or Chinese alias (also ``alias(unit)`` as exported), or a unique prefix of them.
-    """
+def _explicit(
+    columns: list[str], layer: Layer, explicit: Mapping[str, str | None], rules: Mapping[str, str | None]
+) -> tuple[dict[str, str], list[str]]:
+    """Return the explicit column -> field entries and errors for those naming what does not exist."""
     mapping: dict[str, str] = {}
-    warnings: list[str] = []
     errors: list[str] = []
-    for column, target in (explicit or {}).items():
+    for column, target in explicit.items():
         if column not in columns:
-            errors.append(f"the mapping names column {column!r}, which the file does not have")
+            hint = (
+                f"; to read field {column!r} from column {target!r} write {{{column!r}: {{'column': {target!r}}}}}"
+                if target in columns and column in layer.field_names
+                else ""
+            )
+            errors.append(f"the mapping names column {column!r}, which the file does not have{hint}")
         elif target and target not in layer.field_names:
             errors.append(f"the mapping targets {target!r}, which is not a field of {layer.id}")
         elif target:
             mapping[column] = target
-    skipped = set(explicit or {})
+    for name, source in rules.items():
+        if source is not None and source not in columns:
+            errors.append(f"the mapping reads field {name!r} from column {source!r}, which the file does not have")
+        elif source is not None:
+            mapping[source] = name
+    return mapping, errors
+
+
+def resolve_mapping(
+    columns: list[str],
+    layer: Layer,
+    explicit: Mapping[str, str | None] | None,
+    rules: Mapping[str, str | None] | None = None,
+) -> tuple[dict[str, str], list[str], list[str], list[str]]:
+    """Return (source column -> field, ignored columns, warnings, errors).
+
+    Explicit entries win; a None or empty target ignores the column. ``rules`` maps fields to the column
+    they are read from (None for a constant, which takes the field without a column). Every other column
+    is matched by the field's name, English or Chinese alias (also ``alias(unit)`` as exported), or a
+    unique prefix of them.
+    """
+    mapping, errors = _explicit(columns, layer, explicit or {}, rules or {})
+    warnings: list[str] = []
+    skipped = set(explicit or {}) | {c for c in (rules or {}).values() if c is not None}
     ignored = []
     for column in columns:
         if column in skipped:
             continue
-        field_name, by_prefix = _auto_match(column, layer, set(mapping.values()))
+        field_name, by_prefix = _auto_match(column, layer, set(mapping.values()) | set(rules or {}))
         if field_name is None:
             ignored.append(column)
             continue

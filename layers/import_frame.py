@@ -13,6 +13,7 @@ import geopandas as gpd
 from geo.measure import area_mu, geodesic_length_m
 from layers.boundaries import county_name, county_of
 from layers.import_fields import ValueProblem, coerce_value, enum_aliases, is_missing
+from layers.import_mapping import FieldRule, translate
 from layers.models import FieldSpec, Layer
 
 DERIVED_TOLERANCE = 0.05
@@ -24,21 +25,32 @@ _DTYPES = {"int": "Int64", "float": "float64"}
 Issues = list[tuple[int, str, str]]
 
 
-def coerce_columns(raw: pd.DataFrame, mapping: Mapping[str, str], layer: Layer) -> tuple[pd.DataFrame, Issues]:
-    """Return the mapped columns renamed to their fields with typed values, and (row, column, problem)s."""
+def coerce_columns(
+    raw: pd.DataFrame, mapping: Mapping[str, str], layer: Layer, rules: Mapping[str, FieldRule] | None = None
+) -> tuple[pd.DataFrame, Issues]:
+    """Return the mapped columns renamed to their fields with typed values, and (row, column, problem)s.
+
+    A field's rule translates its values first (value mapping, date format, area unit); a constant rule
+    fills its field on every row.
+    """
     aliases = enum_aliases(layer)
+    rules = rules or {}
     out = pd.DataFrame(index=raw.index)
     problems: Issues = []
     for column, name in mapping.items():
-        spec = layer.field(name)
+        spec, rule = layer.field(name), rules.get(name)
         values: list[Any] = []
         for row, value in enumerate(raw[column].tolist()):
             try:
-                values.append(coerce_value(value, spec, aliases.get(name)))
+                given = translate(value, rule, spec) if rule is not None else value
+                values.append(coerce_value(given, spec, aliases.get(name)))
             except ValueProblem as exc:
                 values.append(None)
                 problems.append((row, column, str(exc)))
         out[name] = pd.Series(values, index=raw.index, dtype=object)
+    for name, rule in rules.items():
+        if rule.column is None:
+            out[name] = pd.Series([rule.value] * len(raw), index=raw.index, dtype=object)
     return out, problems
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from geo.complexity import ReadLimits
 from geo.types import CoordSys
 from geo.zipsafe import ZipLimits
+from layers.import_mapping import ImportMapping
 
 ImportMode = Literal["replace", "upsert"]
 ImportStatus = Literal["applied", "dry_run", "rejected"]
+OnInvalid = Literal["reject", "skip"]
 MAX_LISTED = 500
 """Most problems, repairs and ids listed in a report (the totals are always given)."""
 REMOVE_SHARE = 0.1
@@ -29,8 +32,9 @@ class ImportOptions:
     ----------
     mode : ``replace`` the layer (features absent from the file are removed) or ``upsert`` by id.
     dry_run : report what would change without writing.
-    mapping : source column -> layer field; a None field ignores the column. Other columns are matched
-        by field name or by the field's Chinese or English alias.
+    mapping : the mapping file's object (see :mod:`layers.import_mapping`): ``source column -> field``
+        (None ignores the column) or ``field -> rule`` (column, value mapping, date format, area unit or
+        a constant). Other columns are matched by field name or by the field's Chinese or English alias.
     coordsys : ``gcj02`` or ``bd09`` when lon/lat come from AMap/Tencent or Baidu; ``wgs84`` otherwise.
     source : the ``source`` recorded on every imported feature (default: the file name).
     encoding : text encoding of the attributes when the file does not say (shapefile .cpg, CSV sniffing).
@@ -40,13 +44,15 @@ class ImportOptions:
     repair : repair invalid geometries (``shapely.make_valid``) instead of rejecting them.
     today : the date of history entries for features without an update or completion date.
     allow_remove : how many stored features a ``replace`` may remove (default: ``REMOVE_SHARE`` of them).
+    on_invalid : ``reject`` the whole file when a row has a problem, or ``skip`` such rows (each listed
+        in the report with its reasons; a stored feature with a skipped row's id is left as it is).
     zip_limits : entry, member, ratio and size limits for zip archives.
     read_limits : most features, vertices per feature and vertices in all.
     """
 
     mode: ImportMode = "replace"
     dry_run: bool = False
-    mapping: Mapping[str, str | None] | None = None
+    mapping: Mapping[str, Any] | ImportMapping | None = None
     coordsys: CoordSys = "wgs84"
     source: str | None = None
     encoding: str | None = None
@@ -56,6 +62,7 @@ class ImportOptions:
     repair: bool = True
     today: date | None = None
     allow_remove: int | None = None
+    on_invalid: OnInvalid = "reject"
     zip_limits: ZipLimits = field(default_factory=ZipLimits)
     read_limits: ReadLimits = field(default_factory=ReadLimits)
 
@@ -83,6 +90,9 @@ class ImportReport(BaseModel):
     coordsys: str = "wgs84"
     encoding: str | None = None
     mapping: dict[str, str] = Field(default_factory=dict, description="source column -> layer field")
+    rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="field -> the mapping's rule (column, values, format, unit or value)"
+    )
     ignored_columns: list[str] = Field(default_factory=list)
     added: int = 0
     updated: int = 0
@@ -95,6 +105,8 @@ class ImportReport(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     problems: list[RowIssue] = Field(default_factory=list)
     problems_total: int = 0
+    skipped: list[RowIssue] = Field(default_factory=list, description="on_invalid=skip: the reasons rows were left out")
+    skipped_rows: int = Field(0, description="how many rows were left out")
     version_before: str | None = None
     version_after: str | None = None
 
@@ -102,6 +114,11 @@ class ImportReport(BaseModel):
         """Add problems, keeping at most ``MAX_LISTED`` listed."""
         self.problems_total += len(issues)
         self.problems.extend(issues[: max(0, MAX_LISTED - len(self.problems))])
+
+    def add_skipped(self, issues: list[RowIssue], rows: int) -> None:
+        """Add the problems of ``rows`` skipped rows, keeping at most ``MAX_LISTED`` listed."""
+        self.skipped_rows += rows
+        self.skipped.extend(issues[: max(0, MAX_LISTED - len(self.skipped))])
 
     def add_repairs(self, issues: list[RowIssue]) -> None:
         """Add repairs, keeping at most ``MAX_LISTED`` listed."""
@@ -116,7 +133,11 @@ class ImportReport(BaseModel):
             f"  added {self.added}, updated {self.updated}, unchanged {self.unchanged}, removed {self.removed}"
         )
         lines.append(f"  repairs {self.repairs_total}, history entries {self.history_entries}")
+        lines += [f"  skipped {self.skipped_rows} row(s)"] if self.skipped_rows else []
+        lines += [f"  mapping: {c} -> {f}" for c, f in self.mapping.items()]
+        lines += [f"  rule: {f} {json.dumps(r, ensure_ascii=False, default=str)}" for f, r in self.rules.items()]
         lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  repair: row {r.row} id {r.id} [{r.column}] {r.problem}" for r in self.repairs]
+        lines += [f"  skipped: row {p.row} id {p.id} [{p.column}] {p.problem}" for p in self.skipped]
         lines += [f"  problem: row {p.row} id {p.id} [{p.column}] {p.problem}" for p in self.problems]
         return "\n".join(lines)

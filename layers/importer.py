@@ -42,6 +42,7 @@ from layers.import_frame import (
     finish_frame,
 )
 from layers.import_geometry import dropped_dimensions, place_geometries, plan_area
+from layers.import_mapping import parse_mapping
 from layers.import_report import MAX_LISTED, REMOVE_SHARE, ImportOptions, ImportReport, RowIssue
 from layers.models import Layer
 from layers.progress import done_statuses, initial_status
@@ -78,13 +79,16 @@ def _issues(rows: list[tuple[int, str | None, str]], ids: pd.Series | None) -> l
 def _attributes(source: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, report: ImportReport) -> Any:
     """Return (typed attribute frame or None, the id source column, per-row problems)."""
     columns = [c for c in source.columns if c != source.geometry.name]
-    mapping, ignored, warnings, errors = resolve_mapping(columns, layer, options.mapping)
+    checked = parse_mapping(options.mapping, layer)
+    ruled = {name: rule.column for name, rule in checked.rules.items()}
+    mapping, ignored, warnings, errors = resolve_mapping(columns, layer, checked.columns, ruled)
     report.mapping, report.ignored_columns = mapping, ignored
+    report.rules = {name: rule.as_dict() for name, rule in checked.rules.items()}
     report.warnings += warnings
     if errors:
         report.add_problems([RowIssue(problem=e) for e in errors])
         return None, None, []
-    attrs, problems = coerce_columns(source, mapping, layer)
+    attrs, problems = coerce_columns(source, mapping, layer, checked.rules)
     id_column = next((c for c, f in mapping.items() if f == "id"), None)
     if id_column is None and options.mode == "upsert":
         report.add_problems([RowIssue(column="id", problem="an upsert needs an id column to match features by")])
@@ -128,11 +132,31 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
     rows = [(p.row, p.column, p.problem) for p in src.problems] + problems
     unread = {p.row for p in src.problems}
     rows += [(r, "geometry", p) for r, p in placed.problems if not (r in unread and p == "no geometry")]
-    report.add_problems(_issues(sorted(rows, key=lambda r: r[0]), attrs["id"]))
-    if report.problems_total:
+    skipped = _reject_or_skip(_issues(sorted(rows, key=lambda r: r[0]), attrs["id"]), len(attrs), options, report)
+    if skipped is None:
         return None
     frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(placed.geoms, index=attrs.index), crs=4326)
-    return frame, set(report.mapping.values()) | {"id"}, counties
+    keep = ~np.isin(np.arange(len(frame)), sorted(skipped))
+    kept_ids = {str(i) for i in attrs["id"].to_numpy()[~keep] if not is_missing(i)} - set(attrs["id"][keep])
+    provided = set(report.mapping.values()) | set(report.rules) | {"id"}
+    return frame[keep], provided, counties, kept_ids
+
+
+def _reject_or_skip(issues: list[RowIssue], rows: int, options: ImportOptions, report: ImportReport) -> Any:
+    """Return the 0-based rows to leave out (none when all is well), or None when the file is rejected.
+
+    With ``on_invalid="skip"`` rows with problems are listed as skipped and the others imported; problems
+    that concern the whole file, or a file whose every row has one, still reject it.
+    """
+    if options.on_invalid == "reject" or any(i.row is None for i in issues):
+        report.add_problems(issues)
+        return None if report.problems_total else set()
+    skipped = {i.row - 1 for i in issues if i.row is not None}
+    if skipped and len(skipped) == rows:
+        report.add_problems(issues + [RowIssue(problem="every row has a problem; nothing would be imported")])
+        return None
+    report.add_skipped(issues, len(skipped))
+    return skipped
 
 
 def _canon(value: Any) -> Any:
@@ -155,7 +179,9 @@ def _same(new: pd.Series, old: pd.Series, names: list[str]) -> bool:
     return all(_canon(new.get(n)) == _canon(old.get(n)) for n in names)
 
 
-def _diff(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, report: ImportReport) -> None:
+def _diff(
+    new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, report: ImportReport, kept: set[str]
+) -> None:
     stored = existing.set_index("id", drop=False)
     names = [n for n in layer.field_names if n != "id"]
     kinds: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "removed": []}
@@ -165,7 +191,7 @@ def _diff(new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, repor
         else:
             kinds["unchanged" if _same(row, stored.loc[row["id"]], names) else "updated"].append(row["id"])
     if report.mode == "replace":
-        kinds["removed"] = sorted(set(stored.index) - set(new["id"]))
+        kinds["removed"] = sorted(set(stored.index) - set(new["id"]) - kept)
     report.added, report.updated = len(kinds["added"]), len(kinds["updated"])
     report.unchanged, report.removed = len(kinds["unchanged"]), len(kinds["removed"])
     report.ids = {k: v[:MAX_LISTED] for k, v in kinds.items() if k != "unchanged"}
@@ -227,7 +253,7 @@ def _history(
 def _build(
     prepared: Any, existing: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, report: ImportReport
 ) -> Any:
-    frame, provided, counties = prepared
+    frame, provided, counties, kept_ids = prepared
     frame = carry_existing(frame, existing, provided, layer)
     if "is_demo" in layer.field_names:
         frame["is_demo"] = False
@@ -236,8 +262,10 @@ def _build(
     report.warnings += assign_counties(frame, counties, layer)
     report.warnings += derive_measures(frame, layer)
     new = finish_frame(frame, layer, initial_status(layer) if layer.statuses else None)
-    if options.mode == "upsert" and not existing.empty:
-        kept = existing[~existing["id"].isin(new["id"])]
+    if (options.mode == "upsert" or kept_ids) and not existing.empty:
+        # a skipped row leaves its stored feature as it is, in replace mode too
+        others = ~existing["id"].isin(new["id"])
+        kept = existing[others if options.mode == "upsert" else others & existing["id"].isin(kept_ids)]
         new_all = pd.concat([finish_frame(kept.copy(), layer, None), new], ignore_index=True)
         return new, gpd.GeoDataFrame(new_all, geometry="geometry", crs=4326)
     return new, new.reset_index(drop=True)
@@ -313,7 +341,7 @@ def _plan(
     version = store.version(layer.id) if layer.id in store.layers() else None
     existing = _existing(store, layer)
     new, final = _build(prepared, existing, layer, options, report)
-    _diff(new, existing, layer, report)
+    _diff(new, existing, layer, report, prepared[3])
     entries = _history(new, existing, layer, options, _last_reported(store, layer))
     report.history_entries = len(entries)
     return version, final, entries, _removal_refusal(report, len(existing), options)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -200,17 +201,26 @@ def _add_token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     revoke.add_argument("user", help="user name")
 
 
-def import_data(settings: Settings, args: argparse.Namespace) -> int:
-    """Import a data file into a layer and print the report (exit 1 when the file is rejected)."""
+def _mapping_file(path: str) -> Any:
+    """Return the mapping file's JSON; a file that is not JSON is a ``ValueError`` naming it."""
     import json
 
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"mapping file {path} is not valid JSON: {exc}") from None
+
+
+def import_data(settings: Settings, args: argparse.Namespace) -> int:
+    """Import a data file into a layer and print the report (exit 1 when the file is rejected)."""
     from geo.errors import GeoError
     from layers.errors import LayerError
+    from layers.import_mapping import parse_mapping
     from layers.importer import ImportOptions, import_file
 
     try:
-        mapping = json.loads(Path(args.mapping).read_text(encoding="utf-8-sig")) if args.mapping else None
         layer = load_catalogue().get(args.layer)
+        mapping = parse_mapping(_mapping_file(args.mapping), layer) if args.mapping else None
         options = ImportOptions(
             mode=args.mode,
             dry_run=args.dry_run,
@@ -222,6 +232,7 @@ def import_data(settings: Settings, args: argparse.Namespace) -> int:
             file_name=Path(args.file).name,
             author="cli",
             allow_remove=args.allow_remove,
+            on_invalid=args.on_invalid,
             zip_limits=settings.api.zip_limits,
             read_limits=settings.api.read_limits,
         )
@@ -238,7 +249,11 @@ def _add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     imp = sub.add_parser("import", help="import a real data file into a layer (replace or upsert)")
     imp.add_argument("layer", help="layer id, e.g. farmland")
     imp.add_argument("file", help="GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf or CSV (lon/lat or WKT)")
-    imp.add_argument("--mapping", help='JSON file {"source column": "layer field"}')
+    imp.add_argument(
+        "--mapping",
+        help='JSON file {"source column": "field"} or {"field": {"column": ..., "values"/"format"/"unit": ...}} '
+        'or {"field": {"value": ...}} (see README, Imports)',
+    )
     imp.add_argument("--coordsys", choices=("wgs84", "cgcs2000", "gcj02", "bd09"), default="wgs84")
     imp.add_argument("--mode", choices=("replace", "upsert"), default="replace")
     imp.add_argument("--dry-run", dest="dry_run", action="store_true", help="report what would change, write nothing")
@@ -251,6 +266,13 @@ def _add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         type=int,
         metavar="N",
         help="replace: allow removing up to N stored features (default: 10%% of them)",
+    )
+    imp.add_argument(
+        "--on-invalid",
+        dest="on_invalid",
+        choices=("reject", "skip"),
+        default="reject",
+        help="reject the whole file when a row has a problem (default), or skip such rows and list them",
     )
     imp.add_argument("--json", action="store_true", help="print the full report as JSON")
 

@@ -38,6 +38,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     layer_errors.InvalidProgressQuery: 400,
     layer_errors.InvalidProgressUpdate: 400,
     layer_errors.InvalidQueryParameter: 400,
+    layer_errors.InvalidMapping: 400,
     layer_errors.DataNotBuilt: 503,
     layer_errors.NotAuthenticated: 401,
     layer_errors.PermissionDenied: 403,

@@ -14,8 +14,10 @@ from starlette.datastructures import UploadFile
 
 from geo.errors import FileTooLarge, InvalidParameter
 from geo.types import CoordSys
-from layers.import_report import ImportMode, ImportOptions, ImportReport
+from layers.import_mapping import parse_mapping
+from layers.import_report import ImportMode, ImportOptions, ImportReport, OnInvalid
 from layers.importer import import_file
+from layers.models import Layer
 from layers.text import fields_problem
 from server import uploads
 from server.auth import PlannerDep
@@ -36,7 +38,11 @@ _FORM_FIELDS: dict[str, Any] = {
         "format": "binary",
         "description": "GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf, CSV",
     },
-    "mapping": {"type": "string", "description": 'JSON {"source column": "layer field"} (text or a .json file part)'},
+    "mapping": {
+        "type": "string",
+        "description": 'JSON {"source column": "field"} or {"field": {"column", "values", "format", "unit"} '
+        'or {"value"}} (text or a .json file part)',
+    },
     "mode": {"type": "string", "enum": list(get_args(ImportMode)), "default": "replace"},
     "dry_run": {"type": "boolean", "default": False, "description": "report what would change, write nothing"},
     "coordsys": {
@@ -48,6 +54,12 @@ _FORM_FIELDS: dict[str, Any] = {
     "source": {"type": "string", "description": "recorded as every feature's `source`"},
     "encoding": {"type": "string", "description": "attribute text encoding when the file does not declare it"},
     "layer": {"type": "string", "description": "layer or zip member to read when the file holds several"},
+    "on_invalid": {
+        "type": "string",
+        "enum": list(get_args(OnInvalid)),
+        "default": "reject",
+        "description": "reject the file when a row has a problem, or skip such rows (listed in `skipped`)",
+    },
     "allow_remove": {
         "type": "integer",
         "minimum": 0,
@@ -77,7 +89,7 @@ class Upload:
     path: Path
     name: str
     form: dict[str, str]
-    mapping: dict[str, str | None] | None
+    mapping: dict[str, Any] | None
 
 
 def _check_length(request: Request, limit: int) -> None:
@@ -100,7 +112,7 @@ async def _save(upload: UploadFile, directory: Path, limit: int) -> Path:
     return target
 
 
-async def _mapping(value: str | UploadFile | None) -> dict[str, str | None] | None:
+async def _mapping(value: str | UploadFile | None) -> dict[str, Any] | None:
     if value is None or value == "":
         return None
     text = (await value.read(_MAPPING_MAX)).decode("utf-8-sig") if isinstance(value, UploadFile) else value
@@ -108,8 +120,8 @@ async def _mapping(value: str | UploadFile | None) -> dict[str, str | None] | No
         parsed = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidParameter(f"mapping is not valid JSON: {exc}") from None
-    if not isinstance(parsed, dict) or not all(isinstance(v, str | None) for v in parsed.values()):
-        raise InvalidParameter('mapping must be a JSON object {"source column": "layer field" or null}')
+    if not isinstance(parsed, dict):
+        raise InvalidParameter('mapping must be a JSON object {"source column": "field"} or {"field": {...}}')
     return {str(k): v for k, v in parsed.items()}
 
 
@@ -147,19 +159,19 @@ def _check_text(upload: Upload) -> None:
     problem = fields_problem(upload.form)
     if problem is not None:
         raise InvalidParameter(problem)
-    problem = fields_problem({k: v for k, v in (upload.mapping or {}).items() if v is not None})
+    problem = fields_problem({k: v for k, v in (upload.mapping or {}).items() if isinstance(v, str)})
     if problem is not None:
         raise InvalidParameter(f"mapping: {problem}")
 
 
-def import_options(upload: Upload, api: ApiSettings, author: str) -> ImportOptions:
-    """Return the import options of a form, checking each value."""
+def import_options(upload: Upload, layer: Layer, api: ApiSettings, author: str) -> ImportOptions:
+    """Return the import options of a form, checking each value (the mapping against the layer)."""
     _check_text(upload)
     form = upload.form
     return ImportOptions(
         mode=_choice(form.get("mode"), get_args(ImportMode), "mode", "replace"),
         dry_run=form.get("dry_run", "").strip().lower() in _TRUE,
-        mapping=upload.mapping,
+        mapping=parse_mapping(upload.mapping, layer),
         coordsys=_choice(form.get("coordsys"), get_args(CoordSys), "coordsys", "wgs84"),
         source=form.get("source") or None,
         encoding=form.get("encoding") or None,
@@ -167,6 +179,7 @@ def import_options(upload: Upload, api: ApiSettings, author: str) -> ImportOptio
         file_name=upload.name,
         author=author,
         allow_remove=_count(form.get("allow_remove"), "allow_remove"),
+        on_invalid=_choice(form.get("on_invalid"), get_args(OnInvalid), "on_invalid", "reject"),
         zip_limits=api.zip_limits,
         read_limits=api.read_limits,
     )
@@ -185,6 +198,6 @@ async def import_collection(
     """Load a data file into the layer (replace or upsert by id), or report what would change (dry run)."""
     with uploads.workspace(settings.store.uploads, f"import-{layer.id}") as directory:
         upload = await receive_upload(request, settings.api, directory)
-        options = import_options(upload, settings.api, principal.user)
+        options = import_options(upload, layer, settings.api, principal.user)
         report = await run_in_threadpool(import_file, store, layer, upload.path, options)
     return JSONResponse(report.model_dump(mode="json"), status_code=422 if report.status == "rejected" else 200)

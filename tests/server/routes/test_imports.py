@@ -265,3 +265,54 @@ def test_unstorable_text_in_form_mapping_and_cells_is_refused(api, tokens, stati
     assert response.status_code == 422
     problem = response.json()["problems"][0]
     assert (problem["row"], problem["column"]) == (10, "name") and "NUL" in problem["problem"]
+
+
+def test_mapping_rules_in_the_form_translate_statuses(api, tokens, stations_csv):
+    words = {"planned": "PLAN", "in_progress": "BUILDING", "completed": "DONE"}
+    table = stations_csv.assign(STATE=stations_csv["status"].map(words)).drop(columns="status")
+    mapping = {"status": {"column": "STATE", "values": {v: k for k, v in words.items()}}}
+    data = csv_bytes(table)
+    response = post(api, "emergency-stations", data, tokens["planner"], mapping=json.dumps(mapping), mode="upsert")
+    assert response.status_code == 200, response.text
+    assert response.json()["rules"]["status"]["values"]["BUILDING"] == "in_progress"
+    served = {f["id"]: f["properties"]["status"] for f in items(api, "emergency-stations")}
+    assert served == dict(zip(stations_csv["id"], stations_csv["status"], strict=True))
+
+
+def test_malformed_mapping_rule_is_400_naming_the_field(api, tokens, stations_csv):
+    before = items(api, "emergency-stations")
+    mapping = json.dumps({"status": {"column": "STATE", "values": {"BUILDING": "under_way"}}})
+    response = post(api, "emergency-stations", csv_bytes(stations_csv), tokens["planner"], mapping=mapping)
+    assert response.status_code == 400 and response.json()["code"] == "InvalidMapping"
+    description = response.json()["description"]
+    assert "'status'" in description and "'under_way'" in description and "in_progress" in description
+    assert items(api, "emergency-stations") == before
+
+
+def test_cli_malformed_mapping_names_the_field(writable_gpkg, stations_csv, tmp_path, capsys):
+    from server.cli import main
+
+    path = tmp_path / "stations.csv"
+    path.write_bytes(csv_bytes(stations_csv))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"staff": {"column": "人数", "unit": "ha"}}), encoding="utf-8")
+    args = ["--data-dir", str(writable_gpkg.parent), "import", "emergency-stations", str(path)]
+    assert main([*args, "--mapping", str(mapping)]) == 2
+    error = capsys.readouterr().err
+    assert "mapping entry 'staff'" in error and "area fields" in error
+    mapping.write_text("{not json", encoding="utf-8")
+    assert main([*args, "--mapping", str(mapping)]) == 2
+    assert f"mapping file {mapping}" in capsys.readouterr().err
+
+
+def test_on_invalid_skip_in_the_form_imports_the_rows_inside_xiangtan(api, tokens, stations_csv):
+    stations_csv.loc[[0, 2], ["经度", "纬度"]] = [[121.47, 31.23], [116.4, 39.9]]
+    data = csv_bytes(stations_csv)
+    rejected = post(api, "emergency-stations", data, tokens["planner"], mode="upsert")
+    assert rejected.status_code == 422 and [p["row"] for p in rejected.json()["problems"]] == [1, 3]
+    response = post(api, "emergency-stations", data, tokens["planner"], mode="upsert", on_invalid="skip")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["skipped_rows"] == 2 and {s["row"] for s in report["skipped"]} == {1, 3}
+    assert report["updated"] + report["unchanged"] == len(stations_csv) - 2
+    assert post(api, "emergency-stations", data, tokens["planner"], on_invalid="maybe").status_code == 400
