@@ -23,6 +23,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import CRS84, CRSLike, as_crs, transform_geometry
+from geo.geometry_json import geometry_dicts, round_coordinates
 
 DEGREE_DECIMALS = 7
 """Decimals kept for degrees: 1e-7 degree is about 1 cm at Xiangtan's latitude."""
@@ -61,22 +62,6 @@ def decimals_for(crs: CRSLike) -> int:
     """
     parsed = as_crs(crs)
     return DEGREE_DECIMALS if parsed.is_geographic else METRE_DECIMALS
-
-
-def round_coordinates(geoms: np.ndarray, decimals: int) -> np.ndarray:
-    """Return the geometries with every coordinate rounded to ``decimals``, vertex for vertex.
-
-    Not ``shapely.set_precision``: that snaps to a grid and rebuilds the topology (vertices merge,
-    slivers collapse, rings can vanish). ``np.round`` divides the rounded integer by a power of ten,
-    so each value is the double nearest a ``decimals``-decimal number, whose shortest text has at
-    most ``decimals`` decimals (see :func:`geometry_dicts`).
-
-    Examples
-    --------
-    >>> round_coordinates(np.array([shapely.Point(112.84599300000001, 27.51765249)]), 7)[0].coords[0]
-    (112.845993, 27.5176525)
-    """
-    return np.asarray(shapely.transform(geoms, lambda coords: np.round(coords, decimals)), dtype=object)
 
 
 def swap_xy(geom: Any) -> Any:
@@ -245,29 +230,6 @@ def property_values(series: pd.Series) -> list[Any]:
     if all(v is None or type(v) is str for v in out):
         return out
     return [json_value(v) for v in out]
-
-
-def geometry_dicts(geoms: np.ndarray) -> list[dict[str, Any] | None]:
-    """Return GeoJSON geometry objects for an array of geometries (None for missing or empty ones).
-
-    GEOS writes the GeoJSON text of the whole array (several times faster than building coordinate
-    lists in Python), but with 17 significant digits: ``112.845993`` comes out as ``112.84599300000001``.
-    Parsing it back gives the same doubles, which ``orjson``/``json`` then write in their shortest
-    round-trip form, so rounded coordinates (see :func:`round_coordinates`) keep their few decimals.
-
-    Examples
-    --------
-    >>> dumps(geometry_dicts(np.array([shapely.Point(112.845993, 27.517652), None])))
-    b'[{"type":"Point","coordinates":[112.845993,27.517652]},null]'
-    """
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    out: list[dict[str, Any] | None] = [None] * len(geoms)
-    if present.any():
-        texts = shapely.to_geojson(geoms[present])
-        parsed = orjson.loads("[" + ",".join(texts) + "]")  # one parse for the page, not one per geometry
-        for i, geometry in zip(np.flatnonzero(present), parsed, strict=True):
-            out[i] = geometry
-    return out
 
 
 def bbox_of(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
