@@ -2,7 +2,8 @@
 
 :func:`features` gives CCW exteriors, fixed precision and any output CRS in its axis order;
 :func:`encode_features` and :func:`dumps` are the writer underneath, shared with ``geo.writers.text``:
-one rule for missing values (NaN, NA, NaT and inf become ``null``) and one JSON serialiser.
+one rule for missing values (NaN, NA, NaT and inf become ``null``), one for coordinate text (at most
+:func:`decimals_for` the CRS, shortest round-trip form) and one JSON serialiser.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import CRS84, CRSLike, as_crs, transform_geometry
+from geo.geometry_json import geometry_dicts, round_coordinates
 
-DEGREE_DECIMALS = 6
-"""Decimals kept for degrees: 1e-6 degree is about 0.1 m at Xiangtan's latitude."""
+DEGREE_DECIMALS = 7
+"""Decimals kept for degrees: 1e-7 degree is about 1 cm at Xiangtan's latitude."""
 
-METRE_DECIMALS = 2
-"""Decimals kept for projected coordinates in metres (1 cm)."""
+METRE_DECIMALS = 3
+"""Decimals kept for projected coordinates in metres (1 mm)."""
 
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -48,7 +50,16 @@ def is_north_first(crs: CRSLike) -> bool:
 
 
 def decimals_for(crs: CRSLike) -> int:
-    """Return the coordinate precision for a CRS: 6 decimals for degrees, 2 for metres."""
+    """Return the decimals written for a CRS's coordinates: 7 for degrees (about 1 cm), 3 for metres (1 mm).
+
+    Geographic CRSs (CRS84, EPSG:4326, EPSG:4490) are in degrees; the projected ones planmap writes
+    (Gauss-Krüger EPSG:4546/4547, Web Mercator EPSG:3857) are in metres, where millimetres are plenty.
+
+    Examples
+    --------
+    >>> decimals_for("OGC:CRS84"), decimals_for("EPSG:4490"), decimals_for("EPSG:4547"), decimals_for(3857)
+    (7, 7, 3, 3)
+    """
     parsed = as_crs(crs)
     return DEGREE_DECIMALS if parsed.is_geographic else METRE_DECIMALS
 
@@ -92,8 +103,7 @@ def prepare_geometries(
     arr = shapely.orient_polygons(arr, exterior_cw=False)
     if authority_axes and is_north_first(target):
         arr = swap_xy(arr)
-    decimals = decimals_for(target)
-    return np.asarray(shapely.transform(arr, lambda coords: np.round(coords, decimals)), dtype=object)
+    return round_coordinates(arr, decimals_for(target))
 
 
 def json_value(value: Any) -> Any:
@@ -131,7 +141,6 @@ def features(
     id_column: str = "id",
     properties: Iterable[str] | None = None,
     authority_axes: bool = True,
-    raw_geometry: bool = False,
 ) -> list[dict[str, Any]]:
     """Encode a CRS84 GeoDataFrame as a list of GeoJSON Feature objects (no ``crs`` member).
 
@@ -142,8 +151,6 @@ def features(
     id_column : the column used as each feature's ``id`` (it is not repeated in ``properties``).
     properties : the columns to put into ``properties``; all but id and geometry when None.
     authority_axes : see :func:`prepare_geometries`.
-    raw_geometry : give geometries as ``orjson.Fragment`` (GEOS's GeoJSON text, written out by
-        ``orjson.dumps`` as is) instead of dicts: for responses that are only serialised.
 
     Examples
     --------
@@ -155,7 +162,7 @@ def features(
     names = [c for c in (properties if properties is not None else frame.columns) if c in frame.columns]
     names = [c for c in names if c not in (id_column, frame.geometry.name)]
     geoms = prepare_geometries(frame.geometry.array, crs, authority_axes=authority_axes)
-    return encode_features(frame, geoms, id_column=id_column, properties=names, raw_geometry=raw_geometry)
+    return encode_features(frame, geoms, id_column=id_column, properties=names)
 
 
 def encode_features(
@@ -164,12 +171,12 @@ def encode_features(
     *,
     id_column: str | None = "id",
     properties: Sequence[str] = (),
-    raw_geometry: bool = False,
 ) -> list[dict[str, Any]]:
     """Return GeoJSON Feature objects for the rows of ``frame`` and their ready-to-write geometries.
 
-    Nothing is reprojected, reoriented or rounded here (see :func:`prepare_geometries`); missing values
-    become None (see :func:`property_values`), and missing or empty geometries ``null``.
+    Nothing is reprojected, reoriented or rounded here (see :func:`prepare_geometries` and
+    :func:`round_coordinates`); missing values become None (see :func:`property_values`), and missing
+    or empty geometries ``null``.
 
     Parameters
     ----------
@@ -177,19 +184,18 @@ def encode_features(
     geoms : one shapely geometry (or None) per row, as they are to be written.
     id_column : the column holding each feature's ``id``; None (or a column the frame lacks) gives ``null`` ids.
     properties : the columns written into ``properties``, in order (the id column too, if listed).
-    raw_geometry : geometries as ``orjson.Fragment`` text (for :func:`dumps`) instead of dicts.
 
     Examples
     --------
     >>> frame = pd.DataFrame({"id": ["a"], "n": [float("nan")]})
-    >>> dumps(encode_features(frame, np.array([shapely.Point(1, 2)]), properties=["id", "n"], raw_geometry=True))
+    >>> dumps(encode_features(frame, np.array([shapely.Point(1, 2)]), properties=["id", "n"]))
     b'[{"type":"Feature","id":"a","geometry":{"type":"Point","coordinates":[1.0,2.0]},"properties":{"id":"a","n":null}}]'
     """
     ids = property_values(frame[id_column]) if id_column in frame.columns else [None] * len(frame)
     keys = [str(n) for n in properties]
     columns = [property_values(frame[n]) for n in properties]
     rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)] if keys else None
-    shapes = geometry_texts(geoms) if raw_geometry else geometry_dicts(geoms)
+    shapes = geometry_dicts(geoms)
     return [
         {"type": "Feature", "id": fid, "geometry": geom, "properties": rows[i] if rows else {}}
         for i, (fid, geom) in enumerate(zip(ids, shapes, strict=True))
@@ -199,8 +205,8 @@ def encode_features(
 def dumps(content: Any) -> bytes:
     """Serialise to compact UTF-8 JSON with orjson: NaN and inf become null (JSON has neither).
 
-    Types orjson does not know (pandas NA, Timestamps, dates inside dicts) go through :func:`json_value`;
-    ``orjson.Fragment`` values (see :func:`geometry_texts`) are written as they are.
+    Types orjson does not know (pandas NA, Timestamps, dates inside dicts) go through :func:`json_value`.
+    Floats are written in their shortest round-trip form.
 
     Examples
     --------
@@ -226,30 +232,8 @@ def property_values(series: pd.Series) -> list[Any]:
     return [json_value(v) for v in out]
 
 
-def _geojson_texts(geoms: np.ndarray) -> np.ndarray:
-    """Return each geometry's GeoJSON text (None for missing or empty ones), written by GEOS for the whole array.
-
-    GEOS writes shortest round-trip numbers, several times faster than building coordinate lists in Python.
-    """
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    texts = np.full(len(geoms), None, dtype=object)
-    if present.any():
-        texts[present] = shapely.to_geojson(geoms[present])
-    return texts
-
-
-def geometry_texts(geoms: np.ndarray) -> list[orjson.Fragment | None]:
-    """Return GeoJSON geometries as ``orjson.Fragment`` (written out by ``orjson.dumps`` as they are)."""
-    return [None if t is None else orjson.Fragment(t) for t in _geojson_texts(geoms)]
-
-
-def geometry_dicts(geoms: np.ndarray) -> list[dict[str, Any] | None]:
-    """Return GeoJSON geometry objects for an array of geometries (None for missing or empty ones)."""
-    return [None if t is None else orjson.loads(t) for t in _geojson_texts(geoms)]
-
-
 def bbox_of(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
-    """Return the CRS84 bounds of a frame rounded outward to 6 decimals, or None when it is empty."""
+    """Return the CRS84 bounds of a frame rounded outward to ``DEGREE_DECIMALS``, or None when it is empty."""
     if frame.empty or frame.geometry.is_empty.all():
         return None
     minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
@@ -301,6 +285,7 @@ __all__ = [
     "json_value",
     "prepare_geometries",
     "property_values",
+    "round_coordinates",
     "svg_figure",
     "swap_xy",
 ]

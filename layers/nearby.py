@@ -10,6 +10,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo.crs import to_wgs84
+from geo.geojson import DEGREE_DECIMALS
 from geo.storage.base import FeatureStore
 from geo.types import CoordSys
 from layers.errors import InvalidQueryParameter
@@ -69,8 +70,8 @@ class NearbyResult(BaseModel):
         },
     )
 
-    lon: float = Field(description="The query point in WGS84 (converted from the input coordinate system)")
-    lat: float = Field(description="The query point in WGS84")
+    lon: float = Field(description="The query point in WGS84 (converted from the input coordinate system), 7 decimals")
+    lat: float = Field(description="The query point in WGS84, 7 decimals")
     input: dict[str, float | str] = Field(description="The point as given, with its coordinate system")
     radius_m: float = Field(description="Search radius in metres")
     layers: list[str] = Field(description="Layers searched")
@@ -176,8 +177,8 @@ def find_nearby(
     if href_template:
         found = [p.model_copy(update={"href": href_template.format(layer=p.layer, id=p.id)}) for p in found]
     return NearbyResult(
-        lon=wlon,
-        lat=wlat,
+        lon=round(wlon, DEGREE_DECIMALS),
+        lat=round(wlat, DEGREE_DECIMALS),
         input={"lon": lon, "lat": lat, "coordsys": coordsys},
         radius_m=radius_m,
         layers=[layer.id for layer in layers],

@@ -9,9 +9,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 import geopandas as gpd
-from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from geo import geojson
 from geo.storage.base import FeatureStore, Filter
 from geo.types import BBox
 from layers import progress_sql
@@ -115,12 +115,15 @@ def counties_geojson(
     Each feature's properties: ``done``, ``done_weighted``, ``planned``, ``target_share_pct`` (done as a
     percent of the citywide target: the county's contribution), ``pct_planned`` (done / the county's
     planned value), ``features``, ``by_status`` and one flat ``features_<status>`` count per status,
-    ready to colour a choropleth by.
+    ready to colour a choropleth by. Geometries are CRS84 as the API writes them (see
+    :func:`geo.geojson.prepare_geometries`).
     """
     rows = {row.scope: row for row in county_progress(store, layer, as_of, where).counties}
+    counties = read_counties(store)
+    counties = counties[counties["id"].isin(list(rows))]
+    geometries = geojson.geometry_dicts(geojson.prepare_geometries(counties.geometry.array))
     features = [
-        {"type": "Feature", "id": code, "geometry": mapping(geom), "properties": _properties(layer, rows[code])}
-        for code, geom in read_counties(store)[["id", "geometry"]].itertuples(index=False)
-        if code in rows
+        {"type": "Feature", "id": code, "geometry": geometry, "properties": _properties(layer, rows[code])}
+        for code, geometry in zip(counties["id"], geometries, strict=True)
     ]
     return {"type": "FeatureCollection", "layer": layer.id, "features": features}

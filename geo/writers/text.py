@@ -37,11 +37,11 @@ def crs_member(schema: ExportSchema) -> dict[str, Any] | None:
     return {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}}
 
 
-def _features(frame: gpd.GeoDataFrame, id_column: str | None) -> bytes:
-    """Encode a conformed page as it stands (CRS, axes and precision were settled by the schema)."""
+def _features(frame: gpd.GeoDataFrame, decimals: int, id_column: str | None) -> bytes:
+    """Encode a conformed page (CRS and axes settled by the schema), coordinates rounded to ``decimals``."""
     names = [c for c in frame.columns if c != frame.geometry.name]
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    feats = geojson.encode_features(frame, geoms, id_column=id_column, properties=names, raw_geometry=True)
+    geoms = geojson.round_coordinates(np.asarray(frame.geometry.array, dtype=object), decimals)
+    feats = geojson.encode_features(frame, geoms, id_column=id_column, properties=names)
     return b",\n".join(geojson.dumps(feature) for feature in feats)
 
 
@@ -51,6 +51,8 @@ def geojson_chunks(
     """Return a GeoJSON FeatureCollection as an iterator of UTF-8 chunks, one per page of features.
 
     The header is built (and its CRS checked) at once, so errors surface before the first byte.
+    Coordinates are written like the API's: at most 7 decimals in degrees, 3 in metres
+    (see :func:`geo.geojson.decimals_for`), in their shortest form.
 
     Parameters
     ----------
@@ -62,16 +64,19 @@ def geojson_chunks(
     member = crs_member(schema)
     if member is not None:
         head["crs"] = member
-    return _geojson_stream(frames, geojson.dumps(head)[:-1] + b',"features":[\n', id_column)
+    decimals = geojson.decimals_for(schema.crs)
+    return _geojson_stream(frames, geojson.dumps(head)[:-1] + b',"features":[\n', decimals, id_column)
 
 
-def _geojson_stream(frames: Iterable[gpd.GeoDataFrame], head: bytes, id_column: str | None) -> Iterator[bytes]:
+def _geojson_stream(
+    frames: Iterable[gpd.GeoDataFrame], head: bytes, decimals: int, id_column: str | None
+) -> Iterator[bytes]:
     yield head
     first = True
     for frame in frames:
         if frame.empty:
             continue
-        yield (b",\n" if not first else b"") + _features(frame, id_column)
+        yield (b",\n" if not first else b"") + _features(frame, decimals, id_column)
         first = False
     yield b"\n]}\n"
 

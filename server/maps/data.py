@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import geopandas as gpd
 
+from geo import geojson
 from geo.crs import CoordSys, convert_frame
 from geo.storage.base import FeatureStore, Filter
 from geo.types import BBox
@@ -84,11 +85,14 @@ def layer_frame(store: FeatureStore, layer: Layer, query: MapQuery) -> gpd.GeoDa
 
 
 def to_geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
-    """Return a GeoJSON FeatureCollection (NaN as null, Chinese text kept)."""
-    if frame.empty:
-        return {"type": "FeatureCollection", "features": []}
-    data: dict[str, Any] = json.loads(frame.to_json(na="null", drop_id=True))
-    return data
+    """Return a GeoJSON FeatureCollection of a lon/lat frame (any datum), written as the API writes features.
+
+    Every column but the geometry goes into ``properties`` (``id`` too: the map scripts read it there);
+    missing values are null and coordinates keep ``DEGREE_DECIMALS`` (see :func:`geo.geojson.round_coordinates`).
+    """
+    names = [c for c in frame.columns if c != frame.geometry.name]
+    geoms = geojson.round_coordinates(np.asarray(frame.geometry.array, dtype=object), geojson.DEGREE_DECIMALS)
+    return {"type": "FeatureCollection", "features": geojson.encode_features(frame, geoms, properties=names)}
 
 
 def popup_fields(layer: Layer, lang: Lang) -> list[dict[str, str]]:

@@ -104,7 +104,7 @@ def _items_response(
     page = read_items(store, layer, params.to_request(query, limit))
     fmt = choose_format(request, params.f, OutputFormat.geojson)
     media = MediaType.html if fmt == OutputFormat.html else MediaType.geojson
-    features = geojson.features(page.frame, out_crs, properties=page.properties, raw_geometry=fmt != OutputFormat.html)
+    features = geojson.features(page.frame, out_crs, properties=page.properties)
     doc = {
         "type": "FeatureCollection",
         "numberMatched": page.matched,

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
+import numpy as np
 import orjson
 import pandas as pd
 import pytest
 
 import geopandas as gpd
 import pyproj
-from shapely.geometry import MultiPolygon, Point, Polygon, shape
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, shape
 
 from geo.bbox import parse_bbox
 from geo.errors import InvalidBBox
-from geo.geojson import features, is_north_first, prepare_geometries
+from geo.geojson import (
+    dumps,
+    features,
+    geometry_dicts,
+    is_north_first,
+    prepare_geometries,
+    round_coordinates,
+)
 
 CW_WITH_HOLE = Polygon(
     [(112.90, 27.80), (112.90, 27.81), (112.91, 27.81), (112.91, 27.80)],
@@ -38,11 +47,11 @@ def test_features_are_rfc7946(frame):
     poly = shape(out[0]["geometry"]).geoms[0]
     assert poly.exterior.is_ccw and not poly.interiors[0].is_ccw
     assert out[0]["properties"] == {"name": "湘潭", "area": 1.5} and out[1]["properties"]["area"] is None
-    assert out[1]["geometry"]["coordinates"] == [112.523457, 27.912346]
+    assert out[1]["geometry"]["coordinates"] == [112.5234568, 27.9123457]
     assert out[0]["id"] == "a" and "crs" not in out[0]
 
 
-def test_raw_geometries_serialise_like_dicts(frame):
+def test_property_types_are_written_as_json(frame):
     typed = frame.assign(
         count=pd.array([3, None], dtype="Int64"),
         done=pd.array([True, None], dtype="boolean"),
@@ -50,9 +59,7 @@ def test_raw_geometries_serialise_like_dicts(frame):
         extra=[{"月": [1, 2]}, None],
         code=[float("inf"), 2.0],
     )
-    parsed = features(typed, "EPSG:4547")
-    raw = features(typed, "EPSG:4547", raw_geometry=True)
-    assert orjson.loads(orjson.dumps(raw)) == parsed
+    parsed = orjson.loads(dumps(features(typed, "EPSG:4547")))
     assert parsed[0]["properties"] | {"name": None} == {
         "name": None,
         "area": 1.5,
@@ -63,13 +70,37 @@ def test_raw_geometries_serialise_like_dicts(frame):
         "code": None,
     }
     assert [parsed[1]["properties"][k] for k in ("count", "done", "when", "extra", "code")] == [None] * 4 + [2.0]
-    assert features(typed.iloc[:0], raw_geometry=True) == []
+    assert features(typed.iloc[:0]) == []
 
 
-def test_projected_output_in_authority_order_rounded_to_cm(frame):
+@pytest.mark.parametrize(("crs", "most"), [("OGC:CRS84", 7), ("EPSG:4490", 7), ("EPSG:4547", 3), ("EPSG:3857", 3)])
+def test_coordinates_are_written_short(crs, most):
+    # 112.845993 is printed 112.84599300000001 by GEOS's GeoJSON writer (17 significant digits)
+    frame = gpd.GeoDataFrame(
+        {"id": ["a", "b"]},
+        geometry=[Point(112.845993, 27.517652), LineString([(112.84599300000001, 27.517651999999998), (112.9, 27.6)])],
+        crs="OGC:CRS84",
+    )
+    text = dumps(features(frame, crs))
+    literals = re.findall(rb"-?\d+\.(\d+)", text.split(b'"coordinates":', 1)[1])
+    assert literals and max(len(d) for d in literals) <= most, text
+    if most == 7:
+        assert b"112.845993" in text and b"27.517652" in text and b"00000" not in text
+
+
+def test_round_coordinates_keeps_every_vertex():
+    # two vertices 1e-8 apart: set_precision would merge them, rounding coordinates keeps both
+    line = LineString([(112.1, 27.1), (112.10000001, 27.1), (112.2, 27.2)])
+    out = round_coordinates(np.array([line, None], dtype=object), 7)
+    assert out[1] is None
+    assert [tuple(c) for c in out[0].coords] == [(112.1, 27.1), (112.1, 27.1), (112.2, 27.2)]
+    assert geometry_dicts(np.array([Point(), None, out[0]], dtype=object))[:2] == [None, None]
+
+
+def test_projected_output_in_authority_order_rounded_to_mm(frame):
     out = features(frame, "EPSG:4547", properties=["name"])
     north, east = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4547").transform(112.52345678, 27.91234567)
-    assert out[1]["geometry"]["coordinates"] == [round(north, 2), round(east, 2)]
+    assert out[1]["geometry"]["coordinates"] == [round(north, 3), round(east, 3)]
     assert out[1]["properties"] == {"name": "韶山"}
     xy = prepare_geometries([Point(112.5, 27.9)], "EPSG:3857")[0]
     assert xy.x > 1.2e7 and xy.y < 4e6  # Web Mercator stays (easting, northing)
@@ -108,13 +139,13 @@ def test_export_writer_and_api_share_one_encoding(frame):
     data = b"".join(geojson_chunks([typed], schema))
     assert b"NaN" not in data and b"Infinity" not in data and "湘潭".encode() in data
     exported = orjson.loads(data)["features"]
-    api = features(typed, raw_geometry=False)
+    api = features(typed)
     assert [f["id"] for f in exported] == ["a", "b"]
     for out, ref in zip(exported, api, strict=True):
         assert out["properties"] == {"id": ref["id"], **ref["properties"]}
     assert exported[0]["properties"]["extra"] == {"月": [1, 2], "x": None}
     assert exported[0]["properties"]["code"] is None and exported[1]["properties"]["when"] is None
     assert exported[1]["geometry"] is None and api[1]["geometry"] is None
-    # The export writes geometries as stored (no RFC 7946 rounding): the file keeps full precision.
-    assert shape(exported[0]["geometry"]).equals_exact(typed.geometry[0], 0)
+    # The export rounds like the API (7 decimals of a degree) but keeps the stored ring order.
+    assert shape(exported[0]["geometry"]).equals_exact(typed.geometry[0], 0.71e-7)
     assert data.endswith(b"\n]}\n") and data.count(b'{"type":"Feature"') == 2

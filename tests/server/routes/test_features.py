@@ -131,7 +131,7 @@ def test_every_collection_is_valid_rfc7946_geojson(client, registry, store):
             for polygon in getattr(geom, "geoms", [geom]):
                 if polygon.geom_type == "Polygon":
                     assert polygon.exterior.is_ccw and not any(r.is_ccw for r in polygon.interiors)
-            assert all(len(repr(v).split(".")[-1]) <= 6 for p in positions(feature["geometry"]) for v in p)
+            assert all(len(repr(v).split(".")[-1]) <= 7 for p in positions(feature["geometry"]) for v in p)
 
 
 def test_paging_walks_every_feature_exactly_once(client, store):
