@@ -26,7 +26,7 @@ from geo.storage.gpkg.functions import register_functions
 from geo.storage.schema import migrate as schema
 from geo.storage.values import Health
 
-BUSY_TIMEOUT_S = 4.0
+BUSY_TIMEOUT_S = 3.0
 """How long a write waits for a lock held by another writer (another worker, QGIS) before answering busy."""
 MIN_FREE_BYTES = 1 << 20
 """Free disk space below which the store reports itself not writable."""
