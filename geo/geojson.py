@@ -19,7 +19,6 @@ import pandas as pd
 
 import geopandas as gpd
 import shapely
-from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import CRS84, CRSLike, as_crs, transform_geometry
@@ -125,13 +124,6 @@ def json_value(value: Any) -> Any:
     if pd.api.types.is_scalar(value) and pd.isna(value):
         return None
     return value
-
-
-def geometry_dict(geom: BaseGeometry | None) -> dict[str, Any] | None:
-    """Return the GeoJSON geometry object of a shapely geometry (None for missing or empty)."""
-    if geom is None or geom.is_empty:
-        return None
-    return dict(mapping(geom))
 
 
 def features(
@@ -279,7 +271,6 @@ __all__ = [
     "dumps",
     "encode_features",
     "features",
-    "geometry_dict",
     "geometry_dicts",
     "is_north_first",
     "json_value",
