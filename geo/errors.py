@@ -83,3 +83,11 @@ class StoreBusy(StoreUnavailable):
 
 class FileTooComplex(GeoError):
     """Data file has more features or vertices than an import accepts."""
+
+
+class RecordExists(GeoError):
+    """A document with this key exists already."""
+
+
+class UnknownRecord(GeoError):
+    """Document not found."""

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from layers.models import Layer
 
+INVESTMENT_DONE = "investment_done_wan"
+"""The attribute (and report field) holding a project's cumulative investment completed, in 万元."""
+
 _EXAMPLE: dict[str, Any] = {
     "layer": "farmland",
     "title_zh": "高标准农田建设",

@@ -22,7 +22,9 @@ from geo.storage.values import (
     Health,
     HistoryEntry,
     MvtTile,
+    RecordRevision,
     SortKey,
+    StoredRecord,
     StoredToken,
     WriteMode,
     page_total,
@@ -38,6 +40,8 @@ __all__ = [
     "HistoryEntry",
     "MvtTile",
     "SortKey",
+    "RecordRevision",
+    "StoredRecord",
     "StoredToken",
     "WriteMode",
     "check_layer_version",
@@ -306,3 +310,31 @@ class FeatureStore(ABC):
     @abstractmethod
     def token_by_hash(self, sha256: str) -> StoredToken | None:
         """Return the live access token with this hex SHA-256, or None."""
+
+    @abstractmethod
+    def record(self, kind: str, key: str) -> StoredRecord | None:
+        """Return the live document ``kind``/``key`` (e.g. ``plan``/``2025``), or None."""
+
+    @abstractmethod
+    def records(self, kind: str) -> list[StoredRecord]:
+        """Return the live documents of ``kind``, by key."""
+
+    @abstractmethod
+    def put_record(
+        self, kind: str, key: str, doc: Mapping[str, Any], *, expected_version: int | None, author: str
+    ) -> StoredRecord:
+        """Create a document (``expected_version`` None) or change the one at ``expected_version``, with its revision.
+
+        Raises ``RecordExists`` (create of a key that exists), ``UnknownRecord`` or ``StaleVersion``.
+        """
+
+    @abstractmethod
+    def delete_record(self, kind: str, key: str, *, expected_version: int, author: str) -> None:
+        """Delete the document at ``expected_version``; its revisions stay.
+
+        Raises ``UnknownRecord`` or ``StaleVersion``.
+        """
+
+    @abstractmethod
+    def record_revisions(self, kind: str, key: str | None = None) -> list[RecordRevision]:
+        """Return every revision of a document (of every document of ``kind`` when ``key`` is None), oldest first."""

@@ -185,6 +185,32 @@ class StoredToken:
         return cls(sha256, user, role, tuple(c for c in counties.split(",") if c), created_at, revoked_at)
 
 
+@dataclass(frozen=True)
+class StoredRecord:
+    """A document edited in planmap (e.g. a plan): its kind, key, version and JSON content."""
+
+    kind: str
+    key: str
+    version: int
+    doc: Mapping[str, Any]
+    updated_at: str = ""
+    updated_by: str = ""
+
+
+@dataclass(frozen=True)
+class RecordRevision:
+    """One version a document had: ``action`` is ``create``, ``update`` or ``delete`` (``doc`` None)."""
+
+    seq: int
+    kind: str
+    key: str
+    version: int
+    action: str
+    doc: Mapping[str, Any] | None
+    author: str
+    recorded_at: str
+
+
 def page_total(returned: int, limit: int, offset: int) -> int | None:
     """Return the number of matches implied by a page, or None when only a count can tell.
 

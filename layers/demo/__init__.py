@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ from geo.storage.base import FeatureStore, HistoryEntry
 from layers.boundaries import SOURCE as BOUNDARY_SOURCE
 from layers.demo import communities, farmland, logistics, reservoirs, small_projects, transport, water_sections
 from layers.demo.context import GK_REASON, DemoContext
-from layers.demo.frames import make_frame
+from layers.demo.frames import PLAN_YEAR, annual_plan, investment_done, make_frame
 from layers.demo.result import LayerData
 from layers.models import Layer
+from layers.progress_model import INVESTMENT_DONE
 from layers.registry import LayerRegistry
 
 BUILDER_VERSION = "1.0"
@@ -62,6 +64,26 @@ def _counties(ctx: DemoContext, layer: Layer) -> LayerData:
     return LayerData(make_frame(layer, records, list(frame.geometry)))
 
 
+def _with_investment(data: LayerData) -> LayerData:
+    """Add the cumulative investment completed to each report and the annual plan to each project."""
+    frame = data.frame
+    if "investment_wan" not in frame.columns:
+        return data
+    totals = frame.set_index("id")["investment_wan"].to_dict()
+    history, before = [], dict.fromkeys(totals, 0.0)
+    for entry in data.history:
+        done = investment_done(totals.get(entry.feature_id), entry.percent)
+        extra = {} if done is None else {INVESTMENT_DONE: done}
+        history.append(dataclasses.replace(entry, data={**(entry.data or {}), **extra} or None))
+        if done is not None and entry.date.year < PLAN_YEAR:
+            before[entry.feature_id] = done
+    frame = frame.copy()
+    frame["investment_plan_wan"] = [
+        annual_plan(totals[fid], before[fid], years) for fid, years in zip(frame["id"], frame["plan_years"], strict=True)
+    ]
+    return LayerData(frame, history)
+
+
 def generate(
     registry: LayerRegistry, *, seed: int = 2025, boundaries: gpd.GeoDataFrame | None = None
 ) -> dict[str, LayerData]:
@@ -83,7 +105,9 @@ def generate(
     """
     ctx = DemoContext.create(seed, boundaries)
     out = {COUNTIES_LAYER: _counties(ctx, registry.get(COUNTIES_LAYER))}
-    out.update({layer_id: build(ctx, registry.get(layer_id)) for layer_id, build in BUILDERS.items()})
+    out.update(
+        {layer_id: _with_investment(build(ctx, registry.get(layer_id))) for layer_id, build in BUILDERS.items()}
+    )
     unknown = [layer.id for layer in registry if layer.id not in out]
     if unknown:
         raise KeyError(f"no demo generator for catalogue layers {unknown}")

@@ -211,12 +211,13 @@ def _pg_shape(schema: str) -> dict:
         ).fetchall()
         indexes = conn.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename LIKE 'planmap_%%' "
-            "AND tablename NOT IN ('planmap_tokens', 'planmap_alembic_version', 'planmap_migrations') ORDER BY 1",
+            "AND tablename IN ('planmap_history', 'planmap_versions', 'planmap_meta') ORDER BY 1",
             [schema],
         ).fetchall()
         triggers = conn.execute(
             "SELECT tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND NOT t.tgisinternal ORDER BY 1",
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND NOT t.tgisinternal "
+            "AND c.relname IN ('planmap_history', 'planmap_versions', 'planmap_meta') ORDER BY 1",
             [schema],
         ).fetchall()
     text = repr((columns, indexes, triggers))
@@ -227,8 +228,8 @@ def _version_num(conn: sqlite3.Connection | psycopg.Connection, table: str) -> l
     return [r[0] for r in conn.execute(f"SELECT version_num FROM {table}").fetchall()]
 
 
-def test_head_is_the_tokens_revision():
-    assert head() == "0002"
+def test_head_is_the_records_revision():
+    assert head() == "0003"
 
 
 def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
@@ -244,9 +245,10 @@ def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
         store.append_history([HistoryEntry("parcels", "c", dt.date(2025, 6, 1), "completed", 100.0)])
         assert store.history()["seq"].iloc[-1] == 5
     shape = _gpkg_shape(path)
-    assert shape == {**old_shape, "contents": sorted([*old_shape["contents"], ("planmap_tokens", "attributes")])}
+    added = [("planmap_record_revisions", "attributes"), ("planmap_tokens", "attributes")]
+    assert shape == {**old_shape, "contents": sorted([*old_shape["contents"], *added])}
     conn = sqlite3.connect(path)
-    assert _version_num(conn, VERSION_TABLE) == ["0002"]
+    assert _version_num(conn, VERSION_TABLE) == ["0003"]
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM planmap_history")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -270,7 +272,8 @@ def test_new_geopackage_has_the_tables_the_old_code_made(tmp_path, monkeypatch):
     old, new = _gpkg_shape(tmp_path / "old.gpkg"), _gpkg_shape(tmp_path / "new.gpkg")
     assert new["planmap_history"] == old["planmap_history"]
     assert new["planmap_history"][0][3] == ("date", "TEXT", False, None, True)
-    assert new == {**old, "contents": sorted([*old["contents"], ("planmap_tokens", "attributes")])}
+    added = [("planmap_record_revisions", "attributes"), ("planmap_tokens", "attributes")]
+    assert new == {**old, "contents": sorted([*old["contents"], *added])}
 
 
 def test_geopackage_reset_rebuilds_every_table(tmp_path):
@@ -287,7 +290,7 @@ def test_geopackage_reset_rebuilds_every_table(tmp_path):
         store.append_history([HistoryEntry("parcels", "a", dt.date(2025, 5, 1), "completed", 100.0)])
         assert list(store.history()["seq"]) == [1]  # a new table; the new dataset uid keeps versions unique
         conn = sqlite3.connect(store.path)
-        assert _version_num(conn, VERSION_TABLE) == ["0002"]
+        assert _version_num(conn, VERSION_TABLE) == ["0003"]
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE planmap_history SET status = 'x'")
 
@@ -360,7 +363,7 @@ def test_old_postgis_schema_is_upgraded_in_place(pg_schema, monkeypatch):
         assert store.history()["seq"].iloc[-1] == 5
     assert _pg_shape(pg_schema) == old_shape
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0002"]
+        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0003"]
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             conn.execute(f"TRUNCATE {pg_schema}.planmap_history")
 
@@ -399,7 +402,7 @@ def test_postgis_reset_and_reopen_keep_one_revision(pg_schema):
         store.reset(confirm=True)
         assert list_tokens(store) == [] and store.layers() == []
     with _pg(pg_schema) as store, psycopg.connect(PG_URL) as conn:
-        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0002"]
+        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0003"]
         assert store.get_meta("dataset_uid")
 
 
@@ -422,4 +425,4 @@ def test_processes_opening_an_old_geopackage_at_once_upgrade_it_once(tmp_path, m
     assert opened == [(uid, "root")] * 6
     with GeoPackageStore(path) as store:
         assert len(store.tokens(include_revoked=True)) == len(OLD_TOKEN_LIST)
-    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == ["0002"]
+    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == ["0003"]

@@ -127,7 +127,7 @@ def test_generated_frames_have_catalogue_types(registry: LayerRegistry) -> None:
         "float": lambda v: isinstance(v, float | np.floating),
         "bool": lambda v: isinstance(v, bool | np.bool_),
         "date": lambda v: v is None or (isinstance(v, date) and not hasattr(v, "hour")),
-        "json": lambda v: isinstance(v, list),
+        "json": lambda v: v is None or isinstance(v, list | dict),
     }
     for layer_id, data in generate(registry, seed=2025).items():
         layer = registry.get(layer_id)

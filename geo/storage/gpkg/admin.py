@@ -6,9 +6,13 @@ import pandas as pd
 
 from geo.storage.gpkg import layer as gpkg_layer
 from geo.storage.gpkg.database import Database
-from geo.storage.schema.tables import VERSION_TABLE
+from geo.storage.schema.tables import VERSION_TABLE, metadata
 from geo.storage.transfer import history_records
 from geo.storage.values import HISTORY_COLUMNS
+
+
+_KEPT = ("planmap_versions", "planmap_meta")
+"""System tables GDAL made as GeoPackage attributes tables: emptied, not dropped."""
 
 
 def reset(db: Database, layers: list[str], geom_col: str) -> None:
@@ -17,8 +21,9 @@ def reset(db: Database, layers: list[str], geom_col: str) -> None:
         for layer in layers:
             gpkg_layer.drop_layer(conn, layer, geom_col)
         # Dropping the table (never deleting rows) keeps the append-only triggers meaningful.
-        conn.execute("DROP TABLE IF EXISTS planmap_history")
-        conn.execute("DROP TABLE IF EXISTS planmap_tokens")
+        for table in metadata.tables:
+            if table not in _KEPT:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
         # Without a version table the migrations run again from the baseline, creating what was dropped.
         conn.execute(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
         conn.execute("DELETE FROM planmap_versions")

@@ -22,7 +22,18 @@ from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
 from geo.storage.gpkg.nearest import NearestIndexes
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
-from geo.storage.values import HISTORY_COLUMNS, Filter, Health, HistoryEntry, SortKey, StoredToken, WriteMode
+from geo.storage.sql.records import RecordSQL
+from geo.storage.values import (
+    HISTORY_COLUMNS,
+    Filter,
+    Health,
+    HistoryEntry,
+    RecordRevision,
+    SortKey,
+    StoredRecord,
+    StoredToken,
+    WriteMode,
+)
 from geo.types import BBox
 
 _GEOM = "geom"
@@ -43,6 +54,7 @@ class GeoPackageStore(FeatureStore):
 
     def __init__(self, path: str | Path) -> None:
         self._db = Database(path)
+        self._records = RecordSQL("", "?")
         self.path = self._db.path
         self._nearest = NearestIndexes(self.version, lambda layer, columns: self.read(layer, columns=columns))
 
@@ -295,6 +307,33 @@ class GeoPackageStore(FeatureStore):
     def load_history(self, rows: pd.DataFrame) -> None:
         """Insert history rows with their ``seq`` (AUTOINCREMENT continues after the largest)."""
         admin.load_history(self._db, rows)
+
+    def record(self, kind: str, key: str) -> StoredRecord | None:
+        """Return the live document ``kind``/``key``, or None."""
+        with self._db.reading() as conn:
+            return self._records.get(conn, kind, key)
+
+    def records(self, kind: str) -> list[StoredRecord]:
+        """Return the live documents of ``kind``, by key."""
+        with self._db.reading() as conn:
+            return self._records.all(conn, kind)
+
+    def put_record(
+        self, kind: str, key: str, doc: Mapping[str, Any], *, expected_version: int | None, author: str
+    ) -> StoredRecord:
+        """Create or change a document and log its revision, in one transaction."""
+        with self._db.write() as conn:
+            return self._records.put(conn, kind, key, doc, expected_version, author)
+
+    def delete_record(self, kind: str, key: str, *, expected_version: int, author: str) -> None:
+        """Delete the document at ``expected_version`` and log it, in one transaction."""
+        with self._db.write() as conn:
+            self._records.delete(conn, kind, key, expected_version, author)
+
+    def record_revisions(self, kind: str, key: str | None = None) -> list[RecordRevision]:
+        """Return the revisions of a document (of every document of ``kind``), oldest first."""
+        with self._db.reading() as conn:
+            return self._records.revisions(conn, kind, key)
 
 
 def _history_conditions(

@@ -29,7 +29,19 @@ from geo.storage.postgis.database import Connection, Database, check_identifier
 from geo.storage.postgis.dialect import POSTGIS
 from geo.storage.sql import Params, render_where
 from geo.storage.sql import quote_ident as q
-from geo.storage.values import Aggregate, Filter, Health, HistoryEntry, MvtTile, SortKey, StoredToken, WriteMode
+from geo.storage.sql.records import RecordSQL
+from geo.storage.values import (
+    Aggregate,
+    Filter,
+    Health,
+    HistoryEntry,
+    MvtTile,
+    RecordRevision,
+    SortKey,
+    StoredRecord,
+    StoredToken,
+    WriteMode,
+)
 from geo.types import BBox
 
 _GEOM = "geom"
@@ -62,6 +74,7 @@ class PostGISStore(FeatureStore):
 
     def __init__(self, dsn: str, *, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> None:
         self._db = Database(dsn, schema=schema, pool_size=pool_size, timeout=timeout)
+        self._records = RecordSQL(f"{self._db.s}.", "%s")
         self.schema = schema
 
     def close(self) -> None:
@@ -350,3 +363,30 @@ class PostGISStore(FeatureStore):
             finally:
                 stage.close()
             admin.swap_in(self._db, staging)
+
+    def record(self, kind: str, key: str) -> StoredRecord | None:
+        """Return the live document ``kind``/``key``, or None."""
+        with self._db.conn() as conn:
+            return self._records.get(conn, kind, key)
+
+    def records(self, kind: str) -> list[StoredRecord]:
+        """Return the live documents of ``kind``, by key."""
+        with self._db.conn() as conn:
+            return self._records.all(conn, kind)
+
+    def put_record(
+        self, kind: str, key: str, doc: Mapping[str, Any], *, expected_version: int | None, author: str
+    ) -> StoredRecord:
+        """Create or change a document and log its revision, in one transaction."""
+        with self._db.conn(transaction=True) as conn:
+            return self._records.put(conn, kind, key, doc, expected_version, author)
+
+    def delete_record(self, kind: str, key: str, *, expected_version: int, author: str) -> None:
+        """Delete the document at ``expected_version`` and log it, in one transaction."""
+        with self._db.conn(transaction=True) as conn:
+            self._records.delete(conn, kind, key, expected_version, author)
+
+    def record_revisions(self, kind: str, key: str | None = None) -> list[RecordRevision]:
+        """Return the revisions of a document (of every document of ``kind``), oldest first."""
+        with self._db.conn() as conn:
+            return self._records.revisions(conn, kind, key)

@@ -1,4 +1,4 @@
-"""The planmap system tables (history, versions, metadata, tokens) as one SQLAlchemy ``MetaData``.
+"""The planmap system tables (history, versions, metadata, tokens, documents) as one SQLAlchemy ``MetaData``.
 
 This is the head of the schema both stores hold; the revisions under ``migrations/versions`` build it step
 by step (``alembic check`` against this metadata finds no difference after ``upgrade``). Each column type
@@ -81,6 +81,34 @@ tokens = sa.Table(
     ),
 )
 """One row per access token (its SHA-256 only); revoking sets ``revoked_at`` and keeps the row."""
+
+records = sa.Table(
+    "planmap_records",
+    metadata,
+    sa.Column("kind", Key, primary_key=True),
+    sa.Column("key", Key, primary_key=True),
+    sa.Column("version", Counter, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+"""Small JSON documents edited in planmap (plans with their targets and quotas), one row per live document."""
+
+record_revisions = sa.Table(
+    "planmap_record_revisions",
+    metadata,
+    sa.Column("seq", Counter, primary_key=True, autoincrement=True),
+    sa.Column("kind", Key, nullable=False),
+    sa.Column("key", Key, nullable=False),
+    sa.Column("version", Counter, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("doc", JsonText),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.Text, nullable=False),
+    sa.Index("planmap_record_revisions_key", "kind", "key", "version"),
+    sqlite_autoincrement=True,
+)
+"""Every version a document had (create, update, delete), append-only like the progress history."""
 
 VERSION_TABLE = "planmap_alembic_version"
 """Alembic's version table, named with the reserved ``planmap_`` prefix so no layer can take its name."""
