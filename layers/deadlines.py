@@ -13,6 +13,7 @@ from geo.storage.base import FeatureStore
 from layers.errors import InvalidProgressQuery
 from layers.models import Layer
 from layers.progress import done_statuses, with_state
+from layers.query import plan_filter
 
 Kind = Literal["feature", "milestone"]
 _COLUMNS = ("id", "name", "county", "county_name", "status", "progress_pct", "due_date", "milestones")
@@ -122,17 +123,23 @@ def _horizon(as_of: date, within_days: int) -> date:
 
 
 def layer_deadlines(
-    store: FeatureStore, layer: Layer, as_of: date, within_days: int, threshold_pct: float
+    store: FeatureStore,
+    layer: Layer,
+    as_of: date,
+    within_days: int,
+    threshold_pct: float,
+    plan_year: int | None = None,
 ) -> list[tuple[str, DeadlineItem]]:
     """Return (list name, item) for every deadline of the layer that is overdue, late or at risk.
 
     A feature's status and progress on ``as_of`` come from the history replay. A feature is done on the
     day of its first report with a done status; a milestone on its ``done`` date (null until reached,
     and a later date is not yet done on ``as_of``). At risk: due within ``within_days`` and either below
-    ``threshold_pct`` or still ``planned``.
+    ``threshold_pct`` or still ``planned``. With ``plan_year``, only that plan year's projects.
     """
     columns = [c for c in _COLUMNS if c in layer.field_names]
-    frame = pd.DataFrame(store.read(layer.id, columns=columns).drop(columns="geometry"))
+    where = plan_filter(layer, plan_year)
+    frame = pd.DataFrame(store.read(layer.id, where, columns=columns).drop(columns="geometry"))
     history = store.history(layer.id, until=as_of)
     state = with_state(frame, layer, history, as_of)
     first_done, horizon = _first_done(history, layer, as_of), _horizon(as_of, within_days)
@@ -166,6 +173,7 @@ def deadlines(
     as_of: date,
     within_days: int = 30,
     threshold_pct: float = 80.0,
+    plan_year: int | None = None,
 ) -> DeadlineReport:
     """Return what is overdue, done late or at risk on ``as_of`` across ``layers``.
 
@@ -180,7 +188,7 @@ def deadlines(
         raise InvalidProgressQuery(f"threshold_pct must be 0..100, got {threshold_pct}")
     lists: dict[str, list[DeadlineItem]] = {"overdue": [], "done_late": [], "at_risk": []}
     for layer in layers:
-        for name, item in layer_deadlines(store, layer, as_of, within_days, threshold_pct):
+        for name, item in layer_deadlines(store, layer, as_of, within_days, threshold_pct, plan_year):
             lists[name].append(item)
     for items in lists.values():
         items.sort(key=lambda i: (i.due, i.layer, i.id, i.milestone or ""))

@@ -54,3 +54,11 @@ class PhotoTooLarge(LayerError):
 
 class InvalidMapping(LayerError):
     """The import's mapping file is malformed."""
+
+
+class InvalidPlan(LayerError):
+    """The plan or one of its targets is invalid."""
+
+
+class UnknownPlan(LayerError):
+    """No plan for that year."""

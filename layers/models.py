@@ -42,7 +42,9 @@ class Target(BaseModel):
 
     ``measure`` is ``count`` (each done feature counts 1) or ``sum`` (done features add ``field``, e.g.
     ``area_mu``). A feature is done when its status is in ``done_statuses``. ``secondary`` names further
-    sums reported alongside (e.g. households benefited), each ``field -> label``.
+    sums reported alongside (e.g. households benefited), each ``field -> label``. ``quotas`` are the
+    county shares (adcode -> value) county rows are compared with. Targets come from a plan
+    (``layers.plan_model``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -56,6 +58,7 @@ class Target(BaseModel):
     done_statuses: tuple[str, ...] = ("completed",)
     deadline: str = "2025-12-31"
     secondary: dict[str, str] = Field(default_factory=dict)
+    quotas: dict[str, float] = Field(default_factory=dict)
 
 
 class Layer(BaseModel):

@@ -28,8 +28,25 @@ class CountyProgress(BaseModel):
 
     layer: str = Field(description="Layer id")
     as_of: date | None = Field(description="Replay date; None means current attributes")
-    counties: list[Progress] = Field(description="One row per county (scope = adcode), in adcode order")
-    total: Progress = Field(description="The whole selection (the city unless filtered)")
+    counties: list[Progress] = Field(
+        description="One row per county (scope = adcode), in adcode order, each with its quota where the plan has one"
+    )
+    total: Progress = Field(description="The whole selection (the city unless filtered), against the city target")
+    quota_sum: float | None = Field(default=None, description="Sum of the county quotas (None without quotas)")
+    quota_gap: float | None = Field(
+        default=None, description="City target minus the quota sum: quotas need not add up to the city target"
+    )
+
+
+def _with_quotas(layer: Layer, result: CountyProgress) -> CountyProgress:
+    """Give each county row its quota from the layer's target and the result the quotas' sum and gap."""
+    quotas = layer.target.quotas if layer.target else {}
+    if not quotas:
+        return result
+    rows = [row.model_copy(update={"quota": quotas.get(row.scope)}) for row in result.counties]
+    total = float(sum(quotas.values()))
+    gap = None if layer.target is None else round(layer.target.value - total, 6)
+    return result.model_copy(update={"counties": rows, "quota_sum": total, "quota_gap": gap})
 
 
 def read_counties(store: FeatureStore) -> gpd.GeoDataFrame:
@@ -57,17 +74,20 @@ def county_progress(
 
     Parameters are those of :func:`layers.progress.layer_progress`. A feature counts in the county its
     ``county`` code names (a feature never spans two counties' rows), so the rows add up to the total.
+    Each county row carries its quota from the layer's target (``pct_quota`` compares with it); the total
+    counts against the city target.
     """
     scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
     if progress_sql.uses_aggregates(layer, as_of, area) and "county" in layer.field_names:
-        return _county_progress_sql(store, layer, where, scope)
+        return _with_quotas(layer, _county_progress_sql(store, layer, where, scope))
     state = _state(store, layer, as_of, where, area)
     county = state["county"] if "county" in state else pd.Series("", index=state.index)
     rows = [
         summarise(layer, state[county == code], as_of, scope=str(code), scope_name=str(name))
         for code, name in read_counties(store)[["id", "name"]].itertuples(index=False)
     ]
-    return CountyProgress(layer=layer.id, as_of=as_of, counties=rows, total=summarise(layer, state, as_of, scope))
+    total = summarise(layer, state, as_of, scope)
+    return _with_quotas(layer, CountyProgress(layer=layer.id, as_of=as_of, counties=rows, total=total))
 
 
 def _county_progress_sql(store: FeatureStore, layer: Layer, where: Filter | None, scope: str) -> CountyProgress:
@@ -93,6 +113,8 @@ def _properties(layer: Layer, row: Progress) -> dict[str, Any]:
         "planned": row.planned,
         "target": row.target,
         "target_share_pct": row.pct,
+        "quota": row.quota,
+        "pct_quota": row.pct_quota,
         "target_share_weighted_pct": row.pct_weighted,
         "pct_planned": row.pct_planned,
         "features": row.features,

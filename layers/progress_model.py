@@ -46,7 +46,8 @@ class Progress(BaseModel):
     """How far a layer (or the part of it in a county or an area) is towards its target.
 
     ``done`` is in the target's unit (mu for farmland, a count otherwise); ``pct`` is done / the city
-    target; ``planned`` is what the selected features would add when all are done.
+    target (a county's share of it); ``pct_quota`` is done / the county's quota on county rows;
+    ``planned`` is what the selected features would add when all are done.
     """
 
     model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [_EXAMPLE]})
@@ -68,6 +69,15 @@ class Progress(BaseModel):
         default="city", description="`city`, a county adcode, `area` (polygon/bbox) or `selection` (other filters)"
     )
     scope_name: str | None = Field(default=None, description="County name for county rows")
+    quota: float | None = Field(
+        default=None, description="County rows: the county's quota (任务分解) in the plan; None without one"
+    )
+
+    @computed_field(description="done / quota × 100 (county rows with a quota)")  # type: ignore[prop-decorator]
+    @property
+    def pct_quota(self) -> float | None:
+        """Return percent of the county's quota reached, or None without a quota."""
+        return None if not self.quota else round(100.0 * self.done / self.quota, 3)
 
     @computed_field(description="done / target × 100")  # type: ignore[prop-decorator]
     @property

@@ -17,10 +17,11 @@ from geo.storage.base import FeatureStore, Filter
 from geo.types import BBox
 from layers.errors import UnknownCounty
 from layers.models import Layer
+from layers.plan_model import COUNTY_CODES
 from layers.progress import status_as_of
 
-COUNTY_CODES = ("430302", "430304", "430321", "430381", "430382")
 GEOMETRY_PROPERTY = "geometry"
+PLAN_YEARS = "plan_years"
 CQL_MAX_DEPTH = 20
 """Deepest nesting of brackets and of operators a CQL2 filter may have."""
 CQL_MAX_NODES = 1000
@@ -35,7 +36,8 @@ class Selection:
 
     ``attributes`` holds equality conditions by queryable name (a list means IN); ``status`` and
     ``county`` are the common ones. ``cql`` is CQL2 text. With ``as_of``, ``status`` is matched against
-    each feature's status on that day (history replay) instead of its current status.
+    each feature's status on that day (history replay) instead of its current status. ``plan_year``
+    keeps the projects of that plan year (their ``plan_years`` lists it; carry-overs belong to two).
     """
 
     bbox: BBox | None = None
@@ -46,6 +48,7 @@ class Selection:
     cql: str | None = None
     as_of: date | None = None
     ids: tuple[str, ...] | None = None
+    plan_year: int | None = None
 
 
 def queryables(layer: Layer) -> dict[str, str]:
@@ -127,6 +130,23 @@ def _check_attributes(layer: Layer, attributes: Mapping[str, Any]) -> None:
             raise InvalidFilter(f"unknown property {name!r}; queryables are {sorted(allowed)}")
 
 
+def plan_year_cql(year: int) -> dict[str, Any]:
+    """Return CQL2-JSON for "the project belongs to plan ``year``" (``plan_years`` is a comma-separated list
+    of four-digit years, so the year's digits match only that year)."""
+    return {"op": "like", "args": [{"property": PLAN_YEARS}, f"%{int(year):04d}%"]}
+
+
+def plan_filter(layer: Layer, year: int | None) -> Filter | None:
+    """Return the filter keeping the layer's projects of plan ``year`` (None: no plan or no plan years)."""
+    if year is None or PLAN_YEARS not in layer.field_names:
+        return None
+    return Filter(cql=plan_year_cql(year))
+
+
+def _and(cql: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
+    return more if cql is None else {"op": "and", "args": [cql, more]}
+
+
 def to_filter(selection: Selection, layer: Layer, store: FeatureStore) -> Filter:
     """Resolve a selection into a store ``Filter`` for ``layer``.
 
@@ -151,4 +171,6 @@ def to_filter(selection: Selection, layer: Layer, store: FeatureStore) -> Filter
         matching = frame.loc[status.isin(selection.status).to_numpy(), "id"].tolist()
         ids = matching if ids is None else [i for i in ids if i in set(matching)]
     cql = parse_cql(selection.cql, layer) if selection.cql else None
+    if selection.plan_year is not None and PLAN_YEARS in layer.field_names:
+        cql = _and(cql, plan_year_cql(selection.plan_year))
     return Filter(bbox=selection.bbox, intersects=selection.intersects, equals=equals, cql=cql, ids=ids)

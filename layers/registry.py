@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from layers.errors import UnknownLayer
 from layers.models import FieldSpec, Layer
+from layers.plan_model import Plan, seed_plan
 
 COMMON_PROJECT_FIELDS = "common_project_fields"
 
@@ -43,6 +44,16 @@ class LayerRegistry:
         """Return a new registry with ``layer`` added (or replaced)."""
         return LayerRegistry({**self._layers, layer.id: layer})
 
+    def with_plan(self, plan: Plan | None) -> LayerRegistry:
+        """Return the catalogue with each project layer's target taken from ``plan`` (None: no targets)."""
+        layers: dict[str, Layer] = {}
+        for layer in self._layers.values():
+            target = plan.target(layer.id) if plan else None
+            if layer.kind == "project":
+                layer = layer.model_copy(update={"target": target.as_layer_target() if target else None})
+            layers[layer.id] = layer
+        return LayerRegistry(layers)
+
     def __contains__(self, layer_id: object) -> bool:
         """Return whether a layer id is registered."""
         return layer_id in self._layers
@@ -66,11 +77,13 @@ def _expand(raw: dict[str, Any], common: list[dict[str, Any]]) -> Layer:
     return Layer(**raw, fields=tuple(fields))
 
 
-def load_catalogue(path: str | Path | None = None) -> LayerRegistry:
+def load_catalogue(path: str | Path | None = None, plan: Plan | None | Literal["seed"] = "seed") -> LayerRegistry:
     """Load the plan catalogue (``layers/data/catalogue.json`` unless another file is given).
 
     Project layers get the common project fields (id, name, county, status, progress, dates, demo flag)
-    in front of their own; a layer may override a common field by declaring one of the same name.
+    in front of their own; a layer may override a common field by declaring one of the same name. The
+    catalogue holds schemas only: targets come from ``plan``, by default the 2025 seed plan (a server
+    applies the plan stored for the request instead, see ``layers.plans``).
     """
     if path is None:
         text = resources.files("layers").joinpath("data/catalogue.json").read_text(encoding="utf-8")
@@ -78,4 +91,5 @@ def load_catalogue(path: str | Path | None = None) -> LayerRegistry:
         text = Path(path).read_text(encoding="utf-8")
     data = json.loads(text)
     common = data[COMMON_PROJECT_FIELDS]
-    return LayerRegistry({raw["id"]: _expand(dict(raw), common) for raw in data["layers"]})
+    registry = LayerRegistry({raw["id"]: _expand(dict(raw), common) for raw in data["layers"]})
+    return registry.with_plan(seed_plan() if plan == "seed" else plan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
@@ -13,6 +14,8 @@ from geo.errors import InvalidFilter
 from geo.storage.base import FeatureStore, Filter
 from geo.textlists import split_list
 from layers.models import Layer
+from layers.plan_model import StoredPlan
+from layers.plans import resolve_plan
 from layers.query import Selection, to_filter
 from layers.registry import LayerRegistry
 from server.settings import Settings
@@ -75,6 +78,7 @@ RESERVED_PARAMS = frozenset(
         "rescale",
         "geometry",
         "headers",
+        "plan",
     }
 )
 """Query parameters with their own meaning; any other parameter filters by a queryable of that name."""
@@ -115,6 +119,10 @@ def feature_query(
     as_of: Annotated[
         date | None, Query(description="Replay the progress history to this date (YYYY-MM-DD) for `status`")
     ] = None,
+    plan: Annotated[
+        int | None,
+        Query(ge=2000, le=2100, description="Only the projects of this plan year (carry-overs count in two)"),
+    ] = None,
 ) -> FeatureQuery:
     """Collect the selection parameters; any other queryable name in the query string filters by equality."""
     if filter_lang not in (None, "cql2-text"):
@@ -131,8 +139,40 @@ def feature_query(
         attributes=attributes,
         cql=filter,
         as_of=as_of,
+        plan_year=plan,
     )
     return FeatureQuery(layer=layer, selection=selection)
 
 
 FeatureQueryDep = Annotated[FeatureQuery, Depends(feature_query)]
+
+
+def plan_param(
+    store: StoreDep,
+    plan: Annotated[
+        int | None, Query(ge=2000, le=2100, description="Plan year, e.g. 2025 (default: the current plan)")
+    ] = None,
+) -> StoredPlan | None:
+    """Resolve ``plan`` to a stored plan (404 naming the years there are), or the current plan."""
+    return resolve_plan(store, plan)
+
+
+PlanDep = Annotated[StoredPlan | None, Depends(plan_param)]
+
+
+def plan_registry(request: Request, plan: PlanDep) -> LayerRegistry:
+    """Return the catalogue with the targets and quotas of the request's plan."""
+    return get_registry(request).with_plan(plan.plan if plan else None)
+
+
+PlanRegistryDep = Annotated[LayerRegistry, Depends(plan_registry)]
+
+
+def plan_feature_query(query: FeatureQueryDep, registry: PlanRegistryDep, plan: PlanDep) -> FeatureQuery:
+    """Return the selection limited to the plan's projects, its layer carrying the plan's target."""
+    year = plan.plan.year if plan else query.selection.plan_year
+    selection = dataclasses.replace(query.selection, plan_year=year)
+    return FeatureQuery(layer=registry.get(query.layer.id), selection=selection)
+
+
+PlanFeatureQueryDep = Annotated[FeatureQuery, Depends(plan_feature_query)]

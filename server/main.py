@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
+from geo.errors import RecordExists, StoreUnavailable
+from geo.storage.base import FeatureStore
+from layers.plans import ensure_seed
 from layers.registry import load_catalogue
 from server import uploads
 from server.auth import install_auth
@@ -17,6 +21,16 @@ from server.limits import RequestLimits
 from server.responses import document_errors
 from server.routers import ROUTERS, docs
 from server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def seed_plans(store: FeatureStore) -> None:
+    """Give a store without plans the 2025 seed plan (another worker may do it first; a read-only store never)."""
+    try:
+        ensure_seed(store)
+    except (RecordExists, StoreUnavailable) as exc:
+        logger.info("plans not seeded: %s", exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads.sweep(settings.store.uploads, settings.store.upload_max_age_s)
         store = settings.store.open()
         app.state.store = store
+        seed_plans(store)
         try:
             yield
         finally:

@@ -336,5 +336,6 @@ class FeatureStore(ABC):
         """
 
     @abstractmethod
-    def record_revisions(self, kind: str, key: str | None = None) -> list[RecordRevision]:
-        """Return every revision of a document (of every document of ``kind`` when ``key`` is None), oldest first."""
+    def record_revisions(self, kind: str | None, key: str | None = None) -> list[RecordRevision]:
+        """Return every revision of a document (of every document of ``kind`` when ``key`` is None; of all
+        documents when ``kind`` is None too), oldest first."""

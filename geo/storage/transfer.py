@@ -27,6 +27,7 @@ class CopyReport:
     history_rows: int
     meta_keys: list[str]
     tokens: int = 0
+    record_revisions: int = 0
 
 
 def _missing(value: Any) -> bool:
@@ -53,7 +54,8 @@ def copy_store(
     target: FeatureStore,
     on_step: Callable[[str, int, int], None] | None = None,
 ) -> CopyReport:
-    """Copy every layer, the whole history (same ``seq`` order, dates and authors), the metadata and live tokens.
+    """Copy every layer, the whole history (same ``seq`` order, dates and authors), the metadata, live tokens
+    and the documents (plans) with every revision.
 
     Parameters
     ----------
@@ -89,6 +91,13 @@ def copy_store(
     tokens = source.tokens()
     for token in tokens:
         target.add_token(token)
+    revisions = source.record_revisions(None)
+    for rev in revisions:  # replayed in order: the same versions, documents and authors
+        if rev.action == "delete":
+            target.delete_record(rev.kind, rev.key, expected_version=rev.version - 1, author=rev.author)
+        else:
+            expected = None if rev.action == "create" else rev.version - 1
+            target.put_record(rev.kind, rev.key, rev.doc or {}, expected_version=expected, author=rev.author)
     if on_step:
         on_step("metadata", total, total)
-    return CopyReport(counts, len(history), keys, len(tokens))
+    return CopyReport(counts, len(history), keys, len(tokens), len(revisions))

@@ -23,6 +23,7 @@ from layers.demo.context import GK_REASON, DemoContext
 from layers.demo.frames import PLAN_YEAR, annual_plan, investment_done, make_frame
 from layers.demo.result import LayerData
 from layers.models import Layer
+from layers.plans import ensure_seed
 from layers.progress_model import INVESTMENT_DONE
 from layers.registry import LayerRegistry
 
@@ -79,7 +80,8 @@ def _with_investment(data: LayerData) -> LayerData:
             before[entry.feature_id] = done
     frame = frame.copy()
     frame["investment_plan_wan"] = [
-        annual_plan(totals[fid], before[fid], years) for fid, years in zip(frame["id"], frame["plan_years"], strict=True)
+        annual_plan(totals[fid], before[fid], years)
+        for fid, years in zip(frame["id"], frame["plan_years"], strict=True)
     ]
     return LayerData(frame, history)
 
@@ -105,9 +107,7 @@ def generate(
     """
     ctx = DemoContext.create(seed, boundaries)
     out = {COUNTIES_LAYER: _counties(ctx, registry.get(COUNTIES_LAYER))}
-    out.update(
-        {layer_id: _with_investment(build(ctx, registry.get(layer_id))) for layer_id, build in BUILDERS.items()}
-    )
+    out.update({layer_id: _with_investment(build(ctx, registry.get(layer_id))) for layer_id, build in BUILDERS.items()})
     unknown = [layer.id for layer in registry if layer.id not in out]
     if unknown:
         raise KeyError(f"no demo generator for catalogue layers {unknown}")
@@ -149,13 +149,14 @@ def build_demo(
     history: list[HistoryEntry] = []
     counts: dict[str, int] = {}
     for done, (layer_id, builder) in enumerate(steps, start=1):
-        data = builder(ctx, registry.get(layer_id))
+        data = _with_investment(builder(ctx, registry.get(layer_id)))
         store.write_layer(layer_id, data.frame, types=registry.get(layer_id).column_types)
         counts[layer_id] = len(data.frame)
         history.extend(data.history)
         if on_step:
             on_step(layer_id, done, total)
     store.append_history(history)
+    ensure_seed(store, author="demo")
     if on_step:
         on_step("history", total - 1, total)
     built_at = datetime.now(UTC).isoformat(timespec="seconds")

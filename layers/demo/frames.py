@@ -50,8 +50,9 @@ def project_fields(
     """Return the common project fields of one demo record.
 
     A project not done at the plan year's end is carried over (结转): it belongs to that year and the next.
-    ``investment_plan_wan`` is filled in from the history (:func:`annual_plan`). ``current`` is the replay of the feature's history (status, progress_pct, updated_at, start_date,
-    completed_date; see :func:`layers.demo.history.replay`).
+    ``investment_plan_wan`` is filled in from the history (:func:`annual_plan`). ``current`` is the replay
+    of the feature's history (status, progress_pct, updated_at, start_date, completed_date; see
+    :func:`layers.demo.history.replay`).
     """
     year = PLAN_YEAR
     started = current.get("start_date")
@@ -87,7 +88,7 @@ def investment_done(investment_wan: float | None, percent: Any) -> float | None:
     """Return the demo's cumulative investment completed: the total × reported percent, in 万元 to 0.1."""
     if _missing(investment_wan) or _missing(percent):
         return None
-    return round(float(investment_wan) * float(percent) / 100.0, 1)
+    return round(float(investment_wan or 0.0) * float(percent) / 100.0, 1)
 
 
 def annual_plan(investment_wan: float | None, done_before: float, plan_years: str) -> dict[str, float] | None:

@@ -34,6 +34,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "by_county": ("各区县完成情况", "Done by county"),
     "burnup": ("逐月累计完成", "Monthly burn-up"),
     "overdue_list": ("逾期项目", "Overdue projects"),
+    "quota_table": ("各区县任务分解完成情况", "Counties against their quotas"),
+    "quota": ("分解任务", "Quota"),
     "none": ("无", "None"),
     "due": ("计划完成", "Due"),
     "distance": ("距离", "Distance"),

@@ -9,6 +9,7 @@ from geo.storage.base import FeatureStore
 from layers.deadlines import layer_deadlines
 from layers.models import Layer
 from layers.progress_counties import counties_geojson, county_progress
+from layers.query import plan_filter
 from layers.registry import LayerRegistry
 from layers.timeline import layer_timeline
 from server.charts import Bar, bar_chart, line_chart, number
@@ -25,10 +26,10 @@ RAMP = ("#f7fcf5", "#c7e9c0", "#74c476", "#31a354", "#006d2c")
 """Choropleth classes 0-20, 20-40, 40-60, 60-80, 80-100 % of the county's planned amount done."""
 
 
-def default_as_of(today: date | None = None) -> date:
+def default_as_of(today: date | None = None, year: int = PLAN_YEAR) -> date:
     """Return the day the page replays to by default: today, kept within the plan year."""
     today = today or date.today()
-    return min(max(today, date(PLAN_YEAR, 1, 1)), date(PLAN_YEAR, 12, 31))
+    return min(max(today, date(year, 1, 1)), date(year, 12, 31))
 
 
 def _bin(pct: float | None) -> str:
@@ -87,15 +88,19 @@ def build_progress_map(
     return fmap
 
 
-def progress_context(store: FeatureStore, layer: Layer, as_of: date, lang: Lang) -> dict[str, Any]:
-    """Return the page's figures: total, county bars, burn-up chart and overdue rows."""
-    progress = county_progress(store, layer, as_of)
+def progress_context(
+    store: FeatureStore, layer: Layer, as_of: date, lang: Lang, plan_year: int | None = None
+) -> dict[str, Any]:
+    """Return the page's figures: total, county rows against quotas, bars, burn-up chart and overdue rows."""
+    where = plan_filter(layer, plan_year)
+    progress = county_progress(store, layer, as_of, where)
     unit = (layer.target.unit_en if lang == "en" else layer.target.unit_zh) if layer.target else ""
     bars = [Bar(row.scope_name or row.scope, row.done, row.planned) for row in progress.counties]
-    timeline = layer_timeline(store, layer)
+    timeline = layer_timeline(store, layer, where)
     points = [p for p in timeline.points if p.as_of <= as_of]
     months = [f"{p.as_of.month}月" if lang == "zh" else p.as_of.strftime("%b") for p in timeline.points]
-    overdue = [item for kind, item in layer_deadlines(store, layer, as_of, 30, 80.0) if kind == "overdue"]
+    found = layer_deadlines(store, layer, as_of, 30, 80.0, plan_year)
+    overdue = [item for kind, item in found if kind == "overdue"]
     return {
         "total": progress.total,
         "unit": unit,
@@ -109,10 +114,16 @@ def progress_context(store: FeatureStore, layer: Layer, as_of: date, lang: Lang)
     }
 
 
-def progress_page(store: FeatureStore, registry: LayerRegistry, query: MapQuery, here: str = "") -> str:
-    """Return the progress page of the query's (first) layer on ``query.as_of`` (default: today in 2025)."""
+def progress_page(
+    store: FeatureStore, registry: LayerRegistry, query: MapQuery, here: str = "", plan_year: int | None = None
+) -> str:
+    """Return the progress page of the query's (first) layer on ``query.as_of`` (default: today in the plan year).
+
+    ``registry`` carries the plan's targets; ``plan_year`` limits the page to that year's projects.
+    """
     layer = registry.get(query.layers[0] if query.layers else "farmland")
-    as_of = query.as_of or default_as_of()
+    year = plan_year or PLAN_YEAR
+    as_of = query.as_of or default_as_of(year=year)
     fmap = build_progress_map(store, layer, as_of, query.lang)
     return render_page(
         "map_progress.html",
@@ -122,7 +133,8 @@ def progress_page(store: FeatureStore, registry: LayerRegistry, query: MapQuery,
         layer=layer,
         layers=[(item.id, title(item, query.lang)) for item in registry.projects()],
         as_of=as_of,
-        year=PLAN_YEAR,
+        year=year,
+        plan_year=plan_year,
         links=nav_links(query.lang, here),
-        **progress_context(store, layer, as_of, query.lang),
+        **progress_context(store, layer, as_of, query.lang, plan_year),
     )

@@ -14,6 +14,7 @@ from server.routers import (
     login,
     maps,
     nearby,
+    plans,
     progress,
     rasters,
     tiles,
@@ -33,3 +34,4 @@ ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
 ROUTERS += [imports.router, login.router]
+ROUTERS += [plans.router]

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from geo.textlists import split_list
-from server.deps import LayerDep, RegistryDep, SettingsDep, StoreDep
+from server.deps import LayerDep, PlanDep, PlanRegistryDep, RegistryDep, SettingsDep, StoreDep
 from server.maps.assets import STATIC_DIR, STATIC_PREFIX, XSTATIC_DIRS
 from server.maps.data import MapQuery, layer_frame, to_geojson
 from server.maps.i18n import parse_lang
@@ -83,13 +83,15 @@ def layer_map(request: Request, store: StoreDep, registry: RegistryDep, layer: L
 def progress_map(
     request: Request,
     store: StoreDep,
-    registry: RegistryDep,
+    registry: PlanRegistryDep,
+    plan: PlanDep,
     query: MapQueryDep,
     layer: Annotated[str, Query(description="Layer whose progress is shown, e.g. `farmland`")] = "farmland",
 ) -> str:
     """Show a layer's progress: county choropleth, city total against target, burn-up and overdue list."""
     query = replace(query, layers=(registry.get(layer).id,))
-    return progress_page(store, registry, query, here=_here(request))
+    year = plan.plan.year if plan else None
+    return progress_page(store, registry, query, here=_here(request), plan_year=year)
 
 
 def nearby_query(

@@ -10,7 +10,6 @@ from geo.storage.schema.tables import VERSION_TABLE, metadata
 from geo.storage.transfer import history_records
 from geo.storage.values import HISTORY_COLUMNS
 
-
 _KEPT = ("planmap_versions", "planmap_meta")
 """System tables GDAL made as GeoPackage attributes tables: emptied, not dropped."""
 

@@ -330,7 +330,7 @@ class GeoPackageStore(FeatureStore):
         with self._db.write() as conn:
             self._records.delete(conn, kind, key, expected_version, author)
 
-    def record_revisions(self, kind: str, key: str | None = None) -> list[RecordRevision]:
+    def record_revisions(self, kind: str | None, key: str | None = None) -> list[RecordRevision]:
         """Return the revisions of a document (of every document of ``kind``), oldest first."""
         with self._db.reading() as conn:
             return self._records.revisions(conn, kind, key)

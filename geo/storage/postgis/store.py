@@ -386,7 +386,7 @@ class PostGISStore(FeatureStore):
         with self._db.conn(transaction=True) as conn:
             self._records.delete(conn, kind, key, expected_version, author)
 
-    def record_revisions(self, kind: str, key: str | None = None) -> list[RecordRevision]:
+    def record_revisions(self, kind: str | None, key: str | None = None) -> list[RecordRevision]:
         """Return the revisions of a document (of every document of ``kind``), oldest first."""
         with self._db.conn() as conn:
             return self._records.revisions(conn, kind, key)

@@ -114,18 +114,13 @@ class RecordSQL:
         )
         conn.execute(sql, (kind, key, version, action, text, author, now))
 
-    def revisions(self, conn: Connection, kind: str, key: str | None) -> list[RecordRevision]:
-        """Return the revisions of one document (every document of the kind when ``key`` is None), oldest first."""
-        where, params = (
-            (f"kind = {self.p}", (kind,))
-            if key is None
-            else (
-                f"kind = {self.p} AND key = {self.p}",
-                (kind, key),
-            )
-        )
-        sql = f"SELECT {_REVISION_COLUMNS} FROM {self.log_table} WHERE {where} ORDER BY seq"
+    def revisions(self, conn: Connection, kind: str | None, key: str | None) -> list[RecordRevision]:
+        """Return revisions oldest first: of one document, of every document of ``kind``, or of all (None)."""
+        conditions = [(f"kind = {self.p}", kind), (f"key = {self.p}", key)]
+        held = [(sql, value) for sql, value in conditions if value is not None]
+        where = f" WHERE {' AND '.join(sql for sql, _ in held)}" if held else ""
+        sql = f"SELECT {_REVISION_COLUMNS} FROM {self.log_table}{where} ORDER BY seq"
         return [
             RecordRevision(int(r[0]), r[1], r[2], int(r[3]), r[4], None if r[5] is None else _doc(r[5]), r[6], r[7])
-            for r in conn.execute(sql, params).fetchall()
+            for r in conn.execute(sql, tuple(value for _, value in held)).fetchall()
         ]
