@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from geo.storage.base import FeatureStore
 from layers.errors import InvalidProgressQuery
 from layers.models import Layer
+from layers.plan_scope import plan_filter
 from layers.progress import done_statuses, with_state
-from layers.query import plan_filter
 
 Kind = Literal["feature", "milestone"]
 _COLUMNS = ("id", "name", "county", "county_name", "status", "progress_pct", "due_date", "milestones")

@@ -28,6 +28,7 @@ from geo.types import BBox
 from layers import progress_sql
 from layers.areas import area_weights
 from layers.models import Layer
+from layers.plan_scope import whole_plan
 from layers.progress_model import Progress, SecondarySum, done_statuses, initial_status
 
 __all__ = [
@@ -180,7 +181,7 @@ def layer_progress(
     -------
     Progress
     """
-    scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
+    scope = "area" if area is not None else ("city" if whole_plan(where) else "selection")
     if progress_sql.uses_aggregates(layer, as_of, area):
         return progress_sql.summarise_groups(layer, progress_sql.grouped_state(store, layer, where), scope=scope)
     frame = feature_frame(store, layer, where, area)

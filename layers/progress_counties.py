@@ -16,6 +16,7 @@ from geo.storage.base import FeatureStore, Filter
 from geo.types import BBox
 from layers import progress_sql
 from layers.models import Layer
+from layers.plan_scope import whole_plan
 from layers.progress import Progress, feature_frame, summarise, with_state
 
 COUNTIES_LAYER = "counties"
@@ -77,7 +78,7 @@ def county_progress(
     Each county row carries its quota from the layer's target (``pct_quota`` compares with it); the total
     counts against the city target.
     """
-    scope = "area" if area is not None else ("selection" if where and where != Filter() else "city")
+    scope = "area" if area is not None else ("city" if whole_plan(where) else "selection")
     if progress_sql.uses_aggregates(layer, as_of, area) and "county" in layer.field_names:
         return _with_quotas(layer, _county_progress_sql(store, layer, where, scope))
     state = _state(store, layer, as_of, where, area)

@@ -18,10 +18,10 @@ from geo.types import BBox
 from layers.errors import UnknownCounty
 from layers.models import Layer
 from layers.plan_model import COUNTY_CODES
+from layers.plan_scope import PLAN_YEARS, plan_year_cql
 from layers.progress import status_as_of
 
 GEOMETRY_PROPERTY = "geometry"
-PLAN_YEARS = "plan_years"
 CQL_MAX_DEPTH = 20
 """Deepest nesting of brackets and of operators a CQL2 filter may have."""
 CQL_MAX_NODES = 1000
@@ -128,19 +128,6 @@ def _check_attributes(layer: Layer, attributes: Mapping[str, Any]) -> None:
     for name in attributes:
         if name not in allowed or name == GEOMETRY_PROPERTY:
             raise InvalidFilter(f"unknown property {name!r}; queryables are {sorted(allowed)}")
-
-
-def plan_year_cql(year: int) -> dict[str, Any]:
-    """Return CQL2-JSON for "the project belongs to plan ``year``" (``plan_years`` is a comma-separated list
-    of four-digit years, so the year's digits match only that year)."""
-    return {"op": "like", "args": [{"property": PLAN_YEARS}, f"%{int(year):04d}%"]}
-
-
-def plan_filter(layer: Layer, year: int | None) -> Filter | None:
-    """Return the filter keeping the layer's projects of plan ``year`` (None: no plan or no plan years)."""
-    if year is None or PLAN_YEARS not in layer.field_names:
-        return None
-    return Filter(cql=plan_year_cql(year))
 
 
 def _and(cql: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:

@@ -68,6 +68,8 @@ class LayerRegistry:
 
 
 def _expand(raw: dict[str, Any], common: list[dict[str, Any]]) -> Layer:
+    if "target" in raw:
+        raise ValueError(f"layer {raw.get('id')!r} has a target: targets belong to plans (layers/data/plans, /plans)")
     fields = [FieldSpec(**f) for f in raw.pop("fields")]
     if raw.get("kind", "project") == "project":
         own = {f.name for f in fields}

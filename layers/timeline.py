@@ -12,6 +12,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.storage.base import FeatureStore, Filter
 from geo.types import BBox
 from layers.models import Layer
+from layers.plan_scope import whole_plan
 from layers.progress import feature_frame, summarise, with_state
 
 
@@ -109,7 +110,7 @@ def layer_timeline(
     frame = feature_frame(store, layer, where, area)
     ends = month_ends(year)
     history = store.history(layer.id, until=ends[-1])
-    selected = area is not None or bool(where and where != Filter())
+    selected = area is not None or not whole_plan(where)
     planned = float((frame["value"] * frame["weight"]).sum())
     target = layer.target.value if layer.target else None
     basis = planned if selected or target is None else target

@@ -8,8 +8,8 @@ from typing import Any
 from geo.storage.base import FeatureStore
 from layers.deadlines import layer_deadlines
 from layers.models import Layer
+from layers.plan_scope import plan_filter
 from layers.progress_counties import counties_geojson, county_progress
-from layers.query import plan_filter
 from layers.registry import LayerRegistry
 from layers.timeline import layer_timeline
 from server.charts import Bar, bar_chart, line_chart, number

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Body, Depends, Query
 from geo.textlists import split_list
 from layers.deadlines import DeadlineReport, deadlines
 from layers.nearby import resolve_layers
+from layers.plan_scope import plan_filter
 from layers.progress import Progress, layer_progress
 from layers.progress_counties import CountyProgress, counties_geojson, county_progress
 from layers.progress_scope import ProgressScope, progress_scope
-from layers.query import plan_filter
 from layers.timeline import Timeline, layer_timeline
 from layers.water_status import WaterCompliance, water_compliance
 from server.deps import PlanDep, PlanFeatureQueryDep, PlanRegistryDep, StoreDep

@@ -1,10 +1,12 @@
 """The plan catalogue: layers, schemas, targets quoted from the work plan."""
 
 import json
+from datetime import date
 
 import pytest
 
 from layers.errors import UnknownLayer
+from layers.plan_model import Plan, PlanTarget
 from layers.registry import load_catalogue
 
 EXPECTED_TARGETS = {
@@ -77,20 +79,36 @@ def test_adding_a_layer_is_a_data_change(tmp_path):
             "description_en": "Sponge-city works",
             "geometry_type": "MultiPolygon",
             "statuses": [{"value": "completed", "label_zh": "已完成", "label_en": "Done", "color": "#16a34a"}],
-            "target": {
-                "quote_zh": "建成海绵城市5平方公里",
-                "value": 5,
-                "unit_zh": "km²",
-                "unit_en": "km2",
-                "measure": "sum",
-                "field": "area_km2",
-            },
             "fields": [{"name": "area_km2", "type": "float", "alias_zh": "面积", "alias_en": "Area"}],
         }
     )
     path = tmp_path / "catalogue.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    registry = load_catalogue(path)
+    sponge = PlanTarget(
+        layer="sponge-city",
+        quote_zh="建成海绵城市5平方公里",
+        value=5,
+        unit_zh="km²",
+        unit_en="km2",
+        measure="sum",
+        field="area_km2",
+        due=date(2026, 12, 31),
+    )
+    plan = Plan(year=2026, title_zh="2026年", targets=(sponge,))
+    registry = load_catalogue(path, plan=plan)
     layer = registry.get("sponge-city")
     assert layer.target.value == 5 and "county" in layer.field_names and "area_km2" in layer.field_names
     assert len(registry) == len(load_catalogue()) + 1
+    assert registry.get("farmland").target is None  # a plan without a farmland target
+    assert load_catalogue(path).get("sponge-city").target is None  # the 2025 seed plan has none
+
+
+def test_targets_belong_to_plans_not_the_catalogue(tmp_path):
+    from importlib import resources
+
+    data = json.loads(resources.files("layers").joinpath("data/catalogue.json").read_text(encoding="utf-8"))
+    data["layers"][0]["target"] = {"quote_zh": "x", "value": 1, "unit_zh": "个", "unit_en": "x", "measure": "count"}
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match="targets belong to plans"):
+        load_catalogue(path)

@@ -8,6 +8,7 @@ import pytest
 from layers.errors import InvalidMapping
 from layers.import_mapping import parse_mapping
 from layers.importer import ImportOptions, import_file
+from tests.frames import write_file
 from tests.layers.store_state import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -75,7 +76,7 @@ def test_geojson_with_date_format_and_a_constant_status(store, stations, registr
     frame = stations[["id", "name", "geometry"]].copy()
     frame["完工日期"] = [f"2025年{n % 12 + 1}月{n % 28 + 11 - 10}日" for n in range(len(frame))]
     path = tmp_path / "stations.geojson"
-    frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    write_file(frame, path, driver="GeoJSON", engine="pyogrio")
     mapping = {
         "completed_date": {"column": "完工日期", "format": "%Y年%m月%d日"},
         "status": {"value": "completed"},
@@ -108,7 +109,7 @@ def test_area_in_another_unit_is_stored_in_mu(store, demo_store, registry, tmp_p
     frame = farmland.assign(AREA=farmland["area_mu"] * per_mu).drop(columns="area_mu")
     frame.loc[frame.index[0], "AREA"] = 2.0 * 15 * per_mu  # 2 ha expressed in the file's unit
     path = tmp_path / "farmland.gpkg"
-    frame.to_file(path, driver="GPKG", engine="pyogrio")
+    write_file(frame, path, driver="GPKG", engine="pyogrio")
     mapping = {"area_mu": {"column": "AREA", "unit": unit}}
     report = import_file(store, registry.get("farmland"), path, ImportOptions(mapping=mapping))
     assert report.status == "applied", report.problems

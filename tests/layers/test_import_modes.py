@@ -13,6 +13,7 @@ from shapely.geometry import Point
 
 from geo.crs import transform_geometry
 from layers.importer import ImportOptions, import_file
+from tests.frames import json_text, write_file
 from tests.layers.store_state import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -35,7 +36,7 @@ def lonlat_table(frame):
 
 
 def write_csv(frame, path):
-    frame.to_csv(path, index=False)
+    json_text(frame).to_csv(path, index=False)
     return path
 
 
@@ -70,7 +71,7 @@ def edited_reservoirs(frame):
 def test_dry_run_reports_changes_and_leaves_the_store_alone(store, reservoirs, registry, tmp_path):
     edited, _ = edited_reservoirs(reservoirs)
     path = tmp_path / "reservoirs.gpkg"
-    edited.to_file(path, driver="GPKG", engine="pyogrio")
+    write_file(edited, path, driver="GPKG", engine="pyogrio")
     before = snapshot(store, "reservoirs")
     report = import_file(store, registry.get("reservoirs"), path, ImportOptions(dry_run=True))
     assert report.status == "dry_run" and report.version_after is None
@@ -83,7 +84,7 @@ def test_dry_run_reports_changes_and_leaves_the_store_alone(store, reservoirs, r
 
 def test_replace_then_reimport_is_unchanged(store, reservoirs, registry, tmp_path):
     path = tmp_path / "reservoirs.gpkg"
-    reservoirs.to_file(path, driver="GPKG", engine="pyogrio")
+    write_file(reservoirs, path, driver="GPKG", engine="pyogrio")
     options = ImportOptions(source="水利局台账")
     first = import_file(store, registry.get("reservoirs"), path, options)
     assert first.status == "applied" and first.version_after != first.version_before
@@ -94,7 +95,7 @@ def test_replace_then_reimport_is_unchanged(store, reservoirs, registry, tmp_pat
 def test_replace_removes_missing_features_and_keeps_history(store, reservoirs, registry, tmp_path):
     edited, changed = edited_reservoirs(reservoirs)
     path = tmp_path / "reservoirs.gpkg"
-    edited.to_file(path, driver="GPKG", engine="pyogrio")
+    write_file(edited, path, driver="GPKG", engine="pyogrio")
     history_before = store.history("reservoirs")
     report = import_file(store, registry.get("reservoirs"), path, ImportOptions(today=date(2025, 12, 1)))
     assert report.status == "applied" and report.removed == 2 and report.added == 1
@@ -160,7 +161,9 @@ def test_wkt_csv_in_cgcs2000_gpkg_crs(store, registry, tmp_path):
     assert report.status == "rejected"
     assert [(p.row, p.id, p.column) for p in report.problems] == [(2, links["id"][1], "wkt")]
     gpkg = tmp_path / "links4490.gpkg"
-    links.drop(columns="milestones").set_crs(4490, allow_override=True).to_file(gpkg, driver="GPKG", engine="pyogrio")
+    write_file(
+        links.drop(columns="milestones").set_crs(4490, allow_override=True), gpkg, driver="GPKG", engine="pyogrio"
+    )
     report = import_file(store, registry.get("transport-links"), gpkg)
     assert report.status == "applied" and report.crs == "EPSG:4490"
 

@@ -17,6 +17,7 @@ from geo.complexity import ReadLimits
 from geo.errors import FileTooComplex, FileTooLarge
 from geo.storage.gpkg import GeoPackageStore
 from layers.importer import ImportOptions, import_file
+from tests.frames import write_file
 from tests.layers.store_state import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -55,7 +56,7 @@ def test_empty_feature_collection_is_refused(store, registry, tmp_path):
 
 def test_empty_geopackage_layer_is_refused(store, registry, tmp_path):
     path = tmp_path / "empty.gpkg"
-    store.read("reservoirs").iloc[:0].to_file(path, layer="reservoirs", driver="GPKG", engine="pyogrio")
+    write_file(store.read("reservoirs").iloc[:0], path, layer="reservoirs", driver="GPKG", engine="pyogrio")
     before = snapshot(store, "reservoirs")
     report = import_file(store, registry.get("reservoirs"), path, ImportOptions(file_name="empty.gpkg"))
     assert report.status == "rejected" and "holds no features" in report.problems[0].problem
@@ -75,7 +76,7 @@ def test_zip_inflating_to_a_gigabyte_is_refused_fast(store, registry, whitespace
 def reservoirs_without(store, tmp_path, dropped: int):
     frame = store.read("reservoirs")
     path = tmp_path / "reservoirs.gpkg"
-    frame.iloc[dropped:].to_file(path, layer="reservoirs", driver="GPKG", engine="pyogrio")
+    write_file(frame.iloc[dropped:], path, layer="reservoirs", driver="GPKG", engine="pyogrio")
     return path, sorted(frame["id"][:dropped])
 
 
@@ -174,7 +175,7 @@ def test_linked_crs_in_a_zipped_geojson_is_refused(gpkg_store, registry, tmp_pat
 def test_named_crs_is_still_read(store, registry, tmp_path, listener):
     frame = store.read("reservoirs").to_crs(4547)
     path = tmp_path / "r.geojson"
-    frame.to_file(path, driver="GeoJSON", engine="pyogrio")
+    write_file(frame, path, driver="GeoJSON", engine="pyogrio")
     assert '"urn:ogc:def:crs:EPSG::4547"' in path.read_text(encoding="utf-8")
     report = import_file(store, registry.get("reservoirs"), path)
     assert report.status == "applied" and report.crs == "EPSG:4547"
@@ -194,7 +195,7 @@ NAMES = ["湘潭县易俗河水库", "韶山市青年水库", "湘乡市东郊�
 
 def zipped_shapefile(frame, directory, encoding, cpg=None):
     """Write ``frame`` as a shapefile in ``encoding``; replace its .cpg by ``cpg`` (None: no .cpg, as ArcGIS)."""
-    frame.to_file(directory / "r.shp", engine="pyogrio", encoding=encoding)
+    write_file(frame, directory / "r.shp", engine="pyogrio", encoding=encoding)
     (directory / "r.cpg").unlink()
     if cpg is not None:
         (directory / "r.cpg").write_text(cpg)
@@ -289,7 +290,7 @@ def test_875k_points_are_refused_fast(gpkg_store, registry, tmp_path, suffix):
         table = pd.read_csv(path)
         frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs=4326)
         path = tmp_path / "points.geojson"
-        frame.drop(columns=["lon", "lat"]).to_file(path, driver="GeoJSON", engine="pyogrio")
+        write_file(frame.drop(columns=["lon", "lat"]), path, driver="GeoJSON", engine="pyogrio")
     before = snapshot(gpkg_store, "reservoirs")
     started = time.perf_counter()
     with pytest.raises(FileTooComplex, match="875000 features; at most 200000 features"):

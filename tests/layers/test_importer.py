@@ -17,6 +17,7 @@ from geo.crs import convert_geometry, transform_geometry
 from geo.measure import area_mu, geodesic_distance_m, geodesic_length_m
 from layers.export import zh_headers
 from layers.importer import ImportOptions, import_file
+from tests.frames import json_text, write_file
 from tests.layers.store_state import assert_unchanged, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -56,7 +57,7 @@ def zh_frame(frame, registry, layer_id):
 
 
 def zip_shapefile(frame, directory: Path, stem: str, encoding: str) -> Path:
-    frame.to_file(directory / f"{stem}.shp", engine="pyogrio", encoding=encoding)
+    write_file(frame, directory / f"{stem}.shp", engine="pyogrio", encoding=encoding)
     target = directory / f"{stem}.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for part in sorted(directory.glob(f"{stem}.*")):
@@ -92,7 +93,7 @@ def test_geojson_in_gcj02_is_converted_on_request(store, originals, registry, tm
     gcj = reservoirs.copy()
     gcj["geometry"] = convert_geometry(np.asarray(reservoirs.geometry.array), "wgs84", "gcj02")
     path = tmp_path / "reservoirs.geojson"
-    gcj.to_file(path, driver="GeoJSON", engine="pyogrio")
+    write_file(gcj, path, driver="GeoJSON", engine="pyogrio")
     layer = registry.get("reservoirs")
 
     report = import_file(store, layer, path, ImportOptions(coordsys="gcj02", file_name="r.geojson"))
@@ -108,7 +109,7 @@ def test_geojson_in_gcj02_is_converted_on_request(store, originals, registry, tm
 
 
 def write_csv(frame: pd.DataFrame, path: Path, encoding: str = "utf-8") -> Path:
-    frame.to_csv(path, index=False, encoding=encoding)
+    json_text(frame).to_csv(path, index=False, encoding=encoding)
     return path
 
 
@@ -136,7 +137,7 @@ def test_csv_with_swapped_lat_lon_rows_is_repaired(store, originals, registry, t
 def test_flatgeobuf_in_web_mercator_gets_geodesic_length(store, originals, registry, tmp_path):
     links = originals["transport-links"].drop(columns=["length_km", "milestones"])
     path = tmp_path / "links.fgb"
-    links.to_crs(3857).to_file(path, driver="FlatGeobuf", engine="pyogrio")
+    write_file(links.to_crs(3857), path, driver="FlatGeobuf", engine="pyogrio")
     report = import_file(store, registry.get("transport-links"), path, ImportOptions(file_name="links.fgb"))
     assert report.status == "applied" and (report.file_format, report.crs) == ("fgb", "EPSG:3857")
     stored = by_id(store.read("transport-links"))
@@ -152,7 +153,7 @@ BOW_TIE = Polygon([(112.90, 27.80), (112.91, 27.81), (112.91, 27.80), (112.90, 2
 def gpkg_with_bow_tie(frame, path: Path, row: int) -> Path:
     frame = frame.copy()
     frame.loc[row, "geometry"] = MultiPolygon([BOW_TIE])
-    frame.to_file(path, layer="farmland", driver="GPKG", engine="pyogrio")
+    write_file(frame, path, layer="farmland", driver="GPKG", engine="pyogrio")
     return path
 
 
@@ -183,7 +184,7 @@ def test_points_outside_xiangtan_reject_the_file(store, originals, registry, tmp
     stations = originals["emergency-stations"].copy()
     stations.loc[3, "geometry"] = Point(112.98, 28.20)  # Changsha, north of Xiangtan
     path = tmp_path / "stations.geojson"
-    stations.to_file(path, driver="GeoJSON", engine="pyogrio")
+    write_file(stations, path, driver="GeoJSON", engine="pyogrio")
     before = snapshot(store, "emergency-stations")
     report = import_file(store, registry.get("emergency-stations"), path, ImportOptions(file_name="s.geojson"))
     assert report.status == "rejected" and report.problems_total == 1
@@ -231,7 +232,7 @@ def test_common_date_formats_labels_and_an_explicit_mapping(store, originals, re
 def test_counties_assigned_when_missing(store, originals, registry, tmp_path):
     communities = originals["old-communities"].drop(columns=["county", "county_name"])
     path = tmp_path / "communities.gpkg"
-    communities.to_file(path, driver="GPKG", engine="pyogrio")
+    write_file(communities, path, driver="GPKG", engine="pyogrio")
     report = import_file(store, registry.get("old-communities"), path)
     assert report.status == "applied"
     stored, orig = by_id(store.read("old-communities")), by_id(originals["old-communities"])

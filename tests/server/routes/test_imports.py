@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from geo.storage.gpkg import GeoPackageStore
 from layers.tokens import create_token
+from tests.frames import json_text
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -40,7 +41,7 @@ def auth(token):
 def stations_csv(writable_gpkg):
     with GeoPackageStore(writable_gpkg) as store:
         frame = store.read("emergency-stations")
-    table = pd.DataFrame(frame.drop(columns="geometry"))
+    table = json_text(pd.DataFrame(frame.drop(columns="geometry")))
     table["经度"], table["纬度"] = frame.geometry.x.round(9), frame.geometry.y.round(9)
     return table
 

@@ -29,7 +29,11 @@ def test_the_2025_plan_is_seeded_from_the_work_plan(client):
     assert [p["year"] for p in listing["plans"]] == [2025]
     plan = client.get("/plans/2025").json()
     farmland = next(t for t in plan["targets"] if t["layer"] == "farmland")
-    assert (farmland["value"], farmland["unit_zh"], farmland["quote_zh"]) == (100000, "亩", "新建和改造提升高标准农田10万亩")
+    assert (farmland["value"], farmland["unit_zh"], farmland["quote_zh"]) == (
+        100000,
+        "亩",
+        "新建和改造提升高标准农田10万亩",
+    )
     assert farmland["quotas"] == {"430321": 45000, "430381": 36000, "430382": 12000, "430302": 7000}
     assert plan["quota_sums"]["farmland"] == 100000
     assert seed_plan().model_dump(mode="json")["targets"] == plan["targets"]
@@ -53,7 +57,9 @@ def test_copy_2025_into_a_2026_draft_then_edit_it_with_if_match(writable_client,
     body = {k: v for k, v in draft.items() if k not in ("version", "quota_sums")}
     body["targets"][0] = {**body["targets"][0], "value": 80000, "quotas": {"430321": 40000, "430381": 30000}}
     assert c.put("/plans/2026", json=body, headers=planner).status_code == 428
-    assert c.put("/plans/2026", json=body, headers=auth(tokens["planner"], **{"If-Match": '"stale"'})).status_code == 412
+    assert (
+        c.put("/plans/2026", json=body, headers=auth(tokens["planner"], **{"If-Match": '"stale"'})).status_code == 412
+    )
     saved = c.put("/plans/2026", json=body, headers=auth(tokens["planner"], **{"If-Match": etag}))
     assert saved.status_code == 200, saved.text
     assert saved.json()["version"] == 2 and saved.json()["quota_sums"]["farmland"] == 70000
@@ -150,3 +156,12 @@ def test_plan_years_select_carry_overs_into_the_next_plan(client):
     assert 0 < len(in_2026) < len(every)
     assert all(f["properties"]["status"] != "completed" for f in every if f["id"] in in_2026)
     assert client.get("/collections/farmland/items?plan=1999").status_code == 400
+
+
+def test_the_city_of_a_plan_counts_against_the_target(client):
+    progress = client.get("/progress/farmland?plan=2025").json()
+    assert progress["scope"] == "city" and progress["target"] == 100000
+    timeline = client.get("/progress/farmland/timeline").json()
+    assert timeline["scope"] == "city" and timeline["plan_basis"] == 100000 and timeline["year"] == 2025
+    county = client.get("/progress/farmland?county=430321").json()
+    assert county["scope"] == "selection"
