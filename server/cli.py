@@ -15,12 +15,14 @@ from typing import Any
 from tqdm import tqdm
 
 from geo.textlists import split_list
+from layers.plan_scope import plan_filter
+from layers.plans import current_plan
 from layers.progress import layer_progress
 from layers.query import Selection
 from layers.raster_demo import build_demo_rasters
 from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
-from server import cli_package
+from server import cli_package, cli_plan
 from server.cli_db import add_db_parser, replacing, run_db
 from server.settings import Settings
 
@@ -82,17 +84,18 @@ def build_demo(settings: Settings, seed: int, if_missing: bool, replace: bool = 
 
 
 def info(settings: Settings) -> int:
-    """Print every layer with its feature count, plan target and progress."""
-    registry = load_catalogue()
+    """Print every layer with its feature count, the current plan's target and progress."""
     with settings.store.open() as store:
+        plan = current_plan(store)
+        registry = load_catalogue(plan=plan.plan if plan else None)
         missing = missing_layers(store, registry)
         if missing:
             print(f"missing layers {missing}: run `planmap build-demo`", file=sys.stderr)
             return 1
-        print(f"store: {settings.store.url}")
+        print(f"store: {settings.store.url} · plan: {plan.plan.year if plan else 'none active'}")
         print(f"{'layer':22} {'title':14} {'features':>8} {'done':>12} {'target':>12} {'progress':>9} {'overdue':>7}")
         for layer in registry:
-            p = layer_progress(store, layer)
+            p = layer_progress(store, layer, where=plan_filter(layer, plan.plan.year if plan else None))
             target = f"{p.target:,.0f} {p.unit_zh}" if p.target else "-"
             done = f"{p.done:,.0f} {p.unit_zh}" if p.target else "-"
             pct = f"{p.pct:.1f}%" if p.pct is not None else "-"
@@ -297,6 +300,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_import_parser(sub)
     add_db_parser(sub)
     cli_package.add_parser(sub)
+    cli_plan.add_parser(sub)
     return parser
 
 
@@ -320,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_db(settings, args)
     if args.command == "package":
         return cli_package.package(settings, args)
+    if args.command == "plan":
+        return cli_plan.run(settings, args)
     return serve(settings, args.host, args.port, args.workers)
 
 

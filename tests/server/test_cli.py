@@ -36,3 +36,30 @@ def test_build_demo_if_missing_keeps_existing_data(demo_gpkg, tmp_path):
 def test_info_without_data_says_what_to_do(tmp_path):
     result = _planmap("info", data_dir=tmp_path)
     assert result.returncode == 1 and "build-demo" in result.stderr
+
+
+def test_plan_commands_copy_load_and_activate(demo_gpkg, tmp_path):
+    import json
+
+    shutil.copyfile(demo_gpkg, tmp_path / "planmap.gpkg")
+    listed = _planmap("plan", "list", data_dir=tmp_path)
+    assert listed.returncode == 0 and listed.stdout.split()[:3] == ["*", "2025", "active"]
+    assert _planmap("plan", "copy", "2025", "2026", data_dir=tmp_path).returncode == 0
+    shown = _planmap("plan", "show", "2026", data_dir=tmp_path)
+    plan = json.loads(shown.stdout)
+    assert plan["status"] == "draft" and plan["targets"][0]["due"].startswith("2026")
+    plan["targets"][0]["value"] = 90000
+    (tmp_path / "p.json").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    loaded = _planmap("plan", "load", str(tmp_path / "p.json"), data_dir=tmp_path)
+    assert loaded.returncode == 0 and "version 2" in loaded.stdout
+    assert _planmap("plan", "status", "2026", "active", data_dir=tmp_path).returncode == 0
+    listed = _planmap("plan", "list", data_dir=tmp_path).stdout.splitlines()
+    assert listed[1].split()[:2] == ["*", "2026"]
+    info = _planmap("info", data_dir=tmp_path)
+    assert "plan: 2026" in info.stdout and "90,000 亩" in info.stdout
+    plan["targets"][0]["quotas"] = {"999999": 1}
+    (tmp_path / "bad.json").write_text(json.dumps(plan), encoding="utf-8")
+    bad = _planmap("plan", "load", str(tmp_path / "bad.json"), data_dir=tmp_path)
+    assert bad.returncode == 2 and "unknown county" in bad.stderr and "Traceback" not in bad.stderr
+    missing = _planmap("plan", "show", "2040", data_dir=tmp_path)
+    assert missing.returncode == 2 and "no plan for 2040" in missing.stderr
