@@ -165,3 +165,11 @@ def test_the_city_of_a_plan_counts_against_the_target(client):
     assert timeline["scope"] == "city" and timeline["plan_basis"] == 100000 and timeline["year"] == 2025
     county = client.get("/progress/farmland?county=430321").json()
     assert county["scope"] == "selection"
+
+
+def test_exports_take_the_plan_filter(client):
+    exported = client.get("/collections/farmland/export?format=geojson&plan=2026")
+    assert exported.status_code == 200
+    ids = {f["id"] if "id" in f else f["properties"]["id"] for f in json.loads(exported.content)["features"]}
+    items = client.get("/collections/farmland/items?plan=2026&limit=1000").json()["features"]
+    assert ids == {f["id"] for f in items} and ids
