@@ -22,9 +22,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from layers.errors import InvalidPlan
 from layers.models import Layer
+from layers.plan_model import Plan
 from layers.progress import done_statuses, with_state
 
 Light = Literal["green", "yellow", "red"]
@@ -67,6 +69,21 @@ class LightRules(BaseModel):
                 f"not_started_red_days {self.not_started_red_days}"
             )
         return self
+
+
+def rules_of(plan: Plan | None) -> LightRules:
+    """Return the light thresholds a plan sets (the defaults where it sets none).
+
+    Raises
+    ------
+    InvalidPlan
+        When the plan's ``lights`` are not valid thresholds.
+    """
+    try:
+        return LightRules.model_validate(plan.lights if plan else {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'lights'}: {e['msg']}" for e in exc.errors())
+        raise InvalidPlan(f"plan {plan.year if plan else ''} has invalid light thresholds: {problems}") from None
 
 
 def has_lights(layer: Layer) -> bool:

@@ -18,15 +18,21 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+import geopandas as gpd
+
 from geo.storage.base import FeatureStore
 from layers.boundaries import county_name
-from layers.lights import LIGHT_COLUMNS, LIGHTS, LightRules, project_lights
+from layers.errors import InvalidProgressQuery, UnknownCounty
+from layers.lights import LIGHT_COLUMNS, LIGHTS, LightRules, has_lights, project_lights
 from layers.models import Layer
 from layers.plan_model import COUNTY_CODES
 from layers.progress_model import INVESTMENT_DONE
 from layers.query import plan_filter
+from layers.registry import LayerRegistry
 
 PLAN_INVESTMENT = "investment_plan_wan"
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+"""The days lights can be asked for (the plan years planmap accepts)."""
 
 
 class LightCounts(BaseModel):
@@ -170,18 +176,39 @@ def count_lights(rows: pd.DataFrame) -> LightCounts:
     )
 
 
+def check_query(layers: Sequence[Layer], as_of: date, county: str | None) -> None:
+    """Check a lights query: layers with schedules, a day in 2000..2100 and a known county.
+
+    Raises
+    ------
+    InvalidProgressQuery
+        For a layer without schedules (context layers, monitored water sections) or a day out of range.
+    UnknownCounty
+        For a county that is not one of Xiangtan's.
+    """
+    unscheduled = [layer.id for layer in layers if not has_lights(layer)]
+    if unscheduled:
+        raise InvalidProgressQuery(f"layer {unscheduled} has no schedules to light: it is context or monitored")
+    if not EARLIEST <= as_of <= LATEST:
+        raise InvalidProgressQuery(f"as_of must lie between {EARLIEST} and {LATEST}, got {as_of}")
+    if county is not None and county not in COUNTY_CODES:
+        raise UnknownCounty(f"unknown county {county!r}; Xiangtan's are {list(COUNTY_CODES)}")
+
+
 def layer_rows(
     store: FeatureStore, layer: Layer, year: int, as_of: date, rules: LightRules, investment: bool
-) -> pd.DataFrame:
-    """Return the lights (and with ``investment`` the year's figures) of the layer's projects of plan ``year``."""
+) -> gpd.GeoDataFrame:
+    """Return the lights (and with ``investment`` the year's figures) of the layer's projects of plan ``year``,
+    with their geometries."""
     columns = [c for c in (*LIGHT_COLUMNS, PLAN_INVESTMENT) if c in layer.field_names]
-    frame = pd.DataFrame(store.read(layer.id, plan_filter(layer, year), columns=columns).drop(columns="geometry"))
+    features = store.read(layer.id, plan_filter(layer, year), columns=columns)
+    frame = pd.DataFrame(features.drop(columns=features.geometry.name))
     history = store.history(layer.id, until=as_of)
     rows = project_lights(frame, layer, history, as_of, year, rules)
     rows.insert(0, "layer", layer.id)
     if investment:
         rows = rows.join(year_investment(frame, history, year, as_of))
-    return rows
+    return gpd.GeoDataFrame(rows, geometry=features.geometry.to_numpy(), crs=features.crs)
 
 
 def _summary(rows: pd.DataFrame, scope: str, name: str, year: int, as_of: date, investment: bool) -> LightsSummary:
@@ -190,9 +217,20 @@ def _summary(rows: pd.DataFrame, scope: str, name: str, year: int, as_of: date, 
 
 
 def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    out = rows.drop(columns=[c for c in ("county_name",) if c in rows]).astype(object)
+    out = pd.DataFrame(rows).drop(columns=[c for c in ("county_name", "geometry") if c in rows]).astype(object)
     out = out.where(out.notna(), None)
     return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in out.to_dict("records")]
+
+
+def all_rows(
+    store: FeatureStore, layers: Sequence[Layer], year: int, as_of: date, rules: LightRules, investment: bool
+) -> gpd.GeoDataFrame:
+    """Return the rows of :func:`layer_rows` of every layer in one frame (checked with :func:`check_query`)."""
+    check_query(layers, as_of, None)
+    parts = [layer_rows(store, layer, year, as_of, rules, investment) for layer in layers]
+    if not parts:
+        return gpd.GeoDataFrame({"layer": [], "county": [], "light": [], "done_late": []}, geometry=[], crs=4326)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs)
 
 
 def lights_report(
@@ -209,9 +247,14 @@ def lights_report(
 
     ``city`` always covers the whole city; with ``county`` the counties, layers and projects are that
     county's. Investment figures are included only with ``investment`` (they are not public).
+
+    Raises
+    ------
+    InvalidProgressQuery, UnknownCounty
+        See :func:`check_query`.
     """
-    parts = [layer_rows(store, layer, year, as_of, rules, investment) for layer in layers]
-    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["layer", "county", "light"])
+    check_query(layers, as_of, county)
+    rows = all_rows(store, layers, year, as_of, rules, investment)
     city = _summary(rows, "city", "湘潭市", year, as_of, investment)
     mine = rows if county is None else rows[rows["county"] == county]
     counties = [
@@ -232,3 +275,26 @@ def lights_report(
         layers=by_layer,
         projects=_records(mine),
     )
+
+
+def light_layers(registry: LayerRegistry, layer_id: str | None = None) -> list[Layer]:
+    """Return the layer ``layer_id`` (``UnknownLayer`` when there is none), else every layer with schedules."""
+    if layer_id:
+        return [registry.get(layer_id)]
+    return [layer for layer in registry.projects() if has_lights(layer)]
+
+
+def lights_frame(
+    store: FeatureStore,
+    layers: Sequence[Layer],
+    year: int,
+    as_of: date,
+    rules: LightRules,
+    *,
+    county: str | None = None,
+    investment: bool = False,
+) -> gpd.GeoDataFrame:
+    """Return the project rows of :func:`lights_report` with their geometries (for maps)."""
+    check_query(layers, as_of, county)
+    rows = all_rows(store, layers, year, as_of, rules, investment)
+    return rows if county is None else rows[rows["county"] == county]
