@@ -17,6 +17,7 @@ Lights are decided on the figures rounded to 0.1, so the printed lag always agre
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from geo.storage.base import FeatureStore, Filter
 from layers.errors import InvalidPlan
 from layers.models import Layer
 from layers.plan_model import Plan
@@ -230,3 +232,35 @@ def project_lights(
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
 
+
+
+FEATURE_PROPERTIES = ("light", "lag_pts", "elapsed_pct")
+"""What items and map tiles carry of a project's light."""
+
+
+@dataclass(frozen=True)
+class LightsAt:
+    """Which lights features carry: the plan year, its rules and the day (None: today, current attributes)."""
+
+    year: int
+    rules: LightRules
+    as_of: date | None = None
+
+
+def feature_lights(store: FeatureStore, layer: Layer, ids: pd.Series, at: LightsAt) -> pd.DataFrame:
+    """Return :data:`FEATURE_PROPERTIES` of the features ``ids`` (in their order and index).
+
+    Without ``at.as_of`` the lights are today's from the current attributes; with it, the history replay.
+    Layers without schedules get an empty frame.
+    """
+    if not has_lights(layer) or not len(ids):
+        return pd.DataFrame(index=ids.index, columns=list(FEATURE_PROPERTIES))
+    columns = [c for c in LIGHT_COLUMNS if c in layer.field_names]
+    keys = [str(i) for i in ids]
+    features = store.read(layer.id, Filter(ids=keys), columns=columns)
+    frame = pd.DataFrame(features.drop(columns=features.geometry.name))
+    day = at.as_of or date.today()
+    history = store.history(layer.id, keys, until=day)
+    rows = project_lights(frame, layer, history, day, at.year, at.rules, replayed=at.as_of is not None)
+    found = rows.set_index(rows["id"].astype(str))[list(FEATURE_PROPERTIES)]
+    return found.reindex(keys).set_axis(ids.index)
