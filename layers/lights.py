@@ -233,7 +233,6 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
 
 
-
 FEATURE_PROPERTIES = ("light", "lag_pts", "elapsed_pct")
 """What items and map tiles carry of a project's light."""
 

@@ -112,7 +112,8 @@ def investment_sentence(done_wan: float, rate_pct: float | None, time_pct: float
         return f"累计完成投资 {_wan(done_wan)} 万元，未填报年度计划投资"
     rate = round(rate_pct, 1)
     word = "超过" if rate >= time_pct else "落后"
-    return f"累计完成投资 {_wan(done_wan)} 万元，占年度计划 {rate:.1f}%，{word}时间进度 {abs(rate - time_pct):.1f} 个百分点"
+    gap = abs(rate - time_pct)
+    return f"累计完成投资 {_wan(done_wan)} 万元，占年度计划 {rate:.1f}%，{word}时间进度 {gap:.1f} 个百分点"
 
 
 def _investment_reports(history: pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +145,9 @@ def year_investment(frame: pd.DataFrame, history: pd.DataFrame, year: int, as_of
     reports = _investment_reports(history)
     ids = frame["id"].astype(str)
     done = cumulative_on(reports, ids, as_of) - cumulative_on(reports, ids, date(year - 1, 12, 31))
-    plan = _annual_plan(frame[PLAN_INVESTMENT], year) if PLAN_INVESTMENT in frame else pd.Series(float("nan"), ids.index)
+    plan = (
+        _annual_plan(frame[PLAN_INVESTMENT], year) if PLAN_INVESTMENT in frame else pd.Series(float("nan"), ids.index)
+    )
     return pd.DataFrame({"plan_year_wan": plan, "done_year_wan": done}, index=frame.index)
 
 

@@ -58,6 +58,8 @@ def get_lights_geojson(
     """Return every project of the plan with its light, lag and reason as a GeoJSON FeatureCollection."""
     layers = light_layers(registry, query.layer)
     day = query.as_of or date.today()
-    rows = lights_frame(store, layers, query.plan.year, day, query.plan.rules, county=query.county, investment=investment)
+    rows = lights_frame(
+        store, layers, query.plan.year, day, query.plan.rules, county=query.county, investment=investment
+    )
     doc = {"type": "FeatureCollection", "numberReturned": len(rows), "features": geojson.features(rows)}
     return GeoJSONResponse(doc)
