@@ -13,6 +13,7 @@ from geo.bbox import parse_bbox
 from geo.errors import InvalidFilter
 from geo.storage.base import FeatureStore, Filter
 from geo.textlists import split_list
+from layers.errors import UnknownPlan
 from layers.lights import LightRules, rules_of
 from layers.models import Layer
 from layers.plan_model import SEED_YEAR, StoredPlan
@@ -195,3 +196,20 @@ def plan_year_param(plan: PlanDep) -> PlanYear:
 
 
 PlanYearDep = Annotated[PlanYear, Depends(plan_year_param)]
+
+
+def feature_plan_year(
+    store: StoreDep,
+    plan: Annotated[
+        int | None, Query(ge=2000, le=2100, description="Plan year, e.g. 2025 (default: the current plan)")
+    ] = None,
+) -> PlanYear:
+    """Resolve ``plan`` for the lights items and tiles carry: a year without a stored plan gets the default rules
+    (``plan`` there selects projects by their plan years, which need not have a stored plan)."""
+    try:
+        return plan_year_param(resolve_plan(store, plan))
+    except UnknownPlan:
+        return PlanYear(plan or SEED_YEAR, LightRules())
+
+
+FeaturePlanYearDep = Annotated[PlanYear, Depends(feature_plan_year)]

@@ -17,7 +17,7 @@ from layers.items import ItemsRequest, read_feature, read_items
 from layers.lights import LightsAt
 from layers.models import Layer
 from server.caching import NOT_MODIFIED, conditional, make_etag
-from server.deps import FeatureQuery, FeatureQueryDep, LayerDep, PlanYear, PlanYearDep, SettingsDep, StoreDep
+from server.deps import FeaturePlanYearDep, FeatureQuery, FeatureQueryDep, LayerDep, PlanYear, SettingsDep, StoreDep
 from server.ogc import bilingual_title, field_labels, link, page_links, url
 from server.responses import (
     ERROR_RESPONSES,
@@ -161,7 +161,7 @@ def items(
     params: ItemsParamsDep,
     store: StoreDep,
     settings: SettingsDep,
-    plan: PlanYearDep,
+    plan: FeaturePlanYearDep,
 ) -> Response:
     """Return a page of a plan layer's features, filtered, sorted and in the requested CRS (projects with lights)."""
     fmt = choose_format(request, params.f, OutputFormat.geojson)

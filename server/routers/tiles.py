@@ -12,7 +12,7 @@ from layers.lights import LightsAt
 from layers.registry import LayerRegistry
 from layers.tilejson import maplibre_style, tilejson
 from layers.tiles import held_layers, plan_selections, raster_tile, vector_tile
-from server.deps import FeatureQuery, FeatureQueryDep, LayerDep, PlanYear, PlanYearDep, RegistryDep, StoreDep
+from server.deps import FeaturePlanYearDep, FeatureQuery, FeatureQueryDep, LayerDep, PlanYear, RegistryDep, StoreDep
 from server.deps_tiles import (
     WEB_MERCATOR,
     PlanTileDep,
@@ -90,7 +90,7 @@ def _plan_mvt(
     summary="Composite MVT of all project layers (WebMercatorQuad XYZ)",
 )
 def plan_tile_xyz(
-    tile: XYZDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: PlanYearDep
+    tile: XYZDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: FeaturePlanYearDep
 ) -> Response:
     """Return one composite tile holding every project layer (one MVT layer each)."""
     return _plan_mvt(ctx, registry, filters, tile, plan)
@@ -102,7 +102,7 @@ def plan_tile_xyz(
     responses=_TILE_RESPONSES,
     summary="Layer MVT (WebMercatorQuad XYZ)",
 )
-def layer_tile_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep, plan: PlanYearDep) -> Response:
+def layer_tile_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep, plan: FeaturePlanYearDep) -> Response:
     """Return one layer's vector tile; accepts the same filters as /items."""
     return _layer_mvt(ctx, query, tile, plan)
 
@@ -124,7 +124,7 @@ def layer_png_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep) -> 
     responses=_TILE_RESPONSES,
     summary="Layer MVT (OGC API - Tiles)",
 )
-def layer_tile(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep, plan: PlanYearDep) -> Response:
+def layer_tile(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep, plan: FeaturePlanYearDep) -> Response:
     """Return one layer's vector tile in a tile matrix set; accepts the same filters as /items."""
     return _layer_mvt(ctx, query, tile, plan)
 
@@ -147,7 +147,7 @@ def layer_png(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep) -> Res
     summary="Composite MVT of all project layers (OGC API - Tiles, dataset tiles)",
 )
 def plan_tile(
-    tile: TileDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: PlanYearDep
+    tile: TileDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: FeaturePlanYearDep
 ) -> Response:
     """Return one composite tile holding every project layer (one MVT layer each)."""
     return _plan_mvt(ctx, registry, filters, tile, plan)
