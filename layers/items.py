@@ -13,6 +13,7 @@ from geo.errors import InvalidCRS
 from geo.storage.base import FeatureStore, Filter, SortKey
 from geo.textlists import split_list
 from layers.errors import InvalidQueryParameter
+from layers.lights import LightsAt, feature_lights
 from layers.models import Layer
 from layers.progress import status_as_of
 from layers.query import Selection, queryables, to_filter
@@ -166,6 +167,7 @@ class ItemsRequest:
     sortby: str | None = None
     datetime: str | None = None
     filter_crs: str | None = None
+    lights: LightsAt | None = None
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,13 @@ def read_page(
     sortby: tuple[SortKey, ...] = (),
     properties: list[str] | None = None,
     as_of: date | None = None,
+    lights: LightsAt | None = None,
 ) -> Page:
-    """Read one page of a layer's public attributes; with ``as_of`` the ``status`` is that day's status."""
+    """Read one page of a layer's public attributes; with ``as_of`` the ``status`` is that day's status.
+
+    With ``lights`` (and all properties asked for) project features also carry their 序时进度 light,
+    lag and elapsed time (:func:`layers.lights.feature_lights`).
+    """
     columns = public_fields(layer) if properties is None else ["id", *(p for p in properties if p != "id")]
     frame, matched = store.read_page(layer.id, where, limit=limit, offset=offset, sortby=sortby, columns=columns)
     keep = [c for c in frame.columns if c in columns or c == frame.geometry.name]
@@ -196,6 +203,10 @@ def read_page(
         frame = frame[keep]
     if as_of is not None and "status" in frame.columns and len(frame):
         frame = frame.assign(status=status_as_of(store, layer, frame["id"], as_of).to_numpy())
+    if lights is not None and properties is None and len(frame):
+        found = feature_lights(store, layer, frame["id"], lights)
+        if not found.isna().all(axis=None):
+            frame = frame.assign(**{c: found[c].to_numpy() for c in found.columns})
     return Page(frame=frame, matched=matched, properties=properties)
 
 
@@ -218,6 +229,7 @@ def read_items(store: FeatureStore, layer: Layer, request: ItemsRequest) -> Page
         sortby=parse_sortby(request.sortby, layer),
         properties=properties,
         as_of=request.selection.as_of,
+        lights=request.lights,
     )
 
 

@@ -13,8 +13,10 @@ import shapely
 
 from geo import mvt, render
 from geo.storage.base import FeatureStore, Filter, MvtTile
+from geo.storage.generic import mvt_layer_from_frame
 from geo.tms import TileGrid
 from geo.types import BBox
+from layers.lights import FEATURE_PROPERTIES, LightsAt, feature_lights, has_lights
 from layers.models import Layer
 from layers.query import Selection, to_filter
 
@@ -72,13 +74,31 @@ def tile_candidates(
     return store.read_tile_candidates(layer.id, bbox, where=where, columns=columns, limit=spec.max_features, cell=cell)
 
 
+def _lit_layer(store: FeatureStore, layer: Layer, tile: MvtTile, where: Filter, lights: LightsAt) -> tuple[bytes, int]:
+    """Make a project layer's MVT layer in Python, its features carrying their lights."""
+    frame = store.read_tile_candidates(
+        layer.id, tile.bbox, where=where, columns=list(tile.properties), limit=tile.limit, cell=tile.cell
+    )
+    if frame.empty:
+        return b"", 0
+    found = feature_lights(store, layer, frame["id"], lights)
+    frame = frame.assign(**{c: found[c].to_numpy() for c in FEATURE_PROPERTIES})
+    return mvt_layer_from_frame(frame, replace(tile, properties=(*tile.properties, *FEATURE_PROPERTIES)))
+
+
 def vector_tile(
-    store: FeatureStore, selections: Sequence[tuple[Layer, Filter]], grid: TileGrid, spec: TileSpec
+    store: FeatureStore,
+    selections: Sequence[tuple[Layer, Filter]],
+    grid: TileGrid,
+    spec: TileSpec,
+    lights: LightsAt | None = None,
 ) -> tuple[bytes, TileStats]:
     """Build the MVT of one tile for one or more layers; ``b""`` when no layer has a feature there.
 
     Each layer is made by the store (``FeatureStore.mvt_layer``: the same candidates, properties and
-    layer names whichever store makes it); single-layer MVT messages concatenate into one tile.
+    layer names whichever store makes it); single-layer MVT messages concatenate into one tile. With
+    ``lights``, scheduled project layers are made in Python so their features carry
+    ``light``, ``lag_pts`` and ``elapsed_pct`` (which change with the day, so cache keys must hold it).
 
     Examples
     --------
@@ -101,7 +121,11 @@ def vector_tile(
             extent=mvt.EXTENT,
             buffer=spec.buffer,
         )
-        chunk, count = store.mvt_layer(layer.id, tile, replace(where, bbox=None))
+        where = replace(where, bbox=None)
+        if lights is not None and has_lights(layer):
+            chunk, count = _lit_layer(store, layer, tile, where, lights)
+        else:
+            chunk, count = store.mvt_layer(layer.id, tile, where)
         if count:
             stats.features[layer.id] = count
             chunks.append(chunk)

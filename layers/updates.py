@@ -7,6 +7,8 @@ Rules for project layers (planned / in_progress / completed):
   needs a percent;
 * going backwards (reopening a completed project, or a lower percent than the current one) is allowed
   only with a ``note`` saying why: corrections happen, but silently undoing progress must not;
+* ``investment_done_wan`` (optional) is the cumulative investment completed, in 万元, >= 0; it is kept in
+  the history entry's data and set on the feature, and a lower figure than the current one needs a note too;
 * ``date`` (default today) lies between 2024-01-01 and today and not before the feature's latest report,
   so the current state is always the state of the latest report and replaying the history agrees.
 
@@ -27,6 +29,7 @@ import pandas as pd
 from geo.storage.base import FeatureStore, HistoryEntry
 from layers.errors import InvalidProgressUpdate
 from layers.models import Layer
+from layers.progress_model import INVESTMENT_DONE
 from layers.text import fields_problem
 from layers.water import PARAMETERS, is_compliant
 from layers.water_status import monthly_classes, reading_class, water_body_of
@@ -45,6 +48,7 @@ class ProgressReport:
     percent: float | None = None
     date: date | None = None
     note: str = ""
+    investment_done_wan: float | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def parse_report(layer: Layer, body: Mapping[str, Any]) -> ProgressReport | Wate
     --------
     >>> from layers.registry import load_catalogue
     >>> parse_report(load_catalogue().get("reservoirs"), {"status": "在建", "percent": "40"})
-    ProgressReport(status='in_progress', percent=40.0, date=None, note='')
+    ProgressReport(status='in_progress', percent=40.0, date=None, note='', investment_done_wan=None)
     """
     if layer.kind != "project" or not layer.statuses:
         raise InvalidProgressUpdate(f"{layer.id!r} is a context layer; it takes no progress reports")
@@ -141,13 +145,28 @@ def parse_report(layer: Layer, body: Mapping[str, Any]) -> ProgressReport | Wate
         if negative:
             raise InvalidProgressUpdate(f"concentrations cannot be negative: {negative}")
         return WaterReading(values, _date(body.get("date")), _note(body.get("note")))
-    unknown = sorted(set(body) - {"status", "percent", "date", "note"})
+    unknown = sorted(set(body) - {"status", "percent", "date", "note", INVESTMENT_DONE})
     if unknown:
-        raise InvalidProgressUpdate(f"unknown fields {unknown}; a report has status, percent, date and note")
+        raise InvalidProgressUpdate(
+            f"unknown fields {unknown}; a report has status, percent, date, note and {INVESTMENT_DONE}"
+        )
     if body.get("status") in (None, ""):
         raise InvalidProgressUpdate("status is required")
     percent = None if body.get("percent") in (None, "") else _number("percent", body["percent"])
-    return ProgressReport(_status(layer, body["status"]), percent, _date(body.get("date")), _note(body.get("note")))
+    money = _investment(layer, body.get(INVESTMENT_DONE))
+    status = _status(layer, body["status"])
+    return ProgressReport(status, percent, _date(body.get("date")), _note(body.get("note")), money)
+
+
+def _investment(layer: Layer, value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    if INVESTMENT_DONE not in layer.field_names:
+        raise InvalidProgressUpdate(f"{layer.id!r} records no investment; leave out {INVESTMENT_DONE}")
+    number = _number(INVESTMENT_DONE, value)
+    if number < 0:
+        raise InvalidProgressUpdate(f"{INVESTMENT_DONE} is the cumulative investment (万元) and cannot be negative")
+    return number
 
 
 def check_date(day: date | None, today: date, latest: date | None) -> date:
@@ -195,6 +214,7 @@ def _project_values(report: ProgressReport, current: Mapping[str, Any], day: dat
             f"going back from {old_status} {old_pct} % to {report.status} {pct:g} % needs a note saying why"
         )
     values: dict[str, Any] = {"status": report.status, "progress_pct": pct, "updated_at": day}
+    values.update(_investment_values(report, current))
     if report.status == "completed" and old_status != "completed":
         values["completed_date"] = day
     elif report.status != "completed" and old_status == "completed":
@@ -202,6 +222,18 @@ def _project_values(report: ProgressReport, current: Mapping[str, Any], day: dat
     if report.status in ("in_progress", "completed") and _current(current.get("start_date")) is None:
         values["start_date"] = day
     return pct, values
+
+
+def _investment_values(report: ProgressReport, current: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the investment attribute a report sets (none without a figure); a lower one needs a note."""
+    money, old = report.investment_done_wan, _current(current.get(INVESTMENT_DONE))
+    if money is None:
+        return {}
+    if old is not None and money < float(old) and not report.note:
+        raise InvalidProgressUpdate(
+            f"the cumulative investment going down from {float(old):g} to {money:g} 万元 needs a note saying why"
+        )
+    return {INVESTMENT_DONE: money}
 
 
 def _water_values(
@@ -256,6 +288,8 @@ def plan_update(
         data.update(report.values, **{"class": found})
     else:
         status, (pct, values) = report.status, _project_values(report, current, day)
+        if report.investment_done_wan is not None:
+            data[INVESTMENT_DONE] = report.investment_done_wan
     data.update({"from": before, "to": {"status": status, "percent": pct}}, **(extra or {}))
     entry = HistoryEntry(
         layer=layer.id,

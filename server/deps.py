@@ -13,8 +13,10 @@ from geo.bbox import parse_bbox
 from geo.errors import InvalidFilter
 from geo.storage.base import FeatureStore, Filter
 from geo.textlists import split_list
+from layers.errors import UnknownPlan
+from layers.lights import LightRules, rules_of
 from layers.models import Layer
-from layers.plan_model import StoredPlan
+from layers.plan_model import SEED_YEAR, StoredPlan
 from layers.plans import resolve_plan
 from layers.query import Selection, to_filter
 from layers.registry import LayerRegistry
@@ -176,3 +178,38 @@ def plan_feature_query(query: FeatureQueryDep, registry: PlanRegistryDep, plan: 
 
 
 PlanFeatureQueryDep = Annotated[FeatureQuery, Depends(plan_feature_query)]
+
+
+@dataclass(frozen=True)
+class PlanYear:
+    """The plan year a lights request means and the light thresholds that plan sets."""
+
+    year: int
+    rules: LightRules
+
+
+def plan_year_param(plan: PlanDep) -> PlanYear:
+    """Resolve ``plan`` to its year and light rules (the current plan's, else the seed year with default rules)."""
+    if plan is None:
+        return PlanYear(SEED_YEAR, LightRules())
+    return PlanYear(plan.plan.year, rules_of(plan.plan))
+
+
+PlanYearDep = Annotated[PlanYear, Depends(plan_year_param)]
+
+
+def feature_plan_year(
+    store: StoreDep,
+    plan: Annotated[
+        int | None, Query(ge=2000, le=2100, description="Plan year, e.g. 2025 (default: the current plan)")
+    ] = None,
+) -> PlanYear:
+    """Resolve ``plan`` for the lights items and tiles carry: a year without a stored plan gets the default rules
+    (``plan`` there selects projects by their plan years, which need not have a stored plan)."""
+    try:
+        return plan_year_param(resolve_plan(store, plan))
+    except UnknownPlan:
+        return PlanYear(plan or SEED_YEAR, LightRules())
+
+
+FeaturePlanYearDep = Annotated[PlanYear, Depends(feature_plan_year)]

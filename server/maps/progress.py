@@ -7,6 +7,8 @@ from typing import Any
 
 from geo.storage.base import FeatureStore
 from layers.deadlines import layer_deadlines
+from layers.lights import LightRules, has_lights
+from layers.lights_report import LightsSummary, lights_report
 from layers.models import Layer
 from layers.plan_scope import plan_filter
 from layers.progress_counties import counties_geojson, county_progress
@@ -88,10 +90,23 @@ def build_progress_map(
     return fmap
 
 
+def county_lights(store: FeatureStore, layer: Layer, as_of: date, year: int, rules: LightRules) -> list[LightsSummary]:
+    """Return the layer's 序时进度 lights per county and for the city (last row); none for unscheduled layers."""
+    if not has_lights(layer):
+        return []
+    report = lights_report(store, [layer], year, as_of, rules)
+    return [*report.counties, report.city]
+
+
 def progress_context(
-    store: FeatureStore, layer: Layer, as_of: date, lang: Lang, plan_year: int | None = None
+    store: FeatureStore,
+    layer: Layer,
+    as_of: date,
+    lang: Lang,
+    plan_year: int | None = None,
+    rules: LightRules | None = None,
 ) -> dict[str, Any]:
-    """Return the page's figures: total, county rows against quotas, bars, burn-up chart and overdue rows."""
+    """Return the page's figures: total, county rows against quotas, bars, burn-up, overdue rows and lights."""
     where = plan_filter(layer, plan_year)
     progress = county_progress(store, layer, as_of, where)
     unit = (layer.target.unit_en if lang == "en" else layer.target.unit_zh) if layer.target else ""
@@ -111,11 +126,17 @@ def progress_context(
         "burnup_svg": line_chart(months, [p.done for p in points], progress.total.target, unit),
         "overdue": sorted(overdue, key=lambda i: (i.due, i.id)),
         "county_names": {row.scope: row.scope_name or row.scope for row in progress.counties},
+        "lights": county_lights(store, layer, as_of, plan_year or PLAN_YEAR, rules or LightRules()),
     }
 
 
 def progress_page(
-    store: FeatureStore, registry: LayerRegistry, query: MapQuery, here: str = "", plan_year: int | None = None
+    store: FeatureStore,
+    registry: LayerRegistry,
+    query: MapQuery,
+    here: str = "",
+    plan_year: int | None = None,
+    rules: LightRules | None = None,
 ) -> str:
     """Return the progress page of the query's (first) layer on ``query.as_of`` (default: today in the plan year).
 
@@ -136,5 +157,5 @@ def progress_page(
         year=year,
         plan_year=plan_year,
         links=nav_links(query.lang, here),
-        **progress_context(store, layer, as_of, query.lang, plan_year),
+        **progress_context(store, layer, as_of, query.lang, plan_year, rules),
     )

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from geo.storage.base import FeatureStore
 from layers.errors import InvalidProgressUpdate
 from layers.models import Layer
+from layers.progress_model import INVESTMENT_DONE
 from layers.updates import WATER_LAYER
 from layers.water import PARAMETERS
 from server.maps.i18n import Lang, status_label, text, title
@@ -23,6 +24,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "current": ("当前情况", "Current state"),
     "updated": ("更新日期", "Updated"),
     "percent": ("完成进度(%)", "Progress (%)"),
+    "investment": ("累计完成投资(万元,可选)", "Investment completed to date (万元, optional)"),
     "date": ("日期", "Date"),
     "note": ("说明", "Note"),
     "photo": ("现场照片(可选)", "Site photo (optional)"),
@@ -116,6 +118,7 @@ def report_page(store: FeatureStore, layer: Layer, feature_id: str, lang: Lang, 
             county=_value(row, "county_name") or _value(row, "county") or "—",
             current=_current(layer, row, lang),
             water=water,
+            investment=INVESTMENT_DONE in layer.field_names,
             parameters=PARAMETERS if water else (),
             statuses=[(s.value, status_label(s, lang)) for s in layer.statuses],
             today=date.today().isoformat(),

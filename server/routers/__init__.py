@@ -11,6 +11,7 @@ from server.routers import (
     health,
     imports,
     landing,
+    lights,
     login,
     maps,
     nearby,
@@ -34,4 +35,4 @@ ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
 ROUTERS += [imports.router, login.router]
-ROUTERS += [plans.router]
+ROUTERS += [plans.router, lights.router]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -14,9 +14,10 @@ from geo import geojson
 from geo.crs import CRS84, crs_uri, parse_crs
 from geo.storage.base import FeatureStore
 from layers.items import ItemsRequest, read_feature, read_items
+from layers.lights import LightsAt
 from layers.models import Layer
 from server.caching import NOT_MODIFIED, conditional, make_etag
-from server.deps import FeatureQuery, FeatureQueryDep, LayerDep, SettingsDep, StoreDep
+from server.deps import FeaturePlanYearDep, FeatureQuery, FeatureQueryDep, LayerDep, PlanYear, SettingsDep, StoreDep
 from server.ogc import bilingual_title, field_labels, link, page_links, url
 from server.responses import (
     ERROR_RESPONSES,
@@ -56,10 +57,10 @@ class ItemsParams:
     datetime: str | None
     filter_crs: str | None
 
-    def to_request(self, query: FeatureQuery, limit: int) -> ItemsRequest:
+    def to_request(self, query: FeatureQuery, limit: int, lights: LightsAt | None = None) -> ItemsRequest:
         """Return the layers-side request: the query's selection, the (clamped) ``limit`` and the other values."""
         return ItemsRequest(
-            query.selection, limit, self.offset, self.properties, self.sortby, self.datetime, self.filter_crs
+            query.selection, limit, self.offset, self.properties, self.sortby, self.datetime, self.filter_crs, lights
         )
 
 
@@ -97,11 +98,17 @@ ItemsParamsDep = Annotated[ItemsParams, Depends(items_params)]
 
 
 def _items_response(
-    request: Request, query: FeatureQuery, params: ItemsParams, store: FeatureStore, limits: tuple[int, int]
+    request: Request,
+    query: FeatureQuery,
+    params: ItemsParams,
+    store: FeatureStore,
+    limits: tuple[int, int],
+    plan: PlanYear,
 ) -> Response:
     layer, out_crs = query.layer, parse_crs(params.crs)
     limit, clamped = clamp_limit(params.limit, *limits)
-    page = read_items(store, layer, params.to_request(query, limit))
+    lights = LightsAt(plan.year, plan.rules, query.selection.as_of)
+    page = read_items(store, layer, params.to_request(query, limit, lights))
     fmt = choose_format(request, params.f, OutputFormat.geojson)
     media = MediaType.html if fmt == OutputFormat.html else MediaType.geojson
     features = geojson.features(page.frame, out_crs, properties=page.properties)
@@ -149,13 +156,19 @@ def _crs_headers(response: Response, out_crs: pyproj.CRS, clamped_to: int | None
     responses={200: {**_GEOJSON_OR_HTML, "description": "A page of features (FeatureCollection)"}},
 )
 def items(
-    request: Request, query: FeatureQueryDep, params: ItemsParamsDep, store: StoreDep, settings: SettingsDep
+    request: Request,
+    query: FeatureQueryDep,
+    params: ItemsParamsDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    plan: FeaturePlanYearDep,
 ) -> Response:
-    """Return a page of a plan layer's features, filtered, sorted and in the requested CRS."""
+    """Return a page of a plan layer's features, filtered, sorted and in the requested CRS (projects with lights)."""
     fmt = choose_format(request, params.f, OutputFormat.geojson)
-    etag = make_etag(store.version(query.layer.id), request, fmt)
+    # the lights move with the calendar: today's date is part of the representation
+    etag = make_etag(f"{store.version(query.layer.id)}@{date.today()}", request, fmt)
     limits = (settings.api.default_limit, settings.api.max_limit)
-    return conditional(request, etag, lambda: _items_response(request, query, params, store, limits))
+    return conditional(request, etag, lambda: _items_response(request, query, params, store, limits, plan))
 
 
 @dataclass(frozen=True)

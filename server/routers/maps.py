@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from geo.textlists import split_list
-from server.deps import LayerDep, PlanDep, PlanRegistryDep, RegistryDep, SettingsDep, StoreDep
+from server.deps import LayerDep, PlanDep, PlanRegistryDep, PlanYearDep, RegistryDep, SettingsDep, StoreDep
 from server.maps.assets import STATIC_DIR, STATIC_PREFIX, XSTATIC_DIRS
 from server.maps.data import MapQuery, layer_frame, to_geojson
 from server.maps.i18n import parse_lang
@@ -85,13 +85,14 @@ def progress_map(
     store: StoreDep,
     registry: PlanRegistryDep,
     plan: PlanDep,
+    lights: PlanYearDep,
     query: MapQueryDep,
     layer: Annotated[str, Query(description="Layer whose progress is shown, e.g. `farmland`")] = "farmland",
 ) -> str:
-    """Show a layer's progress: county choropleth, city total against target, burn-up and overdue list."""
+    """Show a layer's progress: county choropleth, city total against target, burn-up, lights and overdue list."""
     query = replace(query, layers=(registry.get(layer).id,))
     year = plan.plan.year if plan else None
-    return progress_page(store, registry, query, here=_here(request), plan_year=year)
+    return progress_page(store, registry, query, here=_here(request), plan_year=year, rules=lights.rules)
 
 
 def nearby_query(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from geo.tms import TMS_IDS, get_tms
+from layers.lights import LightsAt
 from layers.registry import LayerRegistry
 from layers.tilejson import maplibre_style, tilejson
 from layers.tiles import held_layers, plan_selections, raster_tile, vector_tile
-from server.deps import FeatureQuery, FeatureQueryDep, LayerDep, RegistryDep, StoreDep
+from server.deps import FeaturePlanYearDep, FeatureQuery, FeatureQueryDep, LayerDep, PlanYear, RegistryDep, StoreDep
 from server.deps_tiles import (
     WEB_MERCATOR,
     PlanTileDep,
@@ -39,12 +41,18 @@ _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 _PNG_RESPONSES = {**_TILE_RESPONSES, 200: {"content": {PNG: {}}, "description": "The tile as an RGBA PNG"}}
 
 
-def _layer_mvt(ctx: TileContext, query: FeatureQuery, tile: TileAddress) -> Response:
+def _lights(plan: PlanYear, as_of: date | None) -> tuple[LightsAt, str]:
+    """Return the lights tiles carry and the day they are for (part of every cache key: lights move with it)."""
+    return LightsAt(plan.year, plan.rules, as_of), (as_of or date.today()).isoformat()
+
+
+def _layer_mvt(ctx: TileContext, query: FeatureQuery, tile: TileAddress, plan: PlanYear) -> Response:
     grid = tile.grid()
-    key = tile_key(ctx.request, layer_versions(ctx.store, [query.layer.id]), f"mvt:{tile.tms_id}")
+    lights, day = _lights(plan, query.selection.as_of)
+    key = tile_key(ctx.request, layer_versions(ctx.store, [query.layer.id]), f"mvt:{tile.tms_id}:{day}")
 
     def build() -> bytes:
-        return vector_tile(ctx.store, [(query.layer, query.to_filter(ctx.store))], grid, ctx.spec())[0]
+        return vector_tile(ctx.store, [(query.layer, query.to_filter(ctx.store))], grid, ctx.spec(), lights)[0]
 
     return tile_response(ctx.request, ctx.cache, key, MVT, build, compress=True)
 
@@ -59,14 +67,18 @@ def _layer_png(ctx: TileContext, query: FeatureQuery, tile: TileAddress) -> Resp
     return tile_response(ctx.request, ctx.cache, key, PNG, build)
 
 
-def _plan_mvt(ctx: TileContext, registry: LayerRegistry, filters: PlanTileParams, tile: TileAddress) -> Response:
+def _plan_mvt(
+    ctx: TileContext, registry: LayerRegistry, filters: PlanTileParams, tile: TileAddress, plan: PlanYear
+) -> Response:
     grid = tile.grid()
     layers = held_layers(ctx.store, registry.projects())
-    key = tile_key(ctx.request, layer_versions(ctx.store, [layer.id for layer in layers]), f"plan:{tile.tms_id}")
+    lights, day = _lights(plan, filters.as_of)
+    versions = layer_versions(ctx.store, [layer.id for layer in layers])
+    key = tile_key(ctx.request, versions, f"plan:{tile.tms_id}:{day}")
     selection = filters.selection()
 
     def build() -> bytes:
-        return vector_tile(ctx.store, plan_selections(ctx.store, layers, selection), grid, ctx.spec())[0]
+        return vector_tile(ctx.store, plan_selections(ctx.store, layers, selection), grid, ctx.spec(), lights)[0]
 
     return tile_response(ctx.request, ctx.cache, key, MVT, build, compress=True)
 
@@ -77,9 +89,11 @@ def _plan_mvt(ctx: TileContext, registry: LayerRegistry, filters: PlanTileParams
     responses=_TILE_RESPONSES,
     summary="Composite MVT of all project layers (WebMercatorQuad XYZ)",
 )
-def plan_tile_xyz(tile: XYZDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep) -> Response:
+def plan_tile_xyz(
+    tile: XYZDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: FeaturePlanYearDep
+) -> Response:
     """Return one composite tile holding every project layer (one MVT layer each)."""
-    return _plan_mvt(ctx, registry, filters, tile)
+    return _plan_mvt(ctx, registry, filters, tile, plan)
 
 
 @router.get(
@@ -88,9 +102,9 @@ def plan_tile_xyz(tile: XYZDep, ctx: TileContextDep, registry: RegistryDep, filt
     responses=_TILE_RESPONSES,
     summary="Layer MVT (WebMercatorQuad XYZ)",
 )
-def layer_tile_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep) -> Response:
+def layer_tile_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep, plan: FeaturePlanYearDep) -> Response:
     """Return one layer's vector tile; accepts the same filters as /items."""
-    return _layer_mvt(ctx, query, tile)
+    return _layer_mvt(ctx, query, tile, plan)
 
 
 @router.get(
@@ -110,9 +124,9 @@ def layer_png_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep) -> 
     responses=_TILE_RESPONSES,
     summary="Layer MVT (OGC API - Tiles)",
 )
-def layer_tile(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep) -> Response:
+def layer_tile(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep, plan: FeaturePlanYearDep) -> Response:
     """Return one layer's vector tile in a tile matrix set; accepts the same filters as /items."""
-    return _layer_mvt(ctx, query, tile)
+    return _layer_mvt(ctx, query, tile, plan)
 
 
 @router.get(
@@ -132,9 +146,11 @@ def layer_png(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep) -> Res
     responses=_TILE_RESPONSES,
     summary="Composite MVT of all project layers (OGC API - Tiles, dataset tiles)",
 )
-def plan_tile(tile: TileDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep) -> Response:
+def plan_tile(
+    tile: TileDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: FeaturePlanYearDep
+) -> Response:
     """Return one composite tile holding every project layer (one MVT layer each)."""
-    return _plan_mvt(ctx, registry, filters, tile)
+    return _plan_mvt(ctx, registry, filters, tile, plan)
 
 
 def _base(request: Request) -> str:

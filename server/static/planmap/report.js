@@ -34,7 +34,7 @@
 
   function reportBody() {
     var data = new FormData();
-    var names = water ? ["DO", "CODMn", "NH3N", "TP", "date", "note"] : ["status", "percent", "date", "note"];
+    var names = water ? ["DO", "CODMn", "NH3N", "TP", "date", "note"] : ["status", "percent", "investment_done_wan", "date", "note"];
     names.forEach(function (name) {
       var field = form.elements.namedItem(name);
       if (field && field.value !== "") data.append(name, field.value);

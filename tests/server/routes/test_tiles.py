@@ -41,7 +41,8 @@ def test_layer_tile_decodes_with_properties_and_geometry_in_extent(client):
     by_id = {f["properties"]["id"]: f for f in layer["features"]}
     assert feature["id"] in by_id
     props = by_id[feature["id"]]["properties"]
-    assert set(props) <= {"id", "name", "status", "progress_pct", "county"}
+    assert set(props) <= {"id", "name", "status", "progress_pct", "county", "light", "lag_pts", "elapsed_pct"}
+    assert props["light"] in ("green", "yellow", "red")
     assert props["status"] == feature["status"] and props["county"] == feature["county"]
     coords = np.array(shapely.get_coordinates(shapely.from_geojson(_geojson(by_id[feature["id"]]))))
     assert coords.min() >= -64 and coords.max() <= 4096 + 64
