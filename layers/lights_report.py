@@ -26,8 +26,8 @@ from layers.errors import InvalidProgressQuery, UnknownCounty
 from layers.lights import LIGHT_COLUMNS, LIGHTS, LightRules, has_lights, project_lights
 from layers.models import Layer
 from layers.plan_model import COUNTY_CODES
+from layers.plan_scope import plan_filter
 from layers.progress_model import INVESTMENT_DONE
-from layers.query import plan_filter
 from layers.registry import LayerRegistry
 
 PLAN_INVESTMENT = "investment_plan_wan"

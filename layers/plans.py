@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from geo.storage.base import FeatureStore, StoredRecord
 from layers.errors import InvalidPlan, UnknownPlan
+from layers.lights import rules_of
 from layers.plan_model import Plan, PlanTarget, StoredPlan, seed_plan
 from layers.registry import LayerRegistry
 
@@ -45,6 +46,7 @@ def parse_plan(body: Mapping[str, Any], registry: LayerRegistry) -> Plan:
     problems = [p for target in plan.targets for p in _target_problems(target, registry)]
     if problems:
         raise InvalidPlan("; ".join(problems))
+    rules_of(plan)  # the light thresholds must make sense too
     return plan
 
 

@@ -81,6 +81,7 @@ RESERVED_PARAMS = frozenset(
         "geometry",
         "headers",
         "plan",
+        "lights",
     }
 )
 """Query parameters with their own meaning; any other parameter filters by a queryable of that name."""
@@ -213,3 +214,20 @@ def feature_plan_year(
 
 
 FeaturePlanYearDep = Annotated[PlanYear, Depends(feature_plan_year)]
+
+
+def tile_lights(
+    store: StoreDep,
+    lights: Annotated[
+        bool,
+        Query(
+            description="Give project features their 序时进度 `light`, `lag_pts` and `elapsed_pct` (reads the history)"
+        ),
+    ] = False,
+    plan: Annotated[int | None, Query(ge=2000, le=2100, description="Plan year whose light thresholds apply")] = None,
+) -> PlanYear | None:
+    """Resolve the lights a tile carries: none unless ``lights=true`` (tiles stay on the stores' fast path)."""
+    return feature_plan_year(store, plan) if lights else None
+
+
+TileLightsDep = Annotated[PlanYear | None, Depends(tile_lights)]

@@ -12,7 +12,7 @@ from layers.lights import LightsAt
 from layers.registry import LayerRegistry
 from layers.tilejson import maplibre_style, tilejson
 from layers.tiles import held_layers, plan_selections, raster_tile, vector_tile
-from server.deps import FeaturePlanYearDep, FeatureQuery, FeatureQueryDep, LayerDep, PlanYear, RegistryDep, StoreDep
+from server.deps import FeatureQuery, FeatureQueryDep, LayerDep, PlanYear, RegistryDep, StoreDep, TileLightsDep
 from server.deps_tiles import (
     WEB_MERCATOR,
     PlanTileDep,
@@ -41,15 +41,18 @@ _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 _PNG_RESPONSES = {**_TILE_RESPONSES, 200: {"content": {PNG: {}}, "description": "The tile as an RGBA PNG"}}
 
 
-def _lights(plan: PlanYear, as_of: date | None) -> tuple[LightsAt, str]:
-    """Return the lights tiles carry and the day they are for (part of every cache key: lights move with it)."""
-    return LightsAt(plan.year, plan.rules, as_of), (as_of or date.today()).isoformat()
+def _lights(plan: PlanYear | None, as_of: date | None) -> tuple[LightsAt | None, str]:
+    """Return the lights tiles carry (None unless asked for) and the cache-key part saying for which day."""
+    if plan is None:
+        return None, ""
+    day = (as_of or date.today()).isoformat()
+    return LightsAt(plan.year, plan.rules, as_of), f":lights:{day}"
 
 
-def _layer_mvt(ctx: TileContext, query: FeatureQuery, tile: TileAddress, plan: PlanYear) -> Response:
+def _layer_mvt(ctx: TileContext, query: FeatureQuery, tile: TileAddress, plan: PlanYear | None) -> Response:
     grid = tile.grid()
     lights, day = _lights(plan, query.selection.as_of)
-    key = tile_key(ctx.request, layer_versions(ctx.store, [query.layer.id]), f"mvt:{tile.tms_id}:{day}")
+    key = tile_key(ctx.request, layer_versions(ctx.store, [query.layer.id]), f"mvt:{tile.tms_id}{day}")
 
     def build() -> bytes:
         return vector_tile(ctx.store, [(query.layer, query.to_filter(ctx.store))], grid, ctx.spec(), lights)[0]
@@ -68,13 +71,13 @@ def _layer_png(ctx: TileContext, query: FeatureQuery, tile: TileAddress) -> Resp
 
 
 def _plan_mvt(
-    ctx: TileContext, registry: LayerRegistry, filters: PlanTileParams, tile: TileAddress, plan: PlanYear
+    ctx: TileContext, registry: LayerRegistry, filters: PlanTileParams, tile: TileAddress, plan: PlanYear | None
 ) -> Response:
     grid = tile.grid()
     layers = held_layers(ctx.store, registry.projects())
     lights, day = _lights(plan, filters.as_of)
     versions = layer_versions(ctx.store, [layer.id for layer in layers])
-    key = tile_key(ctx.request, versions, f"plan:{tile.tms_id}:{day}")
+    key = tile_key(ctx.request, versions, f"plan:{tile.tms_id}{day}")
     selection = filters.selection()
 
     def build() -> bytes:
@@ -90,7 +93,7 @@ def _plan_mvt(
     summary="Composite MVT of all project layers (WebMercatorQuad XYZ)",
 )
 def plan_tile_xyz(
-    tile: XYZDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: FeaturePlanYearDep
+    tile: XYZDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: TileLightsDep
 ) -> Response:
     """Return one composite tile holding every project layer (one MVT layer each)."""
     return _plan_mvt(ctx, registry, filters, tile, plan)
@@ -102,7 +105,7 @@ def plan_tile_xyz(
     responses=_TILE_RESPONSES,
     summary="Layer MVT (WebMercatorQuad XYZ)",
 )
-def layer_tile_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep, plan: FeaturePlanYearDep) -> Response:
+def layer_tile_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep, plan: TileLightsDep) -> Response:
     """Return one layer's vector tile; accepts the same filters as /items."""
     return _layer_mvt(ctx, query, tile, plan)
 
@@ -124,7 +127,7 @@ def layer_png_xyz(tile: XYZDep, query: FeatureQueryDep, ctx: TileContextDep) -> 
     responses=_TILE_RESPONSES,
     summary="Layer MVT (OGC API - Tiles)",
 )
-def layer_tile(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep, plan: FeaturePlanYearDep) -> Response:
+def layer_tile(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep, plan: TileLightsDep) -> Response:
     """Return one layer's vector tile in a tile matrix set; accepts the same filters as /items."""
     return _layer_mvt(ctx, query, tile, plan)
 
@@ -147,7 +150,7 @@ def layer_png(tile: TileDep, query: FeatureQueryDep, ctx: TileContextDep) -> Res
     summary="Composite MVT of all project layers (OGC API - Tiles, dataset tiles)",
 )
 def plan_tile(
-    tile: TileDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: FeaturePlanYearDep
+    tile: TileDep, ctx: TileContextDep, registry: RegistryDep, filters: PlanTileDep, plan: TileLightsDep
 ) -> Response:
     """Return one composite tile holding every project layer (one MVT layer each)."""
     return _plan_mvt(ctx, registry, filters, tile, plan)

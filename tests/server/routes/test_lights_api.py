@@ -168,20 +168,24 @@ def test_items_carry_the_light_of_the_day(client):
 
 def test_mvt_tiles_carry_the_light(client):
     table = {p["id"]: p["light"] for p in client.get(f"/lights?as_of={AS_OF}").json()["projects"]}
-    tile = client.get(f"/tiles/plan/8/208/107.mvt?as_of={AS_OF}")
+    tile = client.get(f"/tiles/plan/8/208/107.mvt?as_of={AS_OF}&lights=true")
     assert tile.status_code == 200
     layers = mapbox_vector_tile.decode(tile.content)
     seen = [f["properties"] for f in layers["reservoirs"]["features"]]
     assert seen and all(p["light"] == table[p["id"]] for p in seen if p["id"] in table)
     assert all("light" not in f["properties"] for f in layers["water-sections"]["features"])
-    one = mapbox_vector_tile.decode(client.get("/collections/farmland/tiles/WebMercatorQuad/8/208/107").content)
+    one = mapbox_vector_tile.decode(
+        client.get("/collections/farmland/tiles/WebMercatorQuad/8/208/107?lights=1").content
+    )
     assert all(f["properties"]["light"] in ("green", "yellow", "red") for f in one["farmland"]["features"])
+    plain = mapbox_vector_tile.decode(client.get("/collections/farmland/tiles/WebMercatorQuad/8/208/107").content)
+    assert plain["farmland"]["features"] and all("light" not in f["properties"] for f in plain["farmland"]["features"])
 
 
 def test_tile_cache_keys_hold_the_day(client):
-    first = client.get(f"/tiles/plan/8/208/107.mvt?as_of={AS_OF}").headers["etag"]
-    other = client.get("/tiles/plan/8/208/107.mvt?as_of=2025-03-31").headers["etag"]
-    today = client.get("/tiles/plan/8/208/107.mvt").headers["etag"]
+    first = client.get(f"/tiles/plan/8/208/107.mvt?as_of={AS_OF}&lights=true").headers["etag"]
+    other = client.get("/tiles/plan/8/208/107.mvt?as_of=2025-03-31&lights=true").headers["etag"]
+    today = client.get("/tiles/plan/8/208/107.mvt?lights=true").headers["etag"]
     assert len({first, other, today}) == 3
 
 

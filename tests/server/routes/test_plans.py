@@ -100,12 +100,16 @@ def test_writes_need_a_planner(writable_client, tokens):
         (lambda t: {k: v for k, v in t.items() if k != "field"}, "give `field`"),
         (lambda t: t | {"done_statuses": ["finished"]}, "unknown done status"),
         (lambda t: t | {"due": "2030-02-30"}, "due"),
+        ("lights", "yellow_lag_pts 40 is above red_lag_pts 30"),
     ],
 )
 def test_bad_plans_are_400_naming_the_problem_and_write_nothing(writable_client, tokens, change, naming):
     c = writable_client
     body = seed_plan().model_dump(mode="json") | {"year": 2031}
-    body["targets"] = [change(body["targets"][0]), *body["targets"][1:]]
+    if change == "lights":
+        body["lights"] = {"yellow_lag_pts": 40}
+    else:
+        body["targets"] = [change(body["targets"][0]), *body["targets"][1:]]
     response = c.post("/plans", json=body, headers=auth(tokens["planner"]))
     assert response.status_code == 400, response.text
     assert naming in json.dumps(response.json(), ensure_ascii=False)

@@ -33,7 +33,7 @@ def tile_of_feature(client, layer_id, z, tms_id="WebMercatorQuad", where=None):
 
 def test_layer_tile_decodes_with_properties_and_geometry_in_extent(client):
     feature, tile = tile_of_feature(client, "farmland", 14)
-    response = client.get(f"/collections/farmland/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}")
+    response = client.get(f"/collections/farmland/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}?lights=true")
     assert response.status_code == 200
     assert response.headers["content-type"] == MVT
     layer = decode(response.content)["farmland"]
