@@ -40,6 +40,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "red": ("红灯", "Red"),
     "done_late": ("其中逾期完成", "Of which done late"),
     "city": ("全市", "City"),
+    "dashboard": ("计划看板", "Dashboard"),
     "quota_table": ("各区县任务分解完成情况", "Counties against their quotas"),
     "quota": ("分解任务", "Quota"),
     "none": ("无", "None"),

@@ -29,6 +29,7 @@ def nav_links(lang: Lang, here: str = "") -> list[dict[str, str]]:
     links = [
         {"href": f"/map{suffix}", "label": text("plan_map", lang)},
         {"href": f"/map/progress{suffix}", "label": text("progress_title", lang)},
+        {"href": f"/dashboard{suffix}", "label": text("dashboard", lang)},
         {"href": f"/map/nearby{suffix}", "label": text("nearby_title", lang)},
     ]
     if here:

@@ -6,6 +6,7 @@ from server.routers import (
     audit,
     basemap,
     collections,
+    dashboard,
     exports,
     features,
     health,
@@ -35,4 +36,4 @@ ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
 ROUTERS += [imports.router, login.router]
-ROUTERS += [plans.router, lights.router]
+ROUTERS += [plans.router, lights.router, dashboard.router]

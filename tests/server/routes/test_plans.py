@@ -4,6 +4,7 @@ county progress against quotas, and progress limited to a plan year's projects."
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -177,3 +178,28 @@ def test_exports_take_the_plan_filter(client):
     ids = {f["id"] if "id" in f else f["properties"]["id"] for f in json.loads(exported.content)["features"]}
     items = client.get("/collections/farmland/items?plan=2026&limit=1000").json()["features"]
     assert ids == {f["id"] for f in items} and ids
+
+
+def test_dashboard_figures_equal_the_progress_and_lights_endpoints(client):
+    day = "2025-06-30"
+    doc = client.get(f"/dashboard/data?plan=2025&as_of={day}").json()
+    progress = {p["layer"]: p for p in client.get(f"/progress?plan=2025&as_of={day}").json()}
+    assert [c["layer"] for c in doc["cards"]] == list(progress)
+    for card in doc["cards"]:
+        assert card["done"] == round(progress[card["layer"]]["done"], 2)
+        assert card["target"] == progress[card["layer"]]["target"]
+    lights = client.get(f"/lights?plan=2025&as_of={day}").json()
+    assert doc["lights"] == lights["city"]["counts"]
+    assert (
+        doc["red"]["count"] == lights["city"]["counts"]["red"] == sum(p["light"] == "red" for p in lights["projects"])
+    )
+    assert Counter(p[3] for p in doc["points"]) == Counter(p["light"] for p in lights["projects"])
+    xt = next(c for c in doc["counties"] if c["county"] == "430321")
+    rows = client.get(f"/progress/farmland/counties?plan=2025&as_of={day}").json()["counties"]
+    farmland = next(r for r in rows if r["scope"] == "430321")
+    assert xt["targets"]["farmland"]["quota"] == 45000 and xt["targets"]["farmland"]["done"] == round(
+        farmland["done"], 2
+    )
+    assert doc["investment"] is None  # anonymous readers get no investment figures
+    assert client.get("/dashboard/data?as_of=1999-01-01").status_code == 400
+    assert client.get("/dashboard?plan=2040").status_code == 404
