@@ -79,3 +79,12 @@ def load_catalogue(path: str | Path | None = None) -> LayerRegistry:
     data = json.loads(text)
     common = data[COMMON_PROJECT_FIELDS]
     return LayerRegistry({raw["id"]: _expand(dict(raw), common) for raw in data["layers"]})
+
+
+def catalogue_plan_year(path: str | Path | None = None) -> int:
+    """Return the catalogue's plan year (``plan.year``), the default plan year of new projects."""
+    if path is None:
+        text = resources.files("layers").joinpath("data/catalogue.json").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return int(json.loads(text)["plan"]["year"])

@@ -6,6 +6,7 @@ from server.routers import (
     audit,
     basemap,
     collections,
+    edits,
     exports,
     features,
     health,
@@ -33,3 +34,4 @@ ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
 ROUTERS += [imports.router, login.router]
+ROUTERS += [edits.router]
