@@ -202,7 +202,7 @@
         interactive: false,
         pmIgnore: true
       }).addTo(map);
-      map.fitBounds(outlines.getBounds());
+      map.fitBounds(outlines.getBounds(), { animate: false });
     });
   var projectsLoaded = loadProjects().catch(function (error) { show(error.message || T.network, false); });
 

@@ -9,7 +9,7 @@ import pytest
 
 import pyproj
 import shapely
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 
 from geo.storage.base import tombstone_kind
 from geo.tms import get_tms
