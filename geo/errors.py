@@ -91,3 +91,7 @@ class RecordExists(GeoError):
 
 class UnknownRecord(GeoError):
     """Document not found."""
+
+
+class FeatureExists(GeoError):
+    """A feature with this id exists already, or existed and was deleted (ids are never reused)."""

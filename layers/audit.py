@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from geo.storage.base import FeatureStore
+from geo.errors import UnknownFeature
+from geo.storage.base import FeatureStore, tombstone_kind
 from layers.errors import InvalidQueryParameter
 
 _PRIVATE_PHOTO_KEYS = ("lon", "lat", "key")
@@ -57,8 +58,12 @@ def history_records(frame: pd.DataFrame, *, private: bool) -> list[dict[str, Any
 
 
 def feature_history(store: FeatureStore, layer_id: str, feature_id: str) -> pd.DataFrame:
-    """Return a feature's history (raises ``UnknownFeature`` for a feature that does not exist)."""
-    store.get(layer_id, feature_id)
+    """Return a feature's history, a deleted (archived) feature's too; ``UnknownFeature`` for one never held."""
+    try:
+        store.get(layer_id, feature_id)
+    except UnknownFeature:
+        if store.record(tombstone_kind(layer_id), feature_id) is None:
+            raise
     return store.history(layer_id, [feature_id])
 
 

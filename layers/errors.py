@@ -62,3 +62,15 @@ class InvalidPlan(LayerError):
 
 class UnknownPlan(LayerError):
     """No plan for that year."""
+
+
+class InvalidFeatureEdit(LayerError):
+    """The feature sent for a create, replace or update is not valid for the layer."""
+
+
+class OutsideCounty(LayerError):
+    """The project's outline does not lie within its county."""
+
+
+class NotEditable(LayerError):
+    """This collection is reference data; its features cannot be created, replaced or deleted here."""

@@ -15,6 +15,7 @@ from server.responses import MediaType
 
 _F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 _F3 = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/"
+_F4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/"
 _CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
 CONFORMANCE = [
     *(_F1 + c for c in ("core", "oas30", "html", "geojson")),
@@ -35,6 +36,8 @@ CONFORMANCE = [
     # Drafts: sortby (Part 8) and properties (Part 6), the URIs ldproxy and others use.
     "http://www.opengis.net/spec/ogcapi-features-8/1.0/conf/sorting",
     "http://www.opengis.net/spec/ogcapi-features-6/1.0/conf/property-selection",
+    # Part 4 (create, replace, update, delete) on the project layers, for planners.
+    *(_F4 + c for c in ("create-replace-delete", "update", "features")),
 ]
 """Conformance classes declared on ``/conformance``: only what the API implements."""
 

@@ -12,12 +12,13 @@ import pandas as pd
 
 import geopandas as gpd
 
-from geo.errors import StaleVersion, UnknownFeature
+from geo.errors import FeatureExists, StaleVersion, UnknownFeature
 from geo.spatial_index import SpatialIndex, search_box
 from geo.storage.generic import aggregate_frame, mvt_layer_from_frame, thin_frame
 from geo.storage.values import (
     HISTORY_COLUMNS,
     Aggregate,
+    FeatureWrite,
     Filter,
     Health,
     HistoryEntry,
@@ -28,6 +29,7 @@ from geo.storage.values import (
     StoredToken,
     WriteMode,
     page_total,
+    tombstone_kind,
 )
 from geo.types import BBox
 
@@ -35,6 +37,7 @@ __all__ = [
     "HISTORY_COLUMNS",
     "Aggregate",
     "FeatureStore",
+    "FeatureWrite",
     "Filter",
     "Health",
     "HistoryEntry",
@@ -45,9 +48,11 @@ __all__ = [
     "StoredToken",
     "WriteMode",
     "check_layer_version",
+    "check_new_feature",
     "check_settable",
     "check_version",
     "page_total",
+    "tombstone_kind",
 ]
 
 
@@ -56,6 +61,14 @@ def check_settable(layer: str, set_values: Mapping[str, Any], types: Mapping[str
     unknown = [c for c in set_values if c not in types or c == id_column]
     if unknown:
         raise ValueError(f"cannot set columns {unknown} of {layer!r}")
+
+
+def check_new_feature(layer: str, feature_id: str, exists: bool, archived: bool) -> None:
+    """Raise ``FeatureExists`` when a created feature's id is held now or was held by a deleted feature."""
+    if exists:
+        raise FeatureExists(f"collection {layer!r} has a feature {feature_id!r} already")
+    if archived:
+        raise FeatureExists(f"id {feature_id!r} was used by a deleted project of {layer!r}; ids are not reused")
 
 
 def check_layer_version(layer: str, current: str, expected: str) -> None:
@@ -277,6 +290,32 @@ class FeatureStore(ABC):
 
         Raises ``StaleVersion`` when ``expected_version`` is given and no longer the feature's version,
         and ``UnknownFeature`` when the feature does not exist. Returns the layer's new data version.
+        """
+
+    @abstractmethod
+    def create_feature(self, write: FeatureWrite) -> str:
+        """Insert a new feature and append its history entry in one transaction.
+
+        Raises ``FeatureExists`` when the id is held by a feature or by an archived deleted one
+        (``tombstone_kind``), and ``ValueError`` for columns the layer lacks. The spatial index and the
+        layer's extent follow the insert. Returns the layer's new data version.
+        """
+
+    @abstractmethod
+    def replace_feature(self, write: FeatureWrite, expected_version: str) -> str:
+        """Set every given attribute and the geometry of a feature, appending its history entry, atomically.
+
+        Raises ``UnknownFeature`` and ``StaleVersion`` (the feature is no longer at ``expected_version``),
+        as ``record_progress`` does. Returns the layer's new data version.
+        """
+
+    @abstractmethod
+    def delete_feature(self, entry: HistoryEntry, expected_version: str, archive: Mapping[str, Any]) -> str:
+        """Remove a feature from its layer, archive ``archive`` and append ``entry``, in one transaction.
+
+        The feature's history stays; ``archive`` (the deleted feature as GeoJSON) is stored as the document
+        ``tombstone_kind(layer)``/``feature_id``, which keeps the id from being used again. Raises
+        ``UnknownFeature`` and ``StaleVersion``. Returns the layer's new data version.
         """
 
     @abstractmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +15,7 @@ import geopandas as gpd
 import pyproj
 import shapely
 from geopandas.array import GeometryArray
+from shapely.geometry.base import BaseGeometry
 
 STORE_CRS = "EPSG:4326"
 """Every layer is held in lon/lat (x = longitude), as GeoPackage and GeoJSON both expect."""
@@ -37,6 +39,24 @@ def gpkg_blob_to_wkb(blob: bytes | None) -> bytes | None:
     if flags & 0b10000:  # empty geometry
         return None
     return bytes(blob[8 + _ENVELOPE_BYTES[(flags >> 1) & 0b111] :])
+
+
+def wkb_to_gpkg_blob(geom: BaseGeometry, srs_id: int) -> bytes:
+    """Return a GeoPackage geometry blob: little-endian header with an xy envelope, then standard WKB.
+
+    The inverse of :func:`gpkg_blob_to_wkb` for one non-empty 2D geometry (spec 2.1.3: magic ``GP``,
+    version 0, flags 0b011 = xy envelope, little endian).
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> blob = wkb_to_gpkg_blob(Point(112.9, 27.8), 4326)
+    >>> blob[:4], shapely.from_wkb(gpkg_blob_to_wkb(blob)).wkt
+    (b'GP\\x00\\x03', 'POINT (112.9 27.8)')
+    """
+    minx, miny, maxx, maxy = geom.bounds
+    header = b"GP" + struct.pack("<BBi4d", 0, 0b011, srs_id, minx, maxx, miny, maxy)
+    return header + shapely.to_wkb(geom, byte_order=1)
 
 
 def infer_type(series: pd.Series) -> str:

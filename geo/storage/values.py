@@ -101,6 +101,29 @@ class HistoryEntry:
         }
 
 
+def tombstone_kind(layer: str) -> str:
+    """Return the record kind under which a layer's deleted features are archived (``deleted-feature:<layer>``).
+
+    Examples
+    --------
+    >>> tombstone_kind("farmland")
+    'deleted-feature:farmland'
+    """
+    return f"deleted-feature:{layer}"
+
+
+@dataclass(frozen=True)
+class FeatureWrite:
+    """One feature written by an edit: its attribute values (the id included) and its CRS84 geometry.
+
+    The history ``entry`` is appended in the same transaction; it names the layer and the feature.
+    """
+
+    entry: HistoryEntry
+    values: Mapping[str, Any]
+    geometry: BaseGeometry
+
+
 @dataclass(frozen=True)
 class Aggregate:
     """What to aggregate: groups, and sums of products of numeric columns.

@@ -7,6 +7,7 @@ from server.routers import (
     basemap,
     collections,
     dashboard,
+    edits,
     exports,
     features,
     health,
@@ -37,3 +38,4 @@ ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
 ROUTERS += [imports.router, login.router]
 ROUTERS += [plans.router, lights.router, dashboard.router]
+ROUTERS += [edits.router]

@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from typing import Annotated, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from geo.textlists import split_list
+from layers.editing import editable
+from layers.tokens import require_role
+from server.auth import PrincipalDep
 from server.deps import LayerDep, PlanDep, PlanRegistryDep, PlanYearDep, RegistryDep, SettingsDep, StoreDep
 from server.maps.assets import STATIC_DIR, STATIC_PREFIX, XSTATIC_DIRS
 from server.maps.data import MapQuery, layer_frame, to_geojson
+from server.maps.edit import edit_page
 from server.maps.i18n import parse_lang
 from server.maps.nearby import NearbyQuery, nearby_page
 from server.maps.pages import layer_page, plan_page
@@ -127,3 +132,22 @@ def report_form(
 ) -> str:
     """Show a phone-friendly form to report a project's progress (or a water section's reading)."""
     return report_page(store, layer, featureId, parse_lang(lang), here=_here(request))
+
+
+@router.get(
+    "/map/edit/{collectionId}",
+    response_class=HTMLResponse,
+    operation_id="getEditorPage",
+    responses={303: {"description": "Not signed in: go to /login first"}},
+)
+def editor(
+    request: Request,
+    layer: LayerDep,
+    principal: PrincipalDep,
+    lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
+) -> Response:
+    """Show the planners' editor of a project layer: draw outlines, edit attributes, save (sign-in needed)."""
+    if principal is None:
+        return RedirectResponse(f"/login?next={quote(_here(request), safe='')}", status_code=303)
+    require_role(principal, "planner")
+    return HTMLResponse(edit_page(editable(layer), parse_lang(lang), principal.user, here=_here(request)))

@@ -32,6 +32,7 @@ NEEDS_TOKEN = (
     "POST /collections/{collectionId}/import",
     "POST /collections/{collectionId}/items/{featureId}/progress",
     "GET /audit",
+    "POST /collections/{collectionId}/items",
 )
 """Operations that need an access token (writes, and the planners' audit log): their own tests cover them."""
 

@@ -14,7 +14,7 @@ import geopandas as gpd
 from geo.errors import UnknownCollection, UnknownFeature
 from geo.storage.base import FeatureStore, check_layer_version, check_settable, check_version
 from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
-from geo.storage.gpkg import admin, tiles
+from geo.storage.gpkg import admin, edits, tiles
 from geo.storage.gpkg import layer as gpkg_layer
 from geo.storage.gpkg import tokens as token_rows
 from geo.storage.gpkg.database import Database, now_iso
@@ -25,6 +25,7 @@ from geo.storage.sql import render_where
 from geo.storage.sql.records import RecordSQL
 from geo.storage.values import (
     HISTORY_COLUMNS,
+    FeatureWrite,
     Filter,
     Health,
     HistoryEntry,
@@ -33,6 +34,7 @@ from geo.storage.values import (
     StoredRecord,
     StoredToken,
     WriteMode,
+    tombstone_kind,
 )
 from geo.types import BBox
 
@@ -250,6 +252,38 @@ class GeoPackageStore(FeatureStore):
                 f"INSERT INTO planmap_history ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 tuple(row.values()),
             )
+            return self._db.bump(conn, entry.layer)
+
+    def create_feature(self, write: FeatureWrite) -> str:
+        """Insert the feature and its history entry in one transaction (R-tree and extent follow)."""
+        entry, types = write.entry, self.columns(write.entry.layer)
+        check_settable(
+            entry.layer, {k: v for k, v in write.values.items() if k != self.id_column}, types, self.id_column
+        )
+        with self._db.write() as conn:
+            archived = self._records.get(conn, tombstone_kind(entry.layer), entry.feature_id) is not None
+            edits.insert(conn, entry.layer, self.id_column, write.values, write.geometry, types, archived)
+            self._insert_history(conn, [entry])
+            return self._db.bump(conn, entry.layer)
+
+    def replace_feature(self, write: FeatureWrite, expected_version: str) -> str:
+        """Check the feature's version, set its attributes and geometry and append the entry, atomically."""
+        entry, types = write.entry, self.columns(write.entry.layer)
+        with self._db.write() as conn:
+            current = self._db.feature_version(conn, entry.layer, entry.feature_id)
+            edits.check_current(conn, entry, self.id_column, current, expected_version)
+            edits.replace(conn, entry, self.id_column, write.values, write.geometry, types)
+            self._insert_history(conn, [entry])
+            return self._db.bump(conn, entry.layer)
+
+    def delete_feature(self, entry: HistoryEntry, expected_version: str, archive: Mapping[str, Any]) -> str:
+        """Check the version, archive the feature, delete its row and append the entry, atomically."""
+        with self._db.write() as conn:
+            current = self._db.feature_version(conn, entry.layer, entry.feature_id)
+            edits.check_current(conn, entry, self.id_column, current, expected_version)
+            self._records.put(conn, tombstone_kind(entry.layer), entry.feature_id, archive, None, entry.author)
+            edits.delete(conn, entry, self.id_column)
+            self._insert_history(conn, [entry])
             return self._db.bump(conn, entry.layer)
 
     def version(self, layer: str) -> str:

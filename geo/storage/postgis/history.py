@@ -24,7 +24,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _to_pg(value: Any, kind: str) -> Any:
+def to_pg(value: Any, kind: str) -> Any:
     """Encode a value for a column of planmap type ``kind``."""
     value = value.item() if isinstance(value, np.generic) else value
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -94,10 +94,10 @@ def record_progress(
         locked = conn.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE", [entry.feature_id])
         if locked.fetchone() is None:
             raise UnknownFeature(f"no feature {entry.feature_id!r} in collection {entry.layer!r}")
-        check_version(entry, _feature_version(db, conn, entry.layer, entry.feature_id), expected_version)
+        check_version(entry, feature_version_on(db, conn, entry.layer, entry.feature_id), expected_version)
         if set_values:
             assign = ", ".join(f"{quote_ident(c)} = %s" for c in set_values)
-            values = [_to_pg(v, types[c]) for c, v in set_values.items()]
+            values = [to_pg(v, types[c]) for c, v in set_values.items()]
             conn.execute(f"UPDATE {table} SET {assign} WHERE {key} = %s", [*values, entry.feature_id])
         insert(db, conn, [entry])
         return db.bump(conn, entry.layer)
@@ -123,10 +123,11 @@ def layer_version(db: Database, conn: Connection, layer: str) -> str:
 def feature_version(db: Database, layer: str, feature_id: str) -> str:
     """Return ``<dataset uid>.f<last history seq>`` for the feature."""
     with db.conn() as conn:
-        return _feature_version(db, conn, layer, feature_id)
+        return feature_version_on(db, conn, layer, feature_id)
 
 
-def _feature_version(db: Database, conn: Connection, layer: str, feature_id: str) -> str:
+def feature_version_on(db: Database, conn: Connection, layer: str, feature_id: str) -> str:
+    """Return the feature's version read on ``conn`` (inside the caller's transaction)."""
     row = conn.execute(
         f"SELECT {db.uid_sql()}, (SELECT max(seq) FROM {db.s}.planmap_history WHERE layer = %s AND feature_id = %s)",
         [layer, feature_id],

@@ -22,7 +22,7 @@ import shapely
 
 from geo.storage.base import FeatureStore, check_layer_version
 from geo.storage.codec import encode_frame, frame_from_rows, read_columns
-from geo.storage.postgis import admin, native
+from geo.storage.postgis import admin, edits, native
 from geo.storage.postgis import history as history_rows
 from geo.storage.postgis import tokens as token_rows
 from geo.storage.postgis.database import Connection, Database, check_identifier
@@ -32,6 +32,7 @@ from geo.storage.sql import quote_ident as q
 from geo.storage.sql.records import RecordSQL
 from geo.storage.values import (
     Aggregate,
+    FeatureWrite,
     Filter,
     Health,
     HistoryEntry,
@@ -289,6 +290,18 @@ class PostGISStore(FeatureStore):
     ) -> str:
         """Append one report and update the feature's current state atomically (the feature row is locked)."""
         return history_rows.record_progress(self._db, entry, set_values, expected_version)
+
+    def create_feature(self, write: FeatureWrite) -> str:
+        """Insert the feature and its history entry in one transaction (extent and overview follow)."""
+        return edits.create(self._db, self._records, write)
+
+    def replace_feature(self, write: FeatureWrite, expected_version: str) -> str:
+        """Check the feature's version (row locked), set its attributes and geometry and append the entry."""
+        return edits.replace(self._db, write, expected_version)
+
+    def delete_feature(self, entry: HistoryEntry, expected_version: str, archive: Mapping[str, Any]) -> str:
+        """Check the version (row locked), archive the feature, delete its row and append the entry."""
+        return edits.delete(self._db, self._records, entry, expected_version, archive)
 
     def version(self, layer: str) -> str:
         """Return ``<dataset uid>.<write counter>`` for the layer."""
