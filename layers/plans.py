@@ -179,3 +179,12 @@ def plan_history(store: FeatureStore, year: int) -> list[dict[str, Any]]:
 def _doc(plan: Plan) -> dict[str, Any]:
     doc: dict[str, Any] = plan.model_dump(mode="json")
     return doc
+
+
+def plan_changes(store: FeatureStore, last: int = 20) -> list[dict[str, Any]]:
+    """Return the latest changes to any plan, newest first: year, version, action, author and time."""
+    revisions = store.record_revisions(KIND)[-last:]
+    return [
+        {"year": r.key, "version": r.version, "action": r.action, "author": r.author, "recorded_at": r.recorded_at}
+        for r in reversed(revisions)
+    ]

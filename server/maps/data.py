@@ -31,6 +31,7 @@ class MapQuery:
     """What a map shows: filters from the URL, the replay date, the datum of the base map and the language.
 
     ``status`` holds display statuses, which include the derived ``overdue``; empty tuples select all.
+    ``plan_year`` keeps that plan year's projects (None: every project).
     """
 
     county: tuple[str, ...] = ()
@@ -40,6 +41,7 @@ class MapQuery:
     coordsys: CoordSys = "wgs84"
     lang: Lang = "zh"
     ids: tuple[str, ...] | None = None
+    plan_year: int | None = None
 
 
 def can_be_overdue(layer: Layer) -> bool:
@@ -67,8 +69,8 @@ def display_status(store: FeatureStore, layer: Layer, frame: pd.DataFrame, as_of
 
 
 def layer_filter(store: FeatureStore, layer: Layer, query: MapQuery) -> Filter:
-    """Return the store filter for the query's county selection (status is matched after derivation)."""
-    return to_filter(Selection(county=query.county, ids=query.ids), layer, store)
+    """Return the store filter for the query's county and plan year (status is matched after derivation)."""
+    return to_filter(Selection(county=query.county, ids=query.ids, plan_year=query.plan_year), layer, store)
 
 
 def layer_frame(store: FeatureStore, layer: Layer, query: MapQuery) -> gpd.GeoDataFrame:

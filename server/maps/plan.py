@@ -76,6 +76,8 @@ def _query_string(query: MapQuery, *, tiles: bool = False) -> str:
         params["status"] = ",".join(status)
     if query.as_of:
         params["as_of"] = query.as_of.isoformat()
+    if query.plan_year is not None:
+        params["plan"] = str(query.plan_year)
     return f"?{urlencode(params)}" if params else ""
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from layers.audit import AuditQuery, audit
+from layers.plans import plan_changes
 from server.auth import PlannerDep
 from server.caching import NO_STORE
 from server.deps import RegistryDep, SettingsDep, StoreDep
@@ -75,5 +76,7 @@ def get_audit(
         "links": page_links(request, media, query.offset, query.limit, len(page.records), page.matched),
     }
     if fmt == OutputFormat.html:
-        return html_response(request, "audit.html", {"doc": doc, "query": query, "user": principal.user})
+        changes = plan_changes(store)
+        context = {"doc": doc, "query": query, "user": principal.user, "plan_changes": changes}
+        return html_response(request, "audit.html", context)
     return NaNSafeJSONResponse(doc, headers={"Cache-Control": NO_STORE})

@@ -34,6 +34,7 @@ router.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
 
 
 def map_query(
+    plan: PlanDep,
     county: Annotated[str | None, Query(description="County adcode(s), comma-separated, e.g. `430321`")] = None,
     status: Annotated[
         str | None, Query(description="Status(es) to draw, comma-separated: planned, in_progress, completed, overdue…")
@@ -45,8 +46,9 @@ def map_query(
     ] = "wgs84",
     lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
 ) -> MapQuery:
-    """Collect the map filters from the query string."""
+    """Collect the map filters from the query string; the projects shown are the plan's (`plan=`, else current)."""
     return MapQuery(
+        plan_year=plan.plan.year if plan else None,
         county=tuple(split_list(county)),
         status=tuple(split_list(status)),
         layers=tuple(split_list(layers)),

@@ -31,6 +31,7 @@ VALID_PATH = {
     "y": "429",
     "seq": "87",
     "ext": "geojson",
+    "year": "2025",
 }
 """Demo ids for path parameters (z/x/y: a tile over Xiangtan city; seq: a history entry of FL-001)."""
 

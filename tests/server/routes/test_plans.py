@@ -203,3 +203,11 @@ def test_dashboard_figures_equal_the_progress_and_lights_endpoints(client):
     assert doc["investment"] is None  # anonymous readers get no investment figures
     assert client.get("/dashboard/data?as_of=1999-01-01").status_code == 400
     assert client.get("/dashboard?plan=2040").status_code == 404
+
+
+def test_plan_changes_show_in_the_audit_page(writable_client, tokens):
+    c = writable_client
+    c.post("/plans/2025/copy?to=2026", headers=auth(tokens["planner"]))
+    page = c.get("/audit?f=html", headers=auth(tokens["planner"])).text
+    changes = page.split("计划修改记录")[1]
+    assert "<td>2026</td><td>1</td><td>create</td><td>li</td>" in changes
