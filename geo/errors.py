@@ -91,3 +91,11 @@ class RecordExists(GeoError):
 
 class UnknownRecord(GeoError):
     """Document not found."""
+
+
+class UnknownUser(GeoError):
+    """No account with that user name."""
+
+
+class UserExists(GeoError):
+    """An account with that user name exists already."""

@@ -54,3 +54,19 @@ class PhotoTooLarge(LayerError):
 
 class InvalidMapping(LayerError):
     """The import's mapping file is malformed."""
+
+
+class TooManyAttempts(LayerError):
+    """Too many failed sign-ins; wait and try again."""
+
+    def __init__(self, message: str | None = None, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class CsrfRefused(LayerError):
+    """This write came without the page's CSRF token or from another site; reload the page and try again."""
+
+
+class InvalidAccount(LayerError):
+    """The account's details are invalid (user name, role, counties or password)."""

@@ -1,4 +1,4 @@
-"""The ``planmap`` command: build-demo, serve, info, export, token."""
+"""The ``planmap`` command: build-demo, serve, info, export, token, user."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
 from server import cli_package
 from server.cli_db import add_db_parser, replacing, run_db
+from server.cli_users import add_user_parser, run_user
 from server.settings import Settings
 
 
@@ -294,6 +295,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--workers", type=int, default=1)
     _add_export_parser(sub)
     _add_token_parser(sub)
+    add_user_parser(sub)
     _add_import_parser(sub)
     add_db_parser(sub)
     cli_package.add_parser(sub)
@@ -314,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return export(settings, args)
     if args.command == "token":
         return token(settings, args)
+    if args.command == "user":
+        return run_user(settings, args)
     if args.command == "import":
         return import_data(settings, args)
     if args.command == "db":

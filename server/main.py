@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = time.time  # tests move it to check session expiry and lock-outs without sleeping
     app.state.registry = load_catalogue()
     install_auth(app, settings)  # added first = innermost: its 401s still get CORS headers
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)  # 9 costs ~3x the CPU for ~3% size

@@ -6,11 +6,12 @@ from dataclasses import replace
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from geo.textlists import split_list
+from server.auth import SessionDep
 from server.deps import LayerDep, RegistryDep, SettingsDep, StoreDep
 from server.maps.assets import STATIC_DIR, STATIC_PREFIX, XSTATIC_DIRS
 from server.maps.data import MapQuery, layer_frame, to_geojson
@@ -120,7 +121,9 @@ def report_form(
     store: StoreDep,
     layer: LayerDep,
     featureId: FeatureIdParam,
+    session: SessionDep,
     lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
-) -> str:
+) -> Response:
     """Show a phone-friendly form to report a project's progress (or a water section's reading)."""
-    return report_page(store, layer, featureId, parse_lang(lang), here=_here(request))
+    page = report_page(store, layer, featureId, parse_lang(lang), here=_here(request), session=session)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})  # it holds the session's CSRF token
