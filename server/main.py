@@ -17,6 +17,7 @@ from server.errors import add_exception_handlers
 from server.limits import RequestLimits
 from server.responses import document_errors
 from server.routers import ROUTERS, docs
+from server.security import SecurityHeaders
 from server.settings import Settings
 
 
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["ETag", "Content-Crs", "Link", "Content-Disposition"],
     )
+    # Outermost: every answer gets the headers, the middlewares' own 401/413/429 included.
+    app.add_middleware(SecurityHeaders, tianditu=settings.maps.tianditu_key is not None)
     add_exception_handlers(app)
     document_errors(app)
     for router in ROUTERS:
