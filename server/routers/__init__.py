@@ -15,6 +15,7 @@ from server.routers import (
     maps,
     nearby,
     progress,
+    public,
     rasters,
     tiles,
     updates,
@@ -32,4 +33,4 @@ ROUTERS: list[APIRouter] = [
 ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
-ROUTERS += [imports.router, login.router]
+ROUTERS += [imports.router, login.router, public.router]
