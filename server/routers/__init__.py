@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from server.routers import (
+    admin,
     audit,
     basemap,
     collections,
@@ -33,4 +34,4 @@ ROUTERS: list[APIRouter] = [
 ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
-ROUTERS += [imports.router, login.router, public.router]
+ROUTERS += [imports.router, login.router, public.router, admin.router]
