@@ -184,6 +184,11 @@ def _assert_taken_over(store, before: dict) -> None:
     ]
     assert authenticate(store, "pm_old-field").counties == ("430321", "430381")
     assert authenticate(store, "pm_old-admin").role == "admin"
+    # Each token's user became an account without a password (token sign-in only), its role and counties kept.
+    assert [(u.user, u.role, u.counties, u.password_hash, u.disabled_at) for u in store.users()] == [
+        ("root", "admin", (), None, None),
+        ("zhang", "field", ("430321", "430381"), None, None),
+    ]
     with pytest.raises(NotAuthenticated):
         authenticate(store, "pm_never-issued")
 
@@ -291,9 +296,11 @@ def test_geopackage_reset_rebuilds_every_table(tmp_path):
         store.write_layer("parcels", _frame())
         store.append_history([HistoryEntry("parcels", "a", dt.date(2025, 4, 1), "in_progress", 20.0)])
         create_token(store, "li", "planner")
+        store.note_failures(["addr:10.0.0.1"], 1.0, 60.0)
         uid = store.get_meta("dataset_uid")
         store.reset(confirm=True)
         assert store.history().empty and store.layers() == [] and list_tokens(store) == []
+        assert store.users() == [] and store.failures(["addr:10.0.0.1"]) == {} and store.auth_events() == []
         assert store.get_meta("dataset_uid") not in (None, uid)
         create_token(store, "li", "planner")
         assert [r.user for r in list_tokens(store)] == ["li"]
@@ -410,7 +417,9 @@ def test_postgis_reset_and_reopen_keep_one_revision(pg_schema):
         store.write_layer("parcels", _frame())
         create_token(store, "li", "planner")
         store.reset(confirm=True)
-        assert list_tokens(store) == [] and store.layers() == []
+        assert list_tokens(store) == [] and store.layers() == [] and store.users() == []
+        create_token(store, "li", "planner")
+        assert [u.user for u in store.users()] == ["li"]
     with _pg(pg_schema) as store, psycopg.connect(PG_URL) as conn:
         assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0004"]
         assert store.get_meta("dataset_uid")
