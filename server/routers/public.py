@@ -74,7 +74,7 @@ def public_page(
 
 
 @router.get(
-    "/p/{collectionId}/{featureId}/qr.{format}",
+    "/p/{collectionId}/{featureId}/qr.{ext}",
     operation_id="getPublicPageQR",
     summary="QR code of a project's public page (PNG or SVG), for the site board",
     response_class=Response,
@@ -86,15 +86,15 @@ def public_qr(
     settings: SettingsDep,
     collectionId: LayerId,
     featureId: FeatureId,
-    format: Annotated[Literal["png", "svg"], Path(description="Image format: `png` or `svg`")],
+    ext: Annotated[Literal["png", "svg"], Path(description="Image format: `png` or `svg`")],
 ) -> Response:
     """Return a QR code that opens the project's public page (error correction M, 4-module quiet zone)."""
     _enabled(settings)
     public_project(store, _public_catalogue(request).get(collectionId), featureId)  # 404 for unknown ids
     qr = segno.make(page_url(request, settings.security.public_base_url, collectionId, featureId), error="m")
     out = io.BytesIO()
-    if format == "png":
+    if ext == "png":
         qr.save(out, kind="png", scale=10, border=4)
     else:
         qr.save(out, kind="svg", scale=10, border=4, xmldecl=False, title="planmap")
-    return Response(out.getvalue(), media_type=_QR_TYPES[format], headers=_CACHE)
+    return Response(out.getvalue(), media_type=_QR_TYPES[ext], headers=_CACHE)
