@@ -5,7 +5,8 @@ carrying this response's nonce. Pages put the nonce on the inline scripts they w
 set-up Folium renders from planmap's data, page wiring), via ``csp_nonce()`` in the templates, so a
 script smuggled into a page through data has no nonce and does not run. Styles allow ``'unsafe-inline'``:
 Folium and Leaflet write ``<style>`` blocks and ``style`` attributes, and a style cannot run code.
-Images and data come from planmap (plus Tianditu's tile hosts when a Tianditu key is configured); the
+Images come from planmap and the online base maps the map pages offer (OpenStreetMap, AMap, and
+Tianditu when a key is configured), data only from planmap; the
 pages may not be framed (``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``), content types are not
 sniffed, and the Referer sent to other sites holds the origin only.
 """
@@ -19,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _NONCE: ContextVar[str] = ContextVar("planmap_csp_nonce", default="")
 TIANDITU_HOSTS = "https://*.tianditu.gov.cn"
+ONLINE_BASEMAP_HOSTS = "https://tile.openstreetmap.org https://*.is.autonavi.com"
+"""Image hosts of the online base maps the map pages list (fetched only once a user switches to one)."""
 
 
 def csp_nonce() -> str:
@@ -39,7 +42,7 @@ def content_security_policy(nonce: str, tianditu: bool) -> str:
     >>> "script-src 'self' 'nonce-abc'" in content_security_policy("abc", False)
     True
     """
-    images = "'self' data: blob:" + (f" {TIANDITU_HOSTS}" if tianditu else "")
+    images = f"'self' data: blob: {ONLINE_BASEMAP_HOSTS}" + (f" {TIANDITU_HOSTS}" if tianditu else "")
     return "; ".join(
         (
             "default-src 'self'",
