@@ -50,9 +50,7 @@ def report_client(writable_gpkg, app_factory):
     with GeoPackageStore(writable_gpkg) as store:
         create_user(store, "li", role="planner", password="planner password", actor="test", clock=time.time)
     with TestClient(app_factory(writable_gpkg)) as test_client:
-        signed = test_client.post(
-            "/login", data={"user": "li", "password": "planner password"}, follow_redirects=False
-        )
+        signed = test_client.post("/login", data={"user": "li", "password": "planner password"}, follow_redirects=False)
         assert signed.status_code == 303
         yield test_client
 
