@@ -1,4 +1,4 @@
-"""Copying a whole store into another: every layer with its declared column types, the history, metadata and tokens.
+"""Copying a whole store into another: every layer with its column types, the history, metadata, accounts, tokens.
 
 Used to move a GeoPackage into PostGIS (``planmap db load``) and back (``planmap db dump``).
 """
@@ -27,6 +27,7 @@ class CopyReport:
     history_rows: int
     meta_keys: list[str]
     tokens: int = 0
+    users: int = 0
 
 
 def _missing(value: Any) -> bool:
@@ -86,9 +87,15 @@ def copy_store(
     keys = [k for k in source.meta_keys() if not k.startswith(_INTERNAL_META)]
     for key in keys:
         target.set_meta(key, source.get_meta(key))
+    users = source.users()  # accounts before their tokens (sessions and sign-in failures are not copied)
+    for user in users:
+        if target.user(user.user) is None:
+            target.add_user(user)
+        else:
+            target.update_user(user)
     tokens = source.tokens()
     for token in tokens:
         target.add_token(token)
     if on_step:
         on_step("metadata", total, total)
-    return CopyReport(counts, len(history), keys, len(tokens))
+    return CopyReport(counts, len(history), keys, len(tokens), len(users))

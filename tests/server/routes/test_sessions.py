@@ -259,3 +259,24 @@ def test_disabling_an_account_ends_its_sessions_and_tokens(app, people, writable
         assert sign_in(client, "li", "a new long password").status_code == 303
     stored = writable_store.user("li")
     assert stored.password_hash.startswith("$argon2id$") and "a new long password" not in stored.password_hash
+
+
+def test_workers_share_the_lock_and_the_sessions_through_the_store(writable_store_url, people, clock):
+    """Two app instances (two workers) on one store: failures on one lock the other; a session works on both."""
+    from server.main import create_app
+
+    workers = []
+    for _ in range(2):
+        app = create_app(writable_store_url.settings())
+        app.state.clock = clock
+        workers.append(app)
+    first, second = new_client(workers[0]), new_client(workers[1])
+    with first, second:
+        for i in range(5):
+            worker = (first, second)[i % 2]
+            assert sign_in(worker, password=f"wrong {i}").status_code == 401
+        assert sign_in(first).status_code == 429 and sign_in(second).status_code == 429
+        clock.now += 3600
+        assert sign_in(first, "li").status_code == 303
+        second.cookies.set("planmap_session", first.cookies.get("planmap_session"))
+        assert second.get("/audit", params={"limit": 1}).status_code == 200  # the session lives in the store
