@@ -95,3 +95,11 @@ class UnknownRecord(GeoError):
 
 class FeatureExists(GeoError):
     """A feature with this id exists already, or existed and was deleted (ids are never reused)."""
+
+
+class UnknownUser(GeoError):
+    """No account with that user name."""
+
+
+class UserExists(GeoError):
+    """An account with that user name exists already."""

@@ -74,3 +74,19 @@ class OutsideCounty(LayerError):
 
 class NotEditable(LayerError):
     """This collection is reference data; its features cannot be created, replaced or deleted here."""
+
+
+class TooManyAttempts(LayerError):
+    """Too many failed sign-ins; wait and try again."""
+
+    def __init__(self, message: str | None = None, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class CsrfRefused(LayerError):
+    """This write came without the page's CSRF token or from another site; reload the page and try again."""
+
+
+class InvalidAccount(LayerError):
+    """The account's details are invalid (user name, role, counties or password)."""

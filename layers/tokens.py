@@ -1,8 +1,10 @@
 """Access tokens and roles: who may read, report progress, import, audit and manage tokens.
 
-Tokens are 32 random bytes (``secrets.token_urlsafe``), shown once when created. Only their SHA-256 is
-stored, one row per token in the store's token table (``FeatureStore.add_token`` and friends, each one
-transaction, so concurrent creates and revokes never undo each other). A slow password hash (scrypt, PBKDF2) protects
+Every token belongs to an account (``layers.accounts``); creating one for a new user name creates a
+token-only account, and disabling the account revokes its tokens. Tokens are 32 random bytes
+(``secrets.token_urlsafe``), shown once when created. Only their SHA-256 is stored, one row per token in
+the store's token table (``FeatureStore.add_token`` and friends, each one transaction, so concurrent
+creates and revokes never undo each other). A slow password hash (argon2id for passwords) protects
 low-entropy secrets against guessing; a 256-bit random token cannot be guessed, so one SHA-256 is as
 safe and keeps authentication cheap on every request: a presented token is looked up by its hash.
 """
@@ -18,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, cast, get_args
 
-from geo.storage.base import FeatureStore, StoredToken
+from geo.errors import UserExists
+from geo.storage.base import FeatureStore, StoredToken, StoredUser
 from layers.errors import NotAuthenticated, PermissionDenied
 from layers.registry import LayerRegistry
 
@@ -98,8 +101,21 @@ def create_token(store: FeatureStore, user: str, role: str, counties: Iterable[s
     _check_new(user, role, codes)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    _own(store, StoredUser(user, user, role, codes, created_at=created))
     store.add_token(StoredToken(hash_token(token), user, role, codes, created))
     return token
+
+
+def _own(store: FeatureStore, owner: StoredUser) -> None:
+    """Make sure a token's user has an account (a token-only one, no password, is created if not)."""
+    found = store.user(owner.user)
+    if found is None:
+        try:
+            store.add_user(owner)
+        except UserExists:  # created meanwhile by another request: the token joins that account
+            found = store.user(owner.user)
+    if found is not None and found.disabled_at is not None:
+        raise ValueError(f"the account {owner.user!r} is disabled; enable it before creating a token")
 
 
 def list_tokens(store: FeatureStore) -> list[TokenRecord]:
@@ -121,12 +137,15 @@ def authenticate(store: FeatureStore, token: str) -> Principal:
     Raises
     ------
     NotAuthenticated
-        When no stored token matches.
+        When no stored token matches, or its account is disabled.
     """
     presented = hash_token(token)
     found = store.token_by_hash(presented)
     if found is None or not hmac.compare_digest(presented, found.sha256):
         raise NotAuthenticated("the access token is not valid (unknown or revoked)")
+    owner = store.user(found.user)
+    if owner is not None and owner.disabled_at is not None:
+        raise NotAuthenticated("the access token's account is disabled")
     return _record(found).principal()
 
 

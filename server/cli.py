@@ -1,4 +1,4 @@
-"""The ``planmap`` command: build-demo, serve, info, export, token."""
+"""The ``planmap`` command: build-demo, serve, info, export, token, user."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
 from server import cli_package, cli_plan
 from server.cli_db import add_db_parser, replacing, run_db
+from server.cli_users import add_user_parser, run_user
 from server.settings import Settings
 
 
@@ -297,6 +298,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--workers", type=int, default=1)
     _add_export_parser(sub)
     _add_token_parser(sub)
+    add_user_parser(sub)
     _add_import_parser(sub)
     add_db_parser(sub)
     cli_package.add_parser(sub)
@@ -310,22 +312,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir:
         os.environ["PLANMAP_DATA_DIR"] = args.data_dir
     settings = Settings()
-    if args.command == "build-demo":
-        return build_demo(settings, args.seed, args.if_missing, args.replace)
-    if args.command == "info":
-        return info(settings)
-    if args.command == "export":
-        return export(settings, args)
-    if args.command == "token":
-        return token(settings, args)
-    if args.command == "import":
-        return import_data(settings, args)
-    if args.command == "db":
-        return run_db(settings, args)
-    if args.command == "package":
-        return cli_package.package(settings, args)
-    if args.command == "plan":
-        return cli_plan.run(settings, args)
+    commands: dict[str, Callable[[], int]] = {
+        "build-demo": lambda: build_demo(settings, args.seed, args.if_missing, args.replace),
+        "info": lambda: info(settings),
+        "export": lambda: export(settings, args),
+        "token": lambda: token(settings, args),
+        "user": lambda: run_user(settings, args),
+        "import": lambda: import_data(settings, args),
+        "db": lambda: run_db(settings, args),
+        "package": lambda: cli_package.package(settings, args),
+        "plan": lambda: cli_plan.run(settings, args),
+    }
+    if args.command in commands:
+        return commands[args.command]()
     return serve(settings, args.host, args.port, args.workers)
 
 

@@ -50,6 +50,11 @@ STATUS_CODES: dict[type[Exception], int] = {
     layer_errors.DataNotBuilt: 503,
     layer_errors.NotAuthenticated: 401,
     layer_errors.PermissionDenied: 403,
+    layer_errors.CsrfRefused: 403,
+    layer_errors.TooManyAttempts: 429,
+    layer_errors.InvalidAccount: 400,
+    geo_errors.UnknownUser: 404,
+    geo_errors.UserExists: 409,
     layer_errors.VersionRequired: 428,
     layer_errors.PhotoTooLarge: 413,
     geo_errors.InvalidDataFile: 422,
@@ -91,6 +96,8 @@ def response_for(exc: Exception) -> JSONResponse:
         response.headers.update(_CHALLENGE)
     if isinstance(exc, geo_errors.StoreUnavailable):
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    if isinstance(exc, layer_errors.TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,7 @@ from server.errors import add_exception_handlers
 from server.limits import RequestLimits
 from server.responses import document_errors
 from server.routers import ROUTERS, docs
+from server.security import SecurityHeaders
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = time.time  # tests move it to check session expiry and lock-outs without sleeping
     app.state.registry = load_catalogue()
     install_auth(app, settings)  # added first = innermost: its 401s still get CORS headers
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)  # 9 costs ~3x the CPU for ~3% size
@@ -74,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["ETag", "Content-Crs", "Link", "Content-Disposition"],
     )
+    # Outermost: every answer gets the headers, the middlewares' own 401/413/429 included.
+    app.add_middleware(SecurityHeaders, tianditu=settings.maps.tianditu_key is not None)
     add_exception_handlers(app)
     document_errors(app)
     for router in ROUTERS:

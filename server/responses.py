@@ -14,6 +14,7 @@ from geo import geojson
 from geo.textlists import split_list
 from layers.errors import InvalidQueryParameter
 from server.errors import ErrorBody
+from server.security import csp_nonce
 
 
 class MediaType(StrEnum):
@@ -41,6 +42,7 @@ class OutputFormat(StrEnum):
 FORMAT_MEDIA = {OutputFormat.json: MediaType.json, OutputFormat.geojson: MediaType.geojson}
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.globals["csp_nonce"] = csp_nonce
 
 
 class NaNSafeJSONResponse(JSONResponse):

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from geo.complexity import ReadLimits
 from geo.storage.base import FeatureStore
 from geo.zipsafe import ZipLimits
+from layers.sessions import SessionPolicy, ThrottlePolicy
 from layers.store import open_plan_store
 
 _CONFIG = SettingsConfigDict(env_prefix="PLANMAP_", env_file=".env", extra="ignore")
@@ -122,6 +123,37 @@ class MapSettings(BaseSettings):
     tianditu_key: str | None = Field(None, description="Tianditu `tk` key; enables the Tianditu base map option")
 
 
+class SecuritySettings(BaseSettings):
+    """Accounts and browser sessions: expiry, sign-in throttling, the proxy in front, public project pages."""
+
+    model_config = _CONFIG
+
+    session_idle_s: float = Field(30 * 60, gt=0, description="a browser session ends after this many idle seconds")
+    session_absolute_s: float = Field(12 * 3600, gt=0, description="a browser session ends this long after sign-in")
+    trust_proxy: bool = Field(
+        False,
+        description="the server runs behind a reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For "
+        "(never enable when clients reach the server directly: they could claim HTTPS or any address)",
+    )
+    login_free_attempts: int = Field(5, ge=1, description="failed sign-ins per account or address before locking")
+    login_base_delay_s: float = Field(2.0, gt=0, description="first lock after the free attempts; doubles per failure")
+    login_max_lock_s: float = Field(15 * 60, gt=0, description="longest lock of an account or address")
+    public_pages: bool = Field(True, description="serve the public project pages /p/{layer}/{id} and their QR codes")
+    public_base_url: str | None = Field(
+        None, description="URL the QR codes point to (e.g. https://planmap.xiangtan.gov.cn); default: the request's"
+    )
+
+    @property
+    def sessions(self) -> SessionPolicy:
+        """Return the session expiry policy."""
+        return SessionPolicy(self.session_idle_s, self.session_absolute_s)
+
+    @property
+    def throttle(self) -> ThrottlePolicy:
+        """Return the sign-in throttling policy."""
+        return ThrottlePolicy(self.login_free_attempts, self.login_base_delay_s, self.login_max_lock_s)
+
+
 class Settings(BaseModel):
     """All of planmap's settings; ``create_app`` builds one and passes values down."""
 
@@ -129,3 +161,4 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     tiles: TileSettings = Field(default_factory=TileSettings)
     maps: MapSettings = Field(default_factory=MapSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)

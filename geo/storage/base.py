@@ -18,6 +18,7 @@ from geo.storage.generic import aggregate_frame, mvt_layer_from_frame, thin_fram
 from geo.storage.values import (
     HISTORY_COLUMNS,
     Aggregate,
+    AuthEvent,
     FeatureWrite,
     Filter,
     Health,
@@ -26,7 +27,9 @@ from geo.storage.values import (
     RecordRevision,
     SortKey,
     StoredRecord,
+    StoredSession,
     StoredToken,
+    StoredUser,
     WriteMode,
     page_total,
     tombstone_kind,
@@ -46,6 +49,9 @@ __all__ = [
     "RecordRevision",
     "StoredRecord",
     "StoredToken",
+    "StoredSession",
+    "StoredUser",
+    "AuthEvent",
     "WriteMode",
     "check_layer_version",
     "check_new_feature",
@@ -349,6 +355,67 @@ class FeatureStore(ABC):
     @abstractmethod
     def token_by_hash(self, sha256: str) -> StoredToken | None:
         """Return the live access token with this hex SHA-256, or None."""
+
+    @abstractmethod
+    def add_user(self, user: StoredUser, event: AuthEvent | None = None) -> None:
+        """Create an account and log ``event``, in one transaction; ``UserExists`` when the name is taken."""
+
+    @abstractmethod
+    def user(self, name: str) -> StoredUser | None:
+        """Return the account, or None."""
+
+    @abstractmethod
+    def users(self) -> list[StoredUser]:
+        """Return every account, by user name."""
+
+    @abstractmethod
+    def update_user(self, user: StoredUser, *, end_access: bool = False, event: AuthEvent | None = None) -> None:
+        """Overwrite an account (``UnknownUser`` when there is none) in one transaction.
+
+        With ``end_access`` its sessions are revoked too, and its tokens when the account is now disabled.
+        """
+
+    @abstractmethod
+    def add_session(self, session: StoredSession, clear: Sequence[str] = (), event: AuthEvent | None = None) -> None:
+        """Store a browser session, forget the failures under ``clear`` and log ``event``, in one transaction."""
+
+    @abstractmethod
+    def session_by_hash(self, sha256: str) -> StoredSession | None:
+        """Return the live session whose id has this SHA-256, or None."""
+
+    @abstractmethod
+    def touch_session(self, sha256: str, seen_s: float) -> None:
+        """Record that the session was used at ``seen_s`` (epoch seconds)."""
+
+    @abstractmethod
+    def end_session(self, sha256: str, at_s: float) -> None:
+        """Revoke one session."""
+
+    @abstractmethod
+    def revoke_sessions(self, user: str, at_s: float, event: AuthEvent | None = None) -> int:
+        """Revoke every session of ``user`` and log ``event`` in one transaction; return how many."""
+
+    @abstractmethod
+    def note_failures(
+        self, keys: Sequence[str], at_s: float, forget_after_s: float, event: AuthEvent | None = None
+    ) -> list[int]:
+        """Count a failed sign-in under each key (anew after ``forget_after_s`` quiet seconds) and log ``event``."""
+
+    @abstractmethod
+    def failures(self, keys: Sequence[str]) -> dict[str, tuple[int, float]]:
+        """Return ``(count, time of the last failure)`` for each key with failures."""
+
+    @abstractmethod
+    def clear_failures(self, keys: Sequence[str]) -> None:
+        """Forget the failures counted under these keys."""
+
+    @abstractmethod
+    def log_auth_event(self, event: AuthEvent) -> None:
+        """Append one line to the access log (append-only)."""
+
+    @abstractmethod
+    def auth_events(self, limit: int = 100, offset: int = 0) -> list[AuthEvent]:
+        """Return access-log lines, newest first."""
 
     @abstractmethod
     def record(self, kind: str, key: str) -> StoredRecord | None:

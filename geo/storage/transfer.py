@@ -1,4 +1,4 @@
-"""Copying a whole store into another: every layer with its declared column types, the history, metadata and tokens.
+"""Copying a whole store into another: every layer with its column types, the history, metadata, accounts, tokens.
 
 Used to move a GeoPackage into PostGIS (``planmap db load``) and back (``planmap db dump``).
 """
@@ -27,6 +27,7 @@ class CopyReport:
     history_rows: int
     meta_keys: list[str]
     tokens: int = 0
+    users: int = 0
     record_revisions: int = 0
 
 
@@ -47,6 +48,29 @@ def history_records(rows: pd.DataFrame) -> Iterator[list[Any]]:
             values[data_at] = json.dumps(values[data_at], ensure_ascii=False)
         values[demo_at] = bool(values[demo_at])
         yield [v.item() if hasattr(v, "item") else v for v in values]
+
+
+def _copy_users(source: FeatureStore, target: FeatureStore) -> list[Any]:
+    """Copy the accounts (before their tokens; sessions and sign-in failures are not copied)."""
+    users = source.users()
+    for user in users:
+        if target.user(user.user) is None:
+            target.add_user(user)
+        else:
+            target.update_user(user)
+    return users
+
+
+def _copy_records(source: FeatureStore, target: FeatureStore) -> list[Any]:
+    """Replay every document revision in order: the same versions, documents and authors."""
+    revisions = source.record_revisions(None)
+    for rev in revisions:
+        if rev.action == "delete":
+            target.delete_record(rev.kind, rev.key, expected_version=rev.version - 1, author=rev.author)
+        else:
+            expected = None if rev.action == "create" else rev.version - 1
+            target.put_record(rev.kind, rev.key, rev.doc or {}, expected_version=expected, author=rev.author)
+    return revisions
 
 
 def copy_store(
@@ -88,16 +112,11 @@ def copy_store(
     keys = [k for k in source.meta_keys() if not k.startswith(_INTERNAL_META)]
     for key in keys:
         target.set_meta(key, source.get_meta(key))
+    users = _copy_users(source, target)
     tokens = source.tokens()
     for token in tokens:
         target.add_token(token)
-    revisions = source.record_revisions(None)
-    for rev in revisions:  # replayed in order: the same versions, documents and authors
-        if rev.action == "delete":
-            target.delete_record(rev.kind, rev.key, expected_version=rev.version - 1, author=rev.author)
-        else:
-            expected = None if rev.action == "create" else rev.version - 1
-            target.put_record(rev.kind, rev.key, rev.doc or {}, expected_version=expected, author=rev.author)
+    revisions = _copy_records(source, target)
     if on_step:
         on_step("metadata", total, total)
-    return CopyReport(counts, len(history), keys, len(tokens), len(revisions))
+    return CopyReport(counts, len(history), keys, len(tokens), len(users), len(revisions))

@@ -243,3 +243,42 @@ def page_total(returned: int, limit: int, offset: int) -> int | None:
     (7, 207, None, None)
     """
     return offset + returned if 0 < returned < limit else None
+
+
+@dataclass(frozen=True)
+class StoredUser:
+    """An account: login name, display name, phone, role, counties, argon2id hash (None: no browser sign-in)."""
+
+    user: str
+    display_name: str
+    role: str
+    counties: tuple[str, ...] = ()
+    phone: str | None = None
+    password_hash: str | None = None
+    created_at: str = ""
+    disabled_at: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A browser session: the SHA-256 of its id, its user, CSRF token, times (epoch seconds) and client address."""
+
+    sha256: str
+    user: str
+    csrf_token: str
+    created_s: float
+    seen_s: float
+    address: str = ""
+    revoked_s: float | None = None
+
+
+@dataclass(frozen=True)
+class AuthEvent:
+    """One line of the access log: when (epoch seconds), what, who and from where."""
+
+    seq: int
+    at_s: float
+    event: str
+    user: str | None
+    address: str | None
+    detail: str | None

@@ -77,8 +77,12 @@ def _json(value: Any) -> Markup:
     return Markup(json.dumps(value, ensure_ascii=False).replace("<", "\\u003c"))
 
 
-def edit_page(layer: Layer, lang: Lang, user: str, here: str = "") -> str:
-    """Return the editor page of a project layer for a signed-in planner."""
+def edit_page(layer: Layer, lang: Lang, user: str, here: str = "", csrf: str | None = None) -> str:
+    """Return the editor page of a project layer for a signed-in planner.
+
+    With a password session (``csrf``, its token) saves go through the session; a planner signed in with
+    a token (a read-only cookie) enters the token on the page instead.
+    """
     fields = editable_fields(layer, lang)
     config = {
         "layer": layer.id,
@@ -88,6 +92,7 @@ def edit_page(layer: Layer, lang: Lang, user: str, here: str = "") -> str:
         "fields": [{"name": f["name"], "type": f["type"], "kind": f["kind"]} for f in fields],
         "colors": layer.status_colors,
         "text": {k: edit_text(k, lang) for k in _TEXT},
+        "csrf": csrf,
     }
     return (
         environment()
@@ -100,5 +105,6 @@ def edit_page(layer: Layer, lang: Lang, user: str, here: str = "") -> str:
             fields=fields,
             links=nav_links(lang, here),
             config=_json(config),
+            session=csrf is not None,
         )
     )

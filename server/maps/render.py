@@ -11,6 +11,7 @@ import jinja2
 from markupsafe import Markup
 
 from server.maps.i18n import Lang, text
+from server.security import csp_nonce, with_nonce
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def map_parts(fmap: folium.Map) -> MapParts:
     fmap.add_to(figure)
     figure.render()
     return MapParts(
-        head=Markup(figure.header.render()),
+        head=Markup(with_nonce(figure.header.render())),  # Folium's own set-up script, no data in it
         body=Markup(figure.html.render()),
         script=Markup(figure.script.render()),
     )
@@ -36,8 +37,10 @@ def map_parts(fmap: folium.Map) -> MapParts:
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """Return the Jinja environment of ``server/templates`` (autoescaping on)."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("server", "templates"), autoescape=True)
+    """Return the Jinja environment of ``server/templates`` (autoescaping on; ``csp_nonce()`` for inline scripts)."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("server", "templates"), autoescape=True)
+    env.globals["csp_nonce"] = csp_nonce
+    return env
 
 
 def render_page(template: str, fmap: folium.Map, lang: Lang, **context: Any) -> str:

@@ -6,6 +6,7 @@ import json
 import math
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from markupsafe import Markup
 
@@ -13,6 +14,7 @@ from geo.storage.base import FeatureStore
 from layers.errors import InvalidProgressUpdate
 from layers.models import Layer
 from layers.progress_model import INVESTMENT_DONE
+from layers.sessions import Session
 from layers.updates import WATER_LAYER
 from layers.water import PARAMETERS
 from server.maps.i18n import Lang, status_label, text, title
@@ -28,8 +30,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "date": ("日期", "Date"),
     "note": ("说明", "Note"),
     "photo": ("现场照片(可选)", "Site photo (optional)"),
-    "token": ("访问令牌", "Access token"),
-    "token_hint": ("令牌保存在本机浏览器中", "The token is kept in this browser"),
+    "signed_in": ("上报人", "Reporting as"),
+    "sign_in": ("请先登录后上报", "Sign in to report"),
+    "sign_out": ("退出", "Sign out"),
     "submit": ("提交", "Submit"),
     "readings": ("水质监测值(mg/L)", "Readings (mg/L)"),
     "class": ("水质类别", "Water class"),
@@ -37,7 +40,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "sending": ("正在提交…", "Sending…"),
     "ok": ("上报成功", "Report recorded"),
     "now": ("当前状态", "Status now"),
-    "e401": ("令牌无效,请检查后重新输入。", "The token is not valid: check it and enter it again."),
+    "e401": ("登录已过期,请重新登录。", "Your sign-in has expired: sign in again."),
     "e403": ("无权上报:该项目不在您负责的区县。", "Not allowed: this project is not in your county."),
     "e412": ("该项目刚被他人更新,请刷新页面后重试。", "Someone else updated this project: reload the page and retry."),
     "e413": ("照片太大,请压缩后重试。", "The photo is too large."),
@@ -88,8 +91,12 @@ def _messages(layer: Layer, lang: Lang) -> Markup:
     return Markup(json.dumps(messages, ensure_ascii=False).replace("<", "\\u003c"))
 
 
-def report_page(store: FeatureStore, layer: Layer, feature_id: str, lang: Lang, here: str = "") -> str:
-    """Return the report form of one project (or water section).
+def report_page(
+    store: FeatureStore, layer: Layer, feature_id: str, lang: Lang, here: str = "", session: Session | None = None
+) -> str:
+    """Return the report form of one project (or water section); it posts with the session's CSRF token.
+
+    Without a session the form is replaced by a link to the sign-in page that comes back here.
 
     Raises
     ------
@@ -125,5 +132,7 @@ def report_page(store: FeatureStore, layer: Layer, feature_id: str, lang: Lang, 
             item_url=f"/collections/{layer.id}/items/{feature_id}",
             links=nav_links(lang, here),
             messages=_messages(layer, lang),
+            session=session,
+            login_url="/login?next=" + quote(report_href(layer.id, feature_id, lang), safe=""),
         )
     )

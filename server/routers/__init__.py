@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from server.routers import (
+    admin,
     audit,
     basemap,
     collections,
@@ -19,6 +20,7 @@ from server.routers import (
     nearby,
     plans,
     progress,
+    public,
     rasters,
     tiles,
     updates,
@@ -36,6 +38,6 @@ ROUTERS: list[APIRouter] = [
 ROUTERS += [progress.router, nearby.router]
 ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
-ROUTERS += [imports.router, login.router]
+ROUTERS += [imports.router, login.router, public.router, admin.router]
 ROUTERS += [plans.router, lights.router, dashboard.router]
 ROUTERS += [edits.router]

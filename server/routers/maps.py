@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from geo.textlists import split_list
 from layers.editing import editable
 from layers.tokens import require_role
-from server.auth import PrincipalDep
+from server.auth import PrincipalDep, SessionDep
 from server.deps import LayerDep, PlanDep, PlanRegistryDep, PlanYearDep, RegistryDep, SettingsDep, StoreDep
 from server.maps.assets import STATIC_DIR, STATIC_PREFIX, XSTATIC_DIRS
 from server.maps.data import MapQuery, layer_frame, to_geojson
@@ -130,10 +130,12 @@ def report_form(
     store: StoreDep,
     layer: LayerDep,
     featureId: FeatureIdParam,
+    session: SessionDep,
     lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
-) -> str:
+) -> Response:
     """Show a phone-friendly form to report a project's progress (or a water section's reading)."""
-    return report_page(store, layer, featureId, parse_lang(lang), here=_here(request))
+    page = report_page(store, layer, featureId, parse_lang(lang), here=_here(request), session=session)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})  # it holds the session's CSRF token
 
 
 @router.get(
@@ -146,10 +148,13 @@ def editor(
     request: Request,
     layer: LayerDep,
     principal: PrincipalDep,
+    session: SessionDep,
     lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
 ) -> Response:
     """Show the planners' editor of a project layer: draw outlines, edit attributes, save (sign-in needed)."""
     if principal is None:
         return RedirectResponse(f"/login?next={quote(_here(request), safe='')}", status_code=303)
     require_role(principal, "planner")
-    return HTMLResponse(edit_page(editable(layer), parse_lang(lang), principal.user, here=_here(request)))
+    csrf = session.csrf_token if session else None
+    page = edit_page(editable(layer), parse_lang(lang), principal.user, here=_here(request), csrf=csrf)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})

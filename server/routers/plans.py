@@ -21,7 +21,7 @@ from layers.plans import (
     plan_history,
     replace_plan,
 )
-from server.auth import PlannerDep
+from server.auth import PlannerDep, SessionDep
 from server.caching import NO_STORE, REVALIDATE
 from server.deps import RegistryDep, StoreDep
 from server.responses import AUTH_RESPONSES, ERROR_RESPONSES, NaNSafeJSONResponse, html_response
@@ -179,7 +179,9 @@ def get_plan_history(year: Year, store: StoreDep, who: PlannerDep) -> Response:
 @router.get(
     "/admin/plans", operation_id="getPlansAdmin", summary="Plans admin page (planners)", include_in_schema=False
 )
-def plans_page(request: Request, store: StoreDep, registry: RegistryDep, who: PlannerDep) -> Response:
+def plans_page(
+    request: Request, store: StoreDep, registry: RegistryDep, who: PlannerDep, session: SessionDep
+) -> Response:
     """Return the page where planners set each year's targets and county quotas."""
     plans = list_plans(store)
     current = current_plan(store)
@@ -188,6 +190,7 @@ def plans_page(request: Request, store: StoreDep, registry: RegistryDep, who: Pl
         "current": current.plan.year if current else None,
         "layers": [{"id": x.id, "title_zh": x.title_zh} for x in registry.projects()],
         "user": who.user,
+        "csrf": session.csrf_token if session else "",
     }
     response = html_response(request, "admin_plans.html", context)
     response.headers["Cache-Control"] = NO_STORE

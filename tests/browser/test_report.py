@@ -1,35 +1,37 @@
 """The field report page in a real browser (Debian's chromium via Playwright) against a real uvicorn server.
 
-A field team member enters their token, reports a project completed and sees the result in Chinese; the
-report lands in the store's current state and history. A token for another county gets the 403 message.
+A field team member signs in with a password, reports a project completed through the session (with the
+page's CSRF token) and sees the result in Chinese; the report lands in the store's current state and
+history. A member for another county gets the 403 message.
 """
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from geo.storage.base import Filter
 from geo.storage.gpkg import GeoPackageStore
+from layers.accounts import create_user
 from layers.tokens import create_token
 
 pytestmark = pytest.mark.browser
 
 NOTE = "浏览器上报:主体工程完工"
+PASSWORD = "field team password"
 
 
 @pytest.fixture
 def field_setup(writable_gpkg):
-    """A project in progress, a field token for its county and one for another county."""
+    """A project in progress, a field account for its county and one for another county."""
     with GeoPackageStore(writable_gpkg) as store:
         feat = store.read("farmland", Filter(equals={"status": "in_progress"}), limit=1).iloc[0]
         other = next(c for c in store.read("counties")["id"] if c != feat["county"])
-        tokens = {
-            "own": create_token(store, "zhao", "field", [feat["county"]]),
-            "other": create_token(store, "qian", "field", [other]),
-        }
-    return feat, tokens
+        for name, county in (("zhao", feat["county"]), ("qian", other)):
+            create_user(store, name, role="field", counties=[county], password=PASSWORD, actor="test", clock=time.time)
+    return feat
 
 
 @pytest.fixture
@@ -50,8 +52,24 @@ def open_page(context, url: str):
     return page, seen
 
 
-def submit(page, token: str) -> str:
-    page.fill("#pm-token", token)
+def sign_in(page, user: str) -> None:
+    """Follow the report page's sign-in link, sign in, and come back to the report page."""
+    page.click("#pm-sign-in")
+    page.wait_for_load_state("networkidle")
+    assert urlsplit(page.url).path == "/login"
+    page.fill("input[name=user]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#pm-login-password")
+    page.wait_for_load_state("networkidle")
+    assert urlsplit(page.url).path.startswith("/map/report/"), page.url
+
+
+def sign_out(page) -> None:
+    page.click(".pm-signed-in button")
+    page.wait_for_load_state("networkidle")
+
+
+def submit(page) -> str:
     page.select_option("select[name=status]", label="已完成")
     assert page.input_value("input[name=percent]") == "100"  # completed means 100 %
     page.fill("input[name=percent]", "100")
@@ -65,26 +83,34 @@ def submit(page, token: str) -> str:
 
 
 def test_field_report_in_the_browser(browser, field_setup, writable_gpkg, app_factory, serve):
-    feat, tokens = field_setup
+    feat = field_setup
     with serve(app_factory(writable_gpkg)) as base:
         page, seen = open_page(browser, f"{base}/map/report/farmland/{feat['id']}")
         assert page.text_content("#pm-name") == feat["name"]
         assert page.text_content("#pm-current-status") == "在建"
+        assert page.locator("#pm-report-form").count() == 0  # signed out: a sign-in link, no form
 
-        refused = submit(page, tokens["other"])
+        sign_in(page, "qian")
+        refused = submit(page)
         assert "无权上报" in refused and "pm-error" in page.get_attribute("#pm-result", "class")
         # the browser logs the refused request itself; anything else would be a page error
         network = [e for e in seen["errors"] if "status of 403" in e]
         seen["errors"] = [e for e in seen["errors"] if e not in network]
         assert len(network) == 1, network
+        sign_out(page)
 
-        done = submit(page, tokens["own"])
+        page.goto(f"{base}/map/report/farmland/{feat['id']}", wait_until="networkidle")
+        sign_in(page, "zhao")
+        assert page.text_content("#pm-user") == "zhao"
+        done = submit(page)
         assert done.startswith("上报成功") and "已完成" in done and "100%" in done, done
         assert page.text_content("#pm-current-status") == "已完成"
-        assert page.evaluate("localStorage.getItem('planmap.token')") == tokens["own"]
+        assert page.evaluate("localStorage.length") == 0  # nothing secret is kept in the browser's storage
+        cookies = {c["name"]: c for c in browser.cookies()}
+        assert cookies["planmap_session"]["httpOnly"] and cookies["planmap_session"]["sameSite"] == "Lax"
+        assert page.evaluate("document.cookie") == ""  # the session id is out of the scripts' reach
 
-        page.reload(wait_until="networkidle")  # the token is remembered
-        assert page.input_value("#pm-token") == tokens["own"]
+        page.reload(wait_until="networkidle")  # still signed in
         assert page.text_content("#pm-current-status") == "已完成"
 
     assert [u for u in seen["requests"] if urlsplit(u).hostname != "127.0.0.1"] == []
@@ -108,12 +134,12 @@ def test_private_server_sign_in_then_the_plan_map_draws(browser, writable_gpkg, 
         page, seen = open_page(browser, f"{base}/map?layers=reservoirs")
         assert urlsplit(page.url).path == "/login"
         page.fill("input[name=token]", "pm_forged")
-        page.click("button[type=submit]")
+        page.click("form:has(input[name=token]) button[type=submit]")
         page.wait_for_load_state("networkidle")
         assert "令牌无效" in page.text_content("[role=alert]")
         seen["errors"] = [e for e in seen["errors"] if "status of 401" not in e]  # the refused sign-in itself
         page.fill("input[name=token]", token)
-        page.click("button[type=submit]")
+        page.click("form:has(input[name=token]) button[type=submit]")
         page.wait_for_load_state("networkidle")
         assert urlsplit(page.url).path == "/map" and urlsplit(page.url).query == "layers=reservoirs"
         page.wait_for_function(f"document.querySelectorAll('path.pm-reservoirs').length === {expected}")

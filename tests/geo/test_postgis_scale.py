@@ -299,3 +299,23 @@ def test_versions_never_repeat_for_other_processes_across_a_reset(fresh_schema):
         admin.append_history([HistoryEntry("things", "a", pd.Timestamp("2025-03-01").date(), "planned")])
         assert worker.version("things") not in seen
         assert worker.feature_version("things", "a") not in feature_seen
+
+
+def test_db_load_carries_accounts_and_their_tokens(writable_gpkg, fresh_schema):
+    import time
+
+    from geo.storage import open_store
+    from layers.accounts import create_user, password_matches
+    from layers.tokens import authenticate, create_token
+
+    url, schema = fresh_schema
+    with GeoPackageStore(writable_gpkg) as store:
+        create_user(store, "li", role="planner", password="planner password", actor="t", clock=time.time)
+        token = create_token(store, "li", "planner")
+        accounts = store.users()
+    assert planmap(["db", "init", "--url", url, "--schema", schema]) == 0
+    assert planmap(["db", "load", "--url", url, "--schema", schema, "--from", str(writable_gpkg), "--replace"]) == 0
+    with open_store(url, schema=schema) as pg_store:
+        assert pg_store.users() == accounts
+        assert password_matches(pg_store.user("li").password_hash, "planner password")
+        assert authenticate(pg_store, token).user == "li"

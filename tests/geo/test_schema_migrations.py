@@ -113,6 +113,16 @@ def _old_pg_migrate(self) -> None:
         )
 
 
+ADDED_TABLES = (
+    "planmap_auth_events",
+    "planmap_login_failures",
+    "planmap_record_revisions",
+    "planmap_sessions",
+    "planmap_tokens",
+    "planmap_users",
+)
+"""The attribute tables the revisions after the baseline register in gpkg_contents."""
+
 # Tokens as the previous ``layers.tokens`` kept them: one JSON list in the metadata.
 OLD_TOKENS = {"pm_old-admin": ("root", "admin", []), "pm_old-field": ("zhang", "field", ["430321", "430381"])}
 OLD_TOKEN_LIST = [
@@ -174,6 +184,11 @@ def _assert_taken_over(store, before: dict) -> None:
     ]
     assert authenticate(store, "pm_old-field").counties == ("430321", "430381")
     assert authenticate(store, "pm_old-admin").role == "admin"
+    # Each token's user became an account without a password (token sign-in only), its role and counties kept.
+    assert [(u.user, u.role, u.counties, u.password_hash, u.disabled_at) for u in store.users()] == [
+        ("root", "admin", (), None, None),
+        ("zhang", "field", ("430321", "430381"), None, None),
+    ]
     with pytest.raises(NotAuthenticated):
         authenticate(store, "pm_never-issued")
 
@@ -228,8 +243,8 @@ def _version_num(conn: sqlite3.Connection | psycopg.Connection, table: str) -> l
     return [r[0] for r in conn.execute(f"SELECT version_num FROM {table}").fetchall()]
 
 
-def test_head_is_the_records_revision():
-    assert head() == "0003"
+def test_head_is_the_accounts_revision():
+    assert head() == "0004"
 
 
 def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
@@ -245,10 +260,10 @@ def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
         store.append_history([HistoryEntry("parcels", "c", dt.date(2025, 6, 1), "completed", 100.0)])
         assert store.history()["seq"].iloc[-1] == 5
     shape = _gpkg_shape(path)
-    added = [("planmap_record_revisions", "attributes"), ("planmap_tokens", "attributes")]
+    added = [(t, "attributes") for t in ADDED_TABLES]
     assert shape == {**old_shape, "contents": sorted([*old_shape["contents"], *added])}
     conn = sqlite3.connect(path)
-    assert _version_num(conn, VERSION_TABLE) == ["0003"]
+    assert _version_num(conn, VERSION_TABLE) == ["0004"]
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM planmap_history")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -272,7 +287,7 @@ def test_new_geopackage_has_the_tables_the_old_code_made(tmp_path, monkeypatch):
     old, new = _gpkg_shape(tmp_path / "old.gpkg"), _gpkg_shape(tmp_path / "new.gpkg")
     assert new["planmap_history"] == old["planmap_history"]
     assert new["planmap_history"][0][3] == ("date", "TEXT", False, None, True)
-    added = [("planmap_record_revisions", "attributes"), ("planmap_tokens", "attributes")]
+    added = [(t, "attributes") for t in ADDED_TABLES]
     assert new == {**old, "contents": sorted([*old["contents"], *added])}
 
 
@@ -281,16 +296,18 @@ def test_geopackage_reset_rebuilds_every_table(tmp_path):
         store.write_layer("parcels", _frame())
         store.append_history([HistoryEntry("parcels", "a", dt.date(2025, 4, 1), "in_progress", 20.0)])
         create_token(store, "li", "planner")
+        store.note_failures(["addr:10.0.0.1"], 1.0, 60.0)
         uid = store.get_meta("dataset_uid")
         store.reset(confirm=True)
         assert store.history().empty and store.layers() == [] and list_tokens(store) == []
+        assert store.users() == [] and store.failures(["addr:10.0.0.1"]) == {} and store.auth_events() == []
         assert store.get_meta("dataset_uid") not in (None, uid)
         create_token(store, "li", "planner")
         assert [r.user for r in list_tokens(store)] == ["li"]
         store.append_history([HistoryEntry("parcels", "a", dt.date(2025, 5, 1), "completed", 100.0)])
         assert list(store.history()["seq"]) == [1]  # a new table; the new dataset uid keeps versions unique
         conn = sqlite3.connect(store.path)
-        assert _version_num(conn, VERSION_TABLE) == ["0003"]
+        assert _version_num(conn, VERSION_TABLE) == ["0004"]
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE planmap_history SET status = 'x'")
 
@@ -363,7 +380,7 @@ def test_old_postgis_schema_is_upgraded_in_place(pg_schema, monkeypatch):
         assert store.history()["seq"].iloc[-1] == 5
     assert _pg_shape(pg_schema) == old_shape
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0003"]
+        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0004"]
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             conn.execute(f"TRUNCATE {pg_schema}.planmap_history")
 
@@ -400,9 +417,11 @@ def test_postgis_reset_and_reopen_keep_one_revision(pg_schema):
         store.write_layer("parcels", _frame())
         create_token(store, "li", "planner")
         store.reset(confirm=True)
-        assert list_tokens(store) == [] and store.layers() == []
+        assert list_tokens(store) == [] and store.layers() == [] and store.users() == []
+        create_token(store, "li", "planner")
+        assert [u.user for u in store.users()] == ["li"]
     with _pg(pg_schema) as store, psycopg.connect(PG_URL) as conn:
-        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0003"]
+        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0004"]
         assert store.get_meta("dataset_uid")
 
 
@@ -425,4 +444,4 @@ def test_processes_opening_an_old_geopackage_at_once_upgrade_it_once(tmp_path, m
     assert opened == [(uid, "root")] * 6
     with GeoPackageStore(path) as store:
         assert len(store.tokens(include_revoked=True)) == len(OLD_TOKEN_LIST)
-    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == ["0003"]
+    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == ["0004"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
 from geo.storage.gpkg.nearest import NearestIndexes
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
+from geo.storage.sql.accounts import AccountSQL, AccountVerbs
 from geo.storage.sql.records import RecordSQL
 from geo.storage.values import (
     HISTORY_COLUMNS,
@@ -42,7 +44,7 @@ _GEOM = "geom"
 _RESERVED_PREFIXES = ("planmap_", "gpkg_", "rtree_", "sqlite_")
 
 
-class GeoPackageStore(FeatureStore):
+class GeoPackageStore(AccountVerbs, FeatureStore):
     """A FeatureStore on one GeoPackage file.
 
     Feature tables are written by GDAL (through pyogrio) with R-tree spatial indexes; reads, history and
@@ -56,6 +58,7 @@ class GeoPackageStore(FeatureStore):
 
     def __init__(self, path: str | Path) -> None:
         self._db = Database(path)
+        self._accounts = AccountSQL("", "?")
         self._records = RecordSQL("", "?")
         self.path = self._db.path
         self._nearest = NearestIndexes(self.version, lambda layer, columns: self.read(layer, columns=columns))
@@ -341,6 +344,12 @@ class GeoPackageStore(FeatureStore):
     def load_history(self, rows: pd.DataFrame) -> None:
         """Insert history rows with their ``seq`` (AUTOINCREMENT continues after the largest)."""
         admin.load_history(self._db, rows)
+
+    def _account_reading(self) -> AbstractContextManager[Any]:
+        return self._db.reading()
+
+    def _account_writing(self) -> AbstractContextManager[Any]:
+        return self._db.write()
 
     def record(self, kind: str, key: str) -> StoredRecord | None:
         """Return the live document ``kind``/``key``, or None."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from typing import Any
 
@@ -29,6 +29,7 @@ from geo.storage.postgis.database import Connection, Database, check_identifier
 from geo.storage.postgis.dialect import POSTGIS
 from geo.storage.sql import Params, render_where
 from geo.storage.sql import quote_ident as q
+from geo.storage.sql.accounts import AccountSQL, AccountVerbs
 from geo.storage.sql.records import RecordSQL
 from geo.storage.values import (
     Aggregate,
@@ -58,7 +59,7 @@ _PG_TYPES = {
 _EXTENT = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM {table}) AS x"
 
 
-class PostGISStore(FeatureStore):
+class PostGISStore(AccountVerbs, FeatureStore):
     """A FeatureStore in one PostgreSQL/PostGIS schema.
 
     Each layer is a table (``fid`` bigserial, unique ``id``, typed columns, ``geom geometry(Geometry, 4326)``
@@ -75,6 +76,7 @@ class PostGISStore(FeatureStore):
 
     def __init__(self, dsn: str, *, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> None:
         self._db = Database(dsn, schema=schema, pool_size=pool_size, timeout=timeout)
+        self._accounts = AccountSQL(f"{self._db.s}.", "%s")
         self._records = RecordSQL(f"{self._db.s}.", "%s")
         self.schema = schema
 
@@ -376,6 +378,12 @@ class PostGISStore(FeatureStore):
             finally:
                 stage.close()
             admin.swap_in(self._db, staging)
+
+    def _account_reading(self) -> AbstractContextManager[Any]:
+        return self._db.conn()
+
+    def _account_writing(self) -> AbstractContextManager[Any]:
+        return self._db.conn(transaction=True)
 
     def record(self, kind: str, key: str) -> StoredRecord | None:
         """Return the live document ``kind``/``key``, or None."""

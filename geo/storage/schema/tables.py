@@ -1,4 +1,4 @@
-"""The planmap system tables (history, versions, metadata, tokens, documents) as one SQLAlchemy ``MetaData``.
+"""The planmap system tables (history, versions, metadata, tokens, documents, accounts) as one SQLAlchemy ``MetaData``.
 
 This is the head of the schema both stores hold; the revisions under ``migrations/versions`` build it step
 by step (``alembic check`` against this metadata finds no difference after ``upgrade``). Each column type
@@ -109,6 +109,56 @@ record_revisions = sa.Table(
     sqlite_autoincrement=True,
 )
 """Every version a document had (create, update, delete), append-only like the progress history."""
+
+users = sa.Table(
+    "planmap_users",
+    metadata,
+    sa.Column("user_name", Key, primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False, server_default=""),
+    sa.Column("phone", sa.Text),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("counties", sa.Text, nullable=False, server_default=""),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("disabled_at", sa.Text),
+)
+"""People who use planmap: role, counties and (for browser sign-in) an argon2id password hash, never the password."""
+
+sessions = sa.Table(
+    "planmap_sessions",
+    metadata,
+    sa.Column("sha256", Key, primary_key=True),
+    sa.Column("user_name", Key, nullable=False),
+    sa.Column("csrf_token", sa.Text, nullable=False),
+    sa.Column("created_s", Real, nullable=False),
+    sa.Column("seen_s", Real, nullable=False),
+    sa.Column("address", sa.Text, nullable=False, server_default=""),
+    sa.Column("revoked_s", Real),
+    sa.Index("planmap_sessions_user", "user_name"),
+)
+"""Browser sessions: the SHA-256 of the session id (never the id), its CSRF token and its times (epoch seconds)."""
+
+login_failures = sa.Table(
+    "planmap_login_failures",
+    metadata,
+    sa.Column("key", Key, primary_key=True),
+    sa.Column("failures", Counter, nullable=False),
+    sa.Column("last_s", Real, nullable=False),
+)
+"""Recent failed sign-ins per account (``user:NAME``) and per client address (``addr:IP``), shared by workers."""
+
+auth_events = sa.Table(
+    "planmap_auth_events",
+    metadata,
+    sa.Column("seq", Counter, primary_key=True, autoincrement=True),
+    sa.Column("at_s", Real, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("user_name", sa.Text),
+    sa.Column("address", sa.Text),
+    sa.Column("detail", sa.Text),
+    sqlite_autoincrement=True,
+)
+"""The access log planners read: sign-ins, failures, lock-outs, account changes (append-only)."""
 
 VERSION_TABLE = "planmap_alembic_version"
 """Alembic's version table, named with the reserved ``planmap_`` prefix so no layer can take its name."""

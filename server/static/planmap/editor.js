@@ -16,7 +16,9 @@
   var projects = L.featureGroup().addTo(map);
   var current = null; /* { id: string|null, etag: string|null, shape: L.Layer|null } */
 
-  try { tokenInput.value = window.localStorage.getItem(TOKEN_KEY) || ""; } catch (e) { /* storage off */ }
+  if (tokenInput) {
+    try { tokenInput.value = window.localStorage.getItem(TOKEN_KEY) || ""; } catch (e) { /* storage off */ }
+  }
 
   function show(text, ok) {
     result.textContent = text;
@@ -24,6 +26,7 @@
   }
 
   function token() {
+    if (!tokenInput) return "";
     var value = tokenInput.value.trim();
     try { window.localStorage.setItem(TOKEN_KEY, value); } catch (e) { /* storage off */ }
     return value;
@@ -31,8 +34,12 @@
 
   function authHeaders(extra) {
     var headers = { "Accept": "application/geo+json" };
-    var value = token();
-    if (value) headers.Authorization = "Bearer " + value;
+    if (cfg.csrf) {
+      headers["X-CSRF-Token"] = cfg.csrf; /* the password session's cookie authorises, with its CSRF token */
+    } else {
+      var value = token();
+      if (value) headers.Authorization = "Bearer " + value;
+    }
     Object.keys(extra || {}).forEach(function (k) { headers[k] = extra[k]; });
     return headers;
   }

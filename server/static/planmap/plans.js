@@ -7,8 +7,8 @@
 
   function csrfHeaders(extra) {
     var headers = Object.assign({ "Accept": "application/json" }, extra || {});
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    if (meta) { headers["X-CSRF-Token"] = meta.getAttribute("content"); }
+    var holder = document.getElementById("pm-plans");
+    if (holder && holder.dataset.csrf) { headers["X-CSRF-Token"] = holder.dataset.csrf; }
     return headers;
   }
 

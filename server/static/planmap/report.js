@@ -1,16 +1,16 @@
-/* planmap field report form: read the item's ETag with the token, then POST the report with If-Match. */
+/* planmap field report form: read the item's ETag, then POST the report with If-Match, signed in by the
+   session cookie and carrying the session's CSRF token (the page holds it; no token is kept in the browser). */
 (function () {
   "use strict";
-  var TOKEN_KEY = "planmap.token";
   var form = document.getElementById("pm-report-form");
-  var tokenInput = document.getElementById("pm-token");
+  var csrf = form.getAttribute("data-csrf");
   var result = document.getElementById("pm-result");
   var button = document.getElementById("pm-submit");
   var msg = JSON.parse(document.getElementById("pm-report-messages").textContent);
   var itemUrl = form.getAttribute("data-item");
   var water = form.getAttribute("data-water") === "true";
 
-  try { tokenInput.value = window.localStorage.getItem(TOKEN_KEY) || ""; } catch (e) { /* storage off */ }
+  try { window.localStorage.removeItem("planmap.token"); } catch (e) { /* storage off */ }
 
   function show(text, ok) {
     result.textContent = text;
@@ -55,18 +55,16 @@
 
   function submit(event) {
     event.preventDefault();
-    var token = tokenInput.value.trim();
-    try { window.localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* storage off */ }
-    var auth = { "Authorization": "Bearer " + token };
     button.disabled = true;
     show(msg.sending, true);
-    fetch(itemUrl, { headers: { "Authorization": auth.Authorization, "Accept": "application/geo+json" }, cache: "no-store" })
+    fetch(itemUrl, { headers: { "Accept": "application/geo+json" }, cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) return failed(response);
         var etag = response.headers.get("ETag") || "";
         return fetch(itemUrl + "/progress", {
           method: "POST",
-          headers: { "Authorization": auth.Authorization, "If-Match": etag },
+          headers: { "X-CSRF-Token": csrf, "If-Match": etag },
+          credentials: "same-origin",
           body: reportBody()
         });
       })

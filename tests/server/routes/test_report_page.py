@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import date
 from html.parser import HTMLParser
 
@@ -11,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo.storage.base import Filter
+from geo.storage.gpkg import GeoPackageStore
+from layers.accounts import create_user
 
 
 class _Form(HTMLParser):
@@ -41,9 +44,14 @@ class _Form(HTMLParser):
             self._option = None
 
 
-@pytest.fixture(scope="module")
-def report_client(demo_gpkg, app_factory):
-    with TestClient(app_factory(demo_gpkg)) as test_client:
+@pytest.fixture
+def report_client(writable_gpkg, app_factory):
+    """A client signed in as a planner (the form is shown to signed-in people only)."""
+    with GeoPackageStore(writable_gpkg) as store:
+        create_user(store, "li", role="planner", password="planner password", actor="test", clock=time.time)
+    with TestClient(app_factory(writable_gpkg)) as test_client:
+        signed = test_client.post("/login", data={"user": "li", "password": "planner password"}, follow_redirects=False)
+        assert signed.status_code == 303
         yield test_client
 
 
@@ -64,20 +72,30 @@ def test_project_report_page_has_the_form_and_chinese_statuses(report_client):
     assert '<html lang="zh-CN">' in r.text and "上报进度" in r.text
     assert feat["name"] in r.text and feat["county_name"] in r.text
     form = parse(r.text)
-    assert {"status", "percent", "date", "note", "photo", "pm-token"} <= set(form.controls)
+    assert {"status", "percent", "date", "note", "photo", "csrf_token"} <= set(form.controls)
+    assert "pm-token" not in form.controls  # no token is pasted or kept in the browser any more
     assert not {"DO", "CODMn", "NH3N", "TP"} & set(form.controls)
     assert form.labels == {"planned": "未开工", "in_progress": "在建", "completed": "已完成"}
     assert re.search(r'<option value="in_progress" selected>在建</option>', r.text)
     assert form.controls["percent"]["value"] == f"{float(feat['progress_pct']):g}"
     assert form.controls["date"]["value"] == date.today().isoformat()
     assert form.controls["photo"]["accept"] == "image/*" and form.controls["photo"]["capture"] == "environment"
-    assert form.controls["pm-token"]["type"] == "password"
+    assert re.search(r'data-csrf="[\w-]{40,}"', r.text) and r.headers["cache-control"] == "no-store"
     assert 'data-item="/collections/farmland/items/' + feat["id"] + '"' in r.text
     messages = json.loads(re.search(r'id="pm-report-messages">(.*?)</script>', r.text, re.S).group(1))
     assert messages["statuses"]["completed"] == "已完成" and "区县" in messages["e403"]
     assert "/static/planmap/report.js" in form.urls
     assert all(url.startswith("/") for url in form.urls), [u for u in form.urls if not u.startswith("/")]
     assert "http://" not in r.text and "https://" not in r.text
+
+
+def test_signed_out_the_page_links_to_sign_in_and_has_no_form(client):
+    feat = first(client, "farmland", status="in_progress")
+    r = client.get(f"/map/report/farmland/{feat['id']}")
+    assert r.status_code == 200 and feat["name"] in r.text
+    form = parse(r.text)
+    assert "status" not in form.controls and "report.js" not in r.text and "data-csrf" not in r.text
+    assert f"/login?next=%2Fmap%2Freport%2Ffarmland%2F{feat['id']}" in form.urls
 
 
 def test_english_page_and_road_status_labels(report_client):
