@@ -22,7 +22,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def chromium(require):
-    """Return ``launch(profile_dir, viewport)``: a persistent Chromium context with a fresh profile.
+    """Return ``launch(profile_dir, viewport, **options)``: a persistent Chromium context with a fresh profile.
 
     Without Playwright or /usr/bin/chromium the test skips on a laptop and fails in CI (``require``).
     """
@@ -33,9 +33,14 @@ def chromium(require):
     require(sync_playwright is not None and os.access(CHROMIUM, os.X_OK) and bool(shutil.which(CHROMIUM)), "Chromium")
     with sync_playwright() as playwright:
 
-        def launch(profile_dir, viewport):
+        def launch(profile_dir, viewport, **options):
             return playwright.chromium.launch_persistent_context(
-                str(profile_dir), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport=viewport
+                str(profile_dir),
+                executable_path=CHROMIUM,
+                args=CHROMIUM_ARGS,
+                headless=True,
+                viewport=viewport,
+                **options,
             )
 
         yield launch

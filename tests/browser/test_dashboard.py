@@ -53,7 +53,8 @@ def drawn(page) -> Counter:
 
 
 def shown(page, day: str) -> None:
-    page.wait_for_function(f"document.getElementById('pm-dashboard').dataset.shown === '{day}'", timeout=60_000)
+    """Wait until the dashboard shows ``day`` (a selector wait: the page's CSP allows no string evaluation)."""
+    page.wait_for_selector(f"#pm-dashboard[data-shown='{day}']", state="attached", timeout=60_000)
 
 
 def test_slider_replays_the_year_and_the_map_agrees_with_items(browser, server):
@@ -79,7 +80,7 @@ def test_slider_replays_the_year_and_the_map_agrees_with_items(browser, server):
 
     page.click("#pm-play")  # plays to December and stops there
     shown(page, "2025-12-31")
-    page.wait_for_function("document.getElementById('pm-play').textContent.includes('播放')", timeout=60_000)
+    page.wait_for_selector("#pm-play:has-text('播放')", timeout=60_000)
     december = drawn(page)
     assert december == items_lights(server, "2025-12-31")
     assert march != september != december

@@ -59,7 +59,9 @@ def _square(point, half):
 
 def test_planner_draws_saves_edits_and_sees_a_refusal(chromium, tmp_path, editor_server):
     base, token = editor_server
-    context = chromium(tmp_path / "profile", {"width": 1280, "height": 900})
+    # The test reads the editor's state with page functions, which the pages' CSP (no eval) would block;
+    # the CSP itself is tested in test_security.py.
+    context = chromium(tmp_path / "profile", {"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
     outside = []
     page.on("request", lambda r: outside.append(r.url) if urlsplit(r.url).hostname != "127.0.0.1" else None)
@@ -69,7 +71,7 @@ def test_planner_draws_saves_edits_and_sees_a_refusal(chromium, tmp_path, editor
         page.goto(f"{base}/map/edit/farmland")
         assert "/login" in page.url
         page.fill("input[name=token]", token)
-        page.click("button[type=submit]")
+        page.click("form:has(input[name=token]) button[type=submit]")
         page.wait_for_url(f"{base}/map/edit/farmland")
         page.wait_for_function("window.pmEditor && pmEditor.loaded && pmEditor.projects.getLayers().length > 10")
         page.fill("#pm-token", token)

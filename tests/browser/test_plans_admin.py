@@ -57,7 +57,7 @@ def test_planner_copies_and_edits_a_plan(browser, writable_gpkg, app_factory, se
         assert row.locator(".quota-sum").text_content() == "95000"
         page.fill("#ed-title", "湘潭市2026年重点目标 <b>草案</b>")
         page.click("#save")
-        page.wait_for_function("document.getElementById('message').textContent.includes('version 2')")
+        page.wait_for_selector("#message:has-text('version 2')")
         with GeoPackageStore(writable_gpkg) as store:
             stored = get_plan(store, 2026)
         farmland = stored.plan.target("farmland")
@@ -70,7 +70,7 @@ def test_planner_copies_and_edits_a_plan(browser, writable_gpkg, app_factory, se
             replace_plan(store, 2026, stored.plan, 2, "wu")
         row.locator("input.value").fill("1")
         page.click("#save")
-        page.wait_for_function("document.getElementById('message').textContent.includes('未保存')")
+        page.wait_for_selector("#message:has-text('未保存')")
         assert "changed" in page.text_content("#message")
         with GeoPackageStore(writable_gpkg) as store:
             assert get_plan(store, 2026).plan.target("farmland").value == 80000
