@@ -62,3 +62,7 @@ class InvalidPlan(LayerError):
 
 class UnknownPlan(LayerError):
     """No plan for that year."""
+
+
+class ReportUnavailable(LayerError):
+    """The report cannot be made or served right now."""

@@ -22,7 +22,7 @@ from layers.query import Selection
 from layers.raster_demo import build_demo_rasters
 from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
-from server import cli_package, cli_plan
+from server import cli_package, cli_plan, cli_report
 from server.cli_db import add_db_parser, replacing, run_db
 from server.settings import Settings
 
@@ -301,6 +301,7 @@ def _parser() -> argparse.ArgumentParser:
     add_db_parser(sub)
     cli_package.add_parser(sub)
     cli_plan.add_parser(sub)
+    cli_report.add_parser(sub)
     return parser
 
 
@@ -324,8 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_db(settings, args)
     if args.command == "package":
         return cli_package.package(settings, args)
-    if args.command == "plan":
-        return cli_plan.run(settings, args)
+    runners = {"plan": cli_plan.run, "report": cli_report.run}
+    if args.command in runners:
+        return runners[args.command](settings, args)
     return serve(settings, args.host, args.port, args.workers)
 
 

@@ -44,6 +44,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     layer_errors.InvalidPlan: 400,
     layer_errors.UnknownPlan: 404,
     layer_errors.DataNotBuilt: 503,
+    layer_errors.ReportUnavailable: 503,
     layer_errors.NotAuthenticated: 401,
     layer_errors.PermissionDenied: 403,
     layer_errors.VersionRequired: 428,

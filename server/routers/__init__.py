@@ -18,6 +18,7 @@ from server.routers import (
     plans,
     progress,
     rasters,
+    reports,
     tiles,
     updates,
 )
@@ -36,3 +37,4 @@ ROUTERS += [rasters.router, basemap.router]
 ROUTERS += [updates.router, audit.router]
 ROUTERS += [imports.router, login.router]
 ROUTERS += [plans.router, lights.router]
+ROUTERS += [reports.router]
