@@ -24,6 +24,8 @@ from server.responses import AUTH_RESPONSES, ERROR_RESPONSES, html_response
 router = APIRouter(tags=["Reports"], responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 Format = Literal["pdf", "xlsx"]
 MEDIA = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+FILES: dict[int | str, dict[str, Any]] = {200: {"content": {m: {} for m in MEDIA.values()}, "description": "The file"}}
+PDF: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA["pdf"]: {}}, "description": "One-page PDF map"}}
 ReportId = Annotated[str, Path(description="Archived report id, e.g. monthly-2025-2025-06-30-city-1098f2a5eba7")]
 
 
@@ -67,7 +69,13 @@ def get_archive(store: StoreDep, settings: SettingsDep, who: PlannerDep) -> dict
     return {"reports": [_summary(r) for r in ReportArchive(store, settings.store.reports).list()]}
 
 
-@router.get("/reports/archive/{report_id}.{fmt}", operation_id="getArchivedReportFile", summary="An archived file")
+@router.get(
+    "/reports/archive/{report_id}.{fmt}",
+    operation_id="getArchivedReportFile",
+    summary="An archived file",
+    response_class=Response,
+    responses=FILES,
+)
 def get_archived_file(
     report_id: ReportId, fmt: Format, store: StoreDep, settings: SettingsDep, who: PlannerDep
 ) -> Response:
@@ -83,7 +91,13 @@ def get_archived(report_id: ReportId, store: StoreDep, settings: SettingsDep, wh
     return _summary(ReportArchive(store, settings.store.reports).get(report_id))
 
 
-@router.get("/reports/{kind}.{fmt}", operation_id="getReport", summary="Weekly or monthly report as PDF or XLSX")
+@router.get(
+    "/reports/{kind}.{fmt}",
+    operation_id="getReport",
+    summary="Weekly or monthly report as PDF or XLSX",
+    response_class=Response,
+    responses=FILES,
+)
 def get_report(
     kind: Annotated[str, Path(description="`weekly` (周报) or `monthly` (月报)")],
     fmt: Format,
@@ -104,7 +118,13 @@ def get_report(
     return _file(report, fmt, ReportArchive(store, settings.store.reports).read(report, fmt))
 
 
-@router.get("/map/print.pdf", operation_id="getPrintMap", summary="Print-ready map (PDF) with legend and true scale")
+@router.get(
+    "/map/print.pdf",
+    operation_id="getPrintMap",
+    summary="Print-ready map (PDF) with legend and true scale",
+    response_class=Response,
+    responses=PDF,
+)
 def get_print_map(
     store: StoreDep,
     registry: RegistryDep,
