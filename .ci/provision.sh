@@ -15,6 +15,11 @@ command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 # Chinese UI in their screenshots.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || need+=(fonts-wqy-microhei)
+# Reports and printed maps are set by WeasyPrint (Pango) in a CJK font found through fontconfig; pdftoppm saves
+# their page images in the tests.
+fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
+ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0" || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -50,8 +50,11 @@ def draw(
     outline: bool = True,
     line_width: float = 2.0,
     point_radius: float = 3.0,
+    height: int | None = None,
 ) -> np.ndarray:
-    """Draw geometries given in pixel space (0..size, y down) into a (4, size, size) uint8 RGBA array.
+    """Draw geometries given in pixel space (0..size, y down) into a (4, height, size) uint8 RGBA array.
+
+    ``size`` is the width in pixels; ``height`` defaults to it (a square tile).
 
     Polygons are filled with their colour at ``fill_alpha`` and outlined in the opaque colour; lines are
     strokes ``line_width`` px wide and points discs of ``point_radius`` px, both opaque. Later geometries
@@ -67,9 +70,10 @@ def draw(
     shapes: list[tuple[object, int]] = [(g, i + 1) for i, g in enumerate(fills) if not shapely.is_empty(g)]
     if outline:
         shapes += [(g, n + i + 1) for i, g in enumerate(outlines) if not shapely.is_empty(g)]
+    rows = height or size
     if not shapes:
-        return np.zeros((4, size, size), dtype=np.uint8)
-    index = rasterize(shapes, out_shape=(size, size), transform=Affine.identity(), fill=0, dtype="int32")
+        return np.zeros((4, rows, size), dtype=np.uint8)
+    index = rasterize(shapes, out_shape=(rows, size), transform=Affine.identity(), fill=0, dtype="int32")
     return np.moveaxis(palette[index], -1, 0)
 
 

@@ -90,3 +90,7 @@ class CsrfRefused(LayerError):
 
 class InvalidAccount(LayerError):
     """The account's details are invalid (user name, role, counties or password)."""
+
+
+class ReportUnavailable(LayerError):
+    """The report cannot be made or served right now."""

@@ -48,6 +48,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     layer_errors.OutsideCounty: 422,
     layer_errors.NotEditable: 405,
     layer_errors.DataNotBuilt: 503,
+    layer_errors.ReportUnavailable: 503,
     layer_errors.NotAuthenticated: 401,
     layer_errors.PermissionDenied: 403,
     layer_errors.CsrfRefused: 403,

@@ -32,6 +32,7 @@ class StoreSettings(BaseSettings):
     upload_dir: Path | None = Field(
         None, description="where uploads are kept while served; default <data_dir>/.uploads"
     )
+    report_dir: Path | None = Field(None, description="where archived reports are kept; default <data_dir>/reports")
     upload_max_age_s: float = Field(
         3600.0, gt=0, description="uploads left older than this (by a killed worker) are removed at start-up"
     )
@@ -45,6 +46,11 @@ class StoreSettings(BaseSettings):
     def uploads(self) -> Path:
         """Return the directory uploads are kept in while their request runs."""
         return self.upload_dir or self.data_dir / ".uploads"
+
+    @property
+    def reports(self) -> Path:
+        """Return the directory archived report files are kept in."""
+        return self.report_dir or self.data_dir / "reports"
 
     @property
     def url(self) -> str:
@@ -121,6 +127,12 @@ class MapSettings(BaseSettings):
     model_config = _CONFIG
 
     tianditu_key: str | None = Field(None, description="Tianditu `tk` key; enables the Tianditu base map option")
+    map_approval_no: str = Field("", description="审图号 printed on maps, e.g. 湘S（2025）001号; empty: none printed")
+    map_disclaimer: str = Field(
+        "本图仅供工作参考，行政界线不作为权属争议的依据", description="disclaimer line printed under every printed map"
+    )
+    map_source: str = Field("", description="data source line of printed maps (default: planmap and the boundaries)")
+    print_dpi: int = Field(150, ge=72, le=300, description="resolution of the map image in printed maps and reports")
 
 
 class SecuritySettings(BaseSettings):

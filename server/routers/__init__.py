@@ -22,6 +22,7 @@ from server.routers import (
     progress,
     public,
     rasters,
+    reports,
     tiles,
     updates,
 )
@@ -41,3 +42,4 @@ ROUTERS += [updates.router, audit.router]
 ROUTERS += [imports.router, login.router, public.router, admin.router]
 ROUTERS += [plans.router, lights.router, dashboard.router]
 ROUTERS += [edits.router]
+ROUTERS += [reports.router]

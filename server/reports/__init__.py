@@ -1,0 +1,1 @@
+"""Rendering reports and printed maps: PDF through WeasyPrint (HTML + CSS), XLSX through xlsxwriter."""
