@@ -91,3 +91,7 @@ class RecordExists(GeoError):
 
 class UnknownRecord(GeoError):
     """Document not found."""
+
+
+class DuplicateRequest(GeoError):
+    """A report with this idempotency key was recorded already; nothing was written."""

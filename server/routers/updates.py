@@ -13,10 +13,11 @@ from starlette.datastructures import UploadFile
 
 from geo import geojson
 from geo.crs import CRS84, parse_crs
-from geo.storage.base import FeatureStore
-from layers import photos
+from geo.errors import DuplicateRequest, StaleVersion
+from geo.storage.base import FeatureStore, ReportKey
+from layers import photos, replies
 from layers.audit import feature_history, history_records
-from layers.errors import InvalidProgressUpdate, PhotoTooLarge
+from layers.errors import InvalidProgressUpdate, PhotoTooLarge, StaleReport
 from layers.items import public_fields
 from layers.models import Layer
 from layers.tokens import Principal, require_county
@@ -26,6 +27,7 @@ from server.auth import PrincipalDep, ReporterDep
 from server.caching import NO_STORE, ONE_DAY, check_if_match, representation_etags
 from server.deps import LayerDep, SettingsDep, StoreDep
 from server.forms import read_form
+from server.replays import IdempotencyKeyHeader, replay, stored_form
 from server.responses import AUTH_RESPONSES, ERROR_RESPONSES, GeoJSONResponse, OutputFormat
 from server.routers.features import FeatureIdParam
 
@@ -105,6 +107,15 @@ class Submission:
     report: ReportInput
     principal: Principal
     if_match: str | None
+    key: ReportKey | None = None
+
+
+def report_key(layer: Layer, feature_id: str, report: ReportInput, author: str, header: str | None) -> ReportKey | None:
+    """Return the report's idempotency key with the fingerprint of this request (None without the header)."""
+    if header is None:
+        return None
+    parsed = parse_report(layer, report.fields)
+    return ReportKey(replies.check_key(header), replies.fingerprint(feature_id, parsed, report.photo, author), author)
 
 
 def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Path, max_px: int) -> RecordedReport:
@@ -127,6 +138,7 @@ def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Pat
             expected_version=version,
             today=date.today(),
             extra=extra,
+            key=sub.key,
         )
     except BaseException:
         if staged is not None:
@@ -149,6 +161,40 @@ def _feature_response(request: Request, store: FeatureStore, layer: Layer, featu
     return GeoJSONResponse(feature, headers={"ETag": item_etags(request, version)[0], "Cache-Control": NO_STORE})
 
 
+def earlier_answer(request: Request, store: FeatureStore, sub: Submission) -> Response | None:
+    """Return the first answer to a report already recorded under the submission's key, or None.
+
+    A report recorded but not yet answered (its request still running, or cut off after the commit) is
+    answered here from the feature's state; whichever answer is kept first is the one every retry gets.
+    """
+    if sub.key is None:
+        return None
+    found = replies.find_reply(store, sub.layer.id, sub.key.key, sub.key.request_hash)
+    if found is None:
+        return None
+    if found.response is None:
+        built = _feature_response(request, store, sub.layer, found.feature_id, found.seq)
+        found = store.save_reply(sub.layer.id, sub.key.key, stored_form(built))
+    return replay(found.response or {})
+
+
+def kept_answer(store: FeatureStore, sub: Submission, response: Response) -> Response:
+    """Keep the answer to a keyed report; return it, or the one kept first by a retry that overtook it."""
+    if sub.key is None:
+        return response
+    ours = stored_form(response)
+    kept = store.save_reply(sub.layer.id, sub.key.key, ours)
+    return response if kept.response == ours else replay(kept.response or ours)
+
+
+def stale_report(request: Request, store: FeatureStore, sub: Submission, exc: StaleVersion) -> StaleReport:
+    """Return the 412 error for a report that met a newer version, saying whether sending it again is safe."""
+    parsed = parse_report(sub.layer, sub.report.fields)
+    details = replies.resubmit_verdict(store, sub.layer, sub.feature_id, parsed, date.today())
+    details["current"]["etag"] = item_etags(request, store.feature_version(sub.layer.id, sub.feature_id))[0]
+    return StaleReport(str(exc), details)
+
+
 @router.post(
     "/collections/{collectionId}/items/{featureId}/progress",
     operation_id="postProgress",
@@ -159,7 +205,12 @@ def _feature_response(request: Request, store: FeatureStore, layer: Layer, featu
     responses={
         200: {"description": "The updated feature; `ETag` is its new version"},
         **AUTH_RESPONSES,
-        412: {**ERROR_RESPONSES[400], "description": "`If-Match` is not the feature's current ETag"},
+        412: {
+            **ERROR_RESPONSES[400],
+            "description": "`If-Match` is not the feature's current ETag; `current` and `resubmitSafe` say "
+            "whether sending the report again with `current.etag` is safe",
+        },
+        422: {**ERROR_RESPONSES[400], "description": "`Idempotency-Key` was used for a different report"},
         413: {**ERROR_RESPONSES[400], "description": "The photo or the body is too large"},
         428: {**ERROR_RESPONSES[400], "description": "`If-Match` is missing (or `*`)"},
     },
@@ -173,11 +224,25 @@ def post_progress(
     store: StoreDep,
     settings: SettingsDep,
     if_match: Annotated[str | None, Header(description="The feature's ETag from `GET .../items/{featureId}`")] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Append a progress report to the history and move the feature's current state, in one transaction."""
-    sub = Submission(layer, featureId, report, principal, if_match)
-    recorded = submit(request, store, sub, settings.store.data_dir, settings.api.photo_max_px)
-    return _feature_response(request, store, layer, featureId, recorded.seq)
+    key = report_key(layer, featureId, report, principal.user, idempotency_key)
+    sub = Submission(layer, featureId, report, principal, if_match, key)
+    earlier = earlier_answer(request, store, sub)  # before If-Match: a retry's ETag has moved with its own report
+    if earlier is not None:
+        return earlier
+    try:
+        recorded = submit(request, store, sub, settings.store.data_dir, settings.api.photo_max_px)
+    except (DuplicateRequest, StaleVersion) as exc:
+        # A concurrent attempt with the same key may have committed since the first look: replay its answer.
+        earlier = earlier_answer(request, store, sub)
+        if earlier is not None:
+            return earlier
+        if isinstance(exc, StaleVersion):
+            raise stale_report(request, store, sub, exc) from None
+        raise
+    return kept_answer(store, sub, _feature_response(request, store, layer, featureId, recorded.seq))
 
 
 @router.get(

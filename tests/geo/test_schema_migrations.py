@@ -228,8 +228,8 @@ def _version_num(conn: sqlite3.Connection | psycopg.Connection, table: str) -> l
     return [r[0] for r in conn.execute(f"SELECT version_num FROM {table}").fetchall()]
 
 
-def test_head_is_the_records_revision():
-    assert head() == "0003"
+def test_head_is_the_idempotency_revision():
+    assert head() == "0005"
 
 
 def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
@@ -245,10 +245,14 @@ def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
         store.append_history([HistoryEntry("parcels", "c", dt.date(2025, 6, 1), "completed", 100.0)])
         assert store.history()["seq"].iloc[-1] == 5
     shape = _gpkg_shape(path)
-    added = [("planmap_record_revisions", "attributes"), ("planmap_tokens", "attributes")]
+    added = [
+        ("planmap_idempotency", "attributes"),
+        ("planmap_record_revisions", "attributes"),
+        ("planmap_tokens", "attributes"),
+    ]
     assert shape == {**old_shape, "contents": sorted([*old_shape["contents"], *added])}
     conn = sqlite3.connect(path)
-    assert _version_num(conn, VERSION_TABLE) == ["0003"]
+    assert _version_num(conn, VERSION_TABLE) == [head()]
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM planmap_history")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -272,7 +276,11 @@ def test_new_geopackage_has_the_tables_the_old_code_made(tmp_path, monkeypatch):
     old, new = _gpkg_shape(tmp_path / "old.gpkg"), _gpkg_shape(tmp_path / "new.gpkg")
     assert new["planmap_history"] == old["planmap_history"]
     assert new["planmap_history"][0][3] == ("date", "TEXT", False, None, True)
-    added = [("planmap_record_revisions", "attributes"), ("planmap_tokens", "attributes")]
+    added = [
+        ("planmap_idempotency", "attributes"),
+        ("planmap_record_revisions", "attributes"),
+        ("planmap_tokens", "attributes"),
+    ]
     assert new == {**old, "contents": sorted([*old["contents"], *added])}
 
 
@@ -290,7 +298,7 @@ def test_geopackage_reset_rebuilds_every_table(tmp_path):
         store.append_history([HistoryEntry("parcels", "a", dt.date(2025, 5, 1), "completed", 100.0)])
         assert list(store.history()["seq"]) == [1]  # a new table; the new dataset uid keeps versions unique
         conn = sqlite3.connect(store.path)
-        assert _version_num(conn, VERSION_TABLE) == ["0003"]
+        assert _version_num(conn, VERSION_TABLE) == [head()]
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE planmap_history SET status = 'x'")
 
@@ -363,7 +371,7 @@ def test_old_postgis_schema_is_upgraded_in_place(pg_schema, monkeypatch):
         assert store.history()["seq"].iloc[-1] == 5
     assert _pg_shape(pg_schema) == old_shape
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0003"]
+        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == [head()]
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             conn.execute(f"TRUNCATE {pg_schema}.planmap_history")
 
@@ -402,7 +410,7 @@ def test_postgis_reset_and_reopen_keep_one_revision(pg_schema):
         store.reset(confirm=True)
         assert list_tokens(store) == [] and store.layers() == []
     with _pg(pg_schema) as store, psycopg.connect(PG_URL) as conn:
-        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0003"]
+        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == [head()]
         assert store.get_meta("dataset_uid")
 
 
@@ -425,4 +433,4 @@ def test_processes_opening_an_old_geopackage_at_once_upgrade_it_once(tmp_path, m
     assert opened == [(uid, "root")] * 6
     with GeoPackageStore(path) as store:
         assert len(store.tokens(include_revoked=True)) == len(OLD_TOKEN_LIST)
-    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == ["0003"]
+    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == [head()]

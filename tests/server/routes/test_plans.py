@@ -29,7 +29,11 @@ def test_the_2025_plan_is_seeded_from_the_work_plan(client):
     assert [p["year"] for p in listing["plans"]] == [2025]
     plan = client.get("/plans/2025").json()
     farmland = next(t for t in plan["targets"] if t["layer"] == "farmland")
-    assert (farmland["value"], farmland["unit_zh"], farmland["quote_zh"]) == (100000, "亩", "新建和改造提升高标准农田10万亩")
+    assert (farmland["value"], farmland["unit_zh"], farmland["quote_zh"]) == (
+        100000,
+        "亩",
+        "新建和改造提升高标准农田10万亩",
+    )
     assert farmland["quotas"] == {"430321": 45000, "430381": 36000, "430382": 12000, "430302": 7000}
     assert plan["quota_sums"]["farmland"] == 100000
     assert seed_plan().model_dump(mode="json")["targets"] == plan["targets"]
@@ -53,7 +57,9 @@ def test_copy_2025_into_a_2026_draft_then_edit_it_with_if_match(writable_client,
     body = {k: v for k, v in draft.items() if k not in ("version", "quota_sums")}
     body["targets"][0] = {**body["targets"][0], "value": 80000, "quotas": {"430321": 40000, "430381": 30000}}
     assert c.put("/plans/2026", json=body, headers=planner).status_code == 428
-    assert c.put("/plans/2026", json=body, headers=auth(tokens["planner"], **{"If-Match": '"stale"'})).status_code == 412
+    assert (
+        c.put("/plans/2026", json=body, headers=auth(tokens["planner"], **{"If-Match": '"stale"'})).status_code == 412
+    )
     saved = c.put("/plans/2026", json=body, headers=auth(tokens["planner"], **{"If-Match": etag}))
     assert saved.status_code == 200, saved.text
     assert saved.json()["version"] == 2 and saved.json()["quota_sums"]["farmland"] == 70000
