@@ -9,6 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from geo.navigation import destination, navigation_links
 from geo.storage.base import FeatureStore
 from layers.errors import InvalidProgressUpdate
 from layers.models import Layer
@@ -121,6 +122,9 @@ def report_page(store: FeatureStore, layer: Layer, feature_id: str, lang: Lang, 
             today=date.today().isoformat(),
             item_url=f"/collections/{layer.id}/items/{feature_id}",
             links=nav_links(lang, here),
+            nav=navigation_links(
+                *destination(frame.geometry.iloc[0]), str(_value(row, layer.label_field) or feature_id)
+            ),
             messages=_messages(layer, lang),
         )
     )
