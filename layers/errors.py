@@ -81,3 +81,7 @@ class StaleReport(LayerError):
         """Keep the current state and the verdict to send with the error."""
         super().__init__(message)
         self.details = details or {}
+
+
+class FontMissing(LayerError):
+    """No font covering Chinese is installed; stamped photos cannot be drawn."""

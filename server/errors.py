@@ -51,6 +51,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     layer_errors.VersionRequired: 428,
     layer_errors.PhotoTooLarge: 413,
     layer_errors.IdempotencyKeyReused: 422,
+    layer_errors.FontMissing: 503,
     layer_errors.StaleReport: 412,
     geo_errors.DuplicateRequest: 409,
     geo_errors.InvalidDataFile: 422,

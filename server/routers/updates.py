@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,9 +16,10 @@ from geo import geojson
 from geo.crs import CRS84, parse_crs
 from geo.errors import DuplicateRequest, StaleVersion
 from geo.storage.base import FeatureStore, ReportKey
-from layers import photos, replies
+from layers import photos, replies, stamp
 from layers.audit import feature_history, history_records
-from layers.errors import InvalidProgressUpdate, PhotoTooLarge, StaleReport
+from layers.errors import InvalidProgressUpdate, NotAuthenticated, PhotoTooLarge, StaleReport
+from layers.evidence import EvidenceLimits, Position, evidence, split_position
 from layers.items import public_fields
 from layers.models import Layer
 from layers.tokens import Principal, require_county
@@ -43,10 +45,11 @@ _REPORT_BODY = {
 
 @dataclass(frozen=True)
 class ReportInput:
-    """The submitted report's fields and the photo bytes, if any."""
+    """The submitted report's fields, the photo bytes and the phone's position, if any."""
 
     fields: dict[str, Any]
     photo: bytes | None
+    position: Position | None = None
 
 
 async def _read_photo(upload: UploadFile, limit: int) -> bytes:
@@ -66,7 +69,7 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
             raise InvalidProgressUpdate("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidProgressUpdate("the body must be a JSON object")
-        return ReportInput(body, None)
+        return ReportInput(*_with_position(body, None))
     if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise InvalidProgressUpdate("send the report as application/json or multipart/form-data")
     with uploads.workspace(settings.store.uploads, "report") as spool_dir:
@@ -74,7 +77,12 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             upload = form.get("photo")
             photo = await _read_photo(upload, settings.api.max_photo_bytes) if isinstance(upload, UploadFile) else None
-    return ReportInput(fields, photo)
+    return ReportInput(*_with_position(fields, photo))
+
+
+def _with_position(fields: dict[str, Any], photo: bytes | None) -> tuple[dict[str, Any], bytes | None, Position | None]:
+    rest, position = split_position(fields)
+    return rest, photo, position
 
 
 def item_etags(request: Request, version: str) -> list[str]:
@@ -93,6 +101,8 @@ def _photo_extra(
     if photo is None:
         return {}, None
     extra = photos.photo_details(photo, frame.geometry.iloc[0])
+    if photo.taken_at is not None:
+        extra["photo"]["taken_at"] = photo.taken_at.isoformat()
     key, staged = photos.stage_photo(data_dir, layer.id, str(frame["id"].iloc[0]), photo)
     extra["photo"]["key"] = key
     return extra, staged
@@ -108,6 +118,13 @@ class Submission:
     principal: Principal
     if_match: str | None
     key: ReportKey | None = None
+    limits: EvidenceLimits = EvidenceLimits()
+
+
+def evidence_limits(settings: Any) -> EvidenceLimits:
+    """Return the thresholds that flag a report's evidence, from the API settings."""
+    api = settings.api
+    return EvidenceLimits(api.photo_max_age_days, api.report_max_distance_m, api.position_max_accuracy_m)
 
 
 def report_key(layer: Layer, feature_id: str, report: ReportInput, author: str, header: str | None) -> ReportKey | None:
@@ -115,7 +132,10 @@ def report_key(layer: Layer, feature_id: str, report: ReportInput, author: str, 
     if header is None:
         return None
     parsed = parse_report(layer, report.fields)
-    return ReportKey(replies.check_key(header), replies.fingerprint(feature_id, parsed, report.photo, author), author)
+    position = dataclasses.asdict(report.position) if report.position else None
+    extra = {"position": position} if position else None
+    request_hash = replies.fingerprint(feature_id, parsed, report.photo, author, extra)
+    return ReportKey(replies.check_key(header), request_hash, author)
 
 
 def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Path, max_px: int) -> RecordedReport:
@@ -128,6 +148,10 @@ def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Pat
     raw = sub.report.photo  # its size was checked while reading the upload
     photo = photos.prepare_photo(raw, len(raw), max_px) if raw else None
     extra, staged = _photo_extra(photo, frame, data_dir, sub.layer)
+    if photo is not None or sub.report.position is not None:
+        taken = photo.taken_at if photo else None
+        day = parsed.date or date.today()
+        extra["evidence"] = evidence(frame.geometry.iloc[0], day, sub.report.position, taken, sub.limits)
     try:
         recorded = record_report(
             store,
@@ -228,7 +252,7 @@ def post_progress(
 ) -> Response:
     """Append a progress report to the history and move the feature's current state, in one transaction."""
     key = report_key(layer, featureId, report, principal.user, idempotency_key)
-    sub = Submission(layer, featureId, report, principal, if_match, key)
+    sub = Submission(layer, featureId, report, principal, if_match, key, evidence_limits(settings))
     earlier = earlier_answer(request, store, sub)  # before If-Match: a retry's ETag has moved with its own report
     if earlier is not None:
         return earlier
@@ -272,3 +296,28 @@ def report_photo(
     """Return the photo attached to report ``seq`` of the feature."""
     path = photos.report_photo(store, settings.store.data_dir, layer.id, featureId, seq)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": ONE_DAY})
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}/progress/{seq}/photo/stamped",
+    operation_id="getStampedReportPhoto",
+    name="getStampedReportPhoto",
+    summary="The photo of a progress report, stamped with project, date and position",
+    responses={
+        200: {"content": {"image/png": {}}, "description": "PNG: the photo with a band of text at the bottom"},
+        **AUTH_RESPONSES,
+    },
+)
+def stamped_photo(
+    layer: LayerDep,
+    featureId: FeatureIdParam,
+    seq: int,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Return the photo of report ``seq`` with the project's name, the report date and position (token holders)."""
+    if principal is None:  # the stamp shows where the reporter stood, which only token holders see
+        raise NotAuthenticated()
+    png = stamp.stamped_report_photo(store, settings.store.data_dir, layer, featureId, seq)
+    return Response(png, media_type="image/png", headers={"Cache-Control": NO_STORE})
