@@ -103,3 +103,7 @@ class UnknownUser(GeoError):
 
 class UserExists(GeoError):
     """An account with that user name exists already."""
+
+
+class DuplicateRequest(GeoError):
+    """A report with this idempotency key was recorded already; nothing was written."""

@@ -25,6 +25,9 @@ def _data(raw: Any, private: bool) -> dict[str, Any] | None:
     photo = data.get("photo")
     if isinstance(photo, dict) and not private:
         data["photo"] = {k: v for k, v in photo.items() if k not in _PRIVATE_PHOTO_KEYS}
+    position = (data.get("evidence") or {}).get("position")
+    if isinstance(position, dict) and not private:  # where the reporter stood: only its distance is public
+        data["evidence"] = {**data["evidence"], "position": {"distance_m": position.get("distance_m")}}
     return data
 
 

@@ -1,5 +1,9 @@
 """Exceptions raised by the plan domain; ``server/errors.py`` maps them to HTTP statuses."""
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class LayerError(Exception):
     """Plan layer error."""
@@ -94,3 +98,22 @@ class InvalidAccount(LayerError):
 
 class ReportUnavailable(LayerError):
     """The report cannot be made or served right now."""
+
+
+class IdempotencyKeyReused(LayerError):
+    """This Idempotency-Key was used for a different report; make a new key for a new report."""
+
+
+class StaleReport(LayerError):
+    """The feature changed since the report was made; ``details`` say whether resubmitting is safe."""
+
+    code = "StaleVersion"  # the same error code as any other stale write; the details come on top
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+        """Keep the current state and the verdict to send with the error."""
+        super().__init__(message)
+        self.details = details or {}
+
+
+class FontMissing(LayerError):
+    """No font covering Chinese is installed; stamped photos cannot be drawn."""

@@ -14,6 +14,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +27,31 @@ from geo.measure import distance_to_geometry_m
 from geo.storage.base import FeatureStore
 from layers.audit import entry
 from layers.errors import InvalidProgressUpdate, PhotoTooLarge
+from layers.evidence import parse_exif_time
 
 MAX_PIXELS = 60_000_000
 """Larger images are refused before decoding (a decompression bomb guard; phones take up to ~50 MP)."""
 _FORMATS = ("JPEG", "PNG")
 _GPS_IFD = 0x8825
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 0x9003
 _SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class Photo:
-    """A processed photo: JPEG bytes, size in pixels and the GPS position read from its EXIF (or None)."""
+    """A processed photo: JPEG bytes, size in pixels, and the GPS position and time read from its EXIF (or None)."""
 
     jpeg: bytes
     width: int
     height: int
     gps: tuple[float, float] | None
+    taken_at: datetime | None = None
+
+
+def read_taken_at(image: Image.Image) -> datetime | None:
+    """Return an image's EXIF ``DateTimeOriginal`` (the camera's local time), or None."""
+    return parse_exif_time(image.getexif().get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL))
 
 
 def _dms(value: Any) -> float:
@@ -79,14 +89,14 @@ def prepare_photo(data: bytes, max_bytes: int, max_px: int = 1600) -> Photo:
             raise InvalidProgressUpdate(f"photos must be JPEG or PNG, not {image.format}")
         if image.width * image.height > MAX_PIXELS:
             raise PhotoTooLarge(f"the photo has {image.width}x{image.height} pixels; at most {MAX_PIXELS:,}")
-        gps = read_gps(image)
+        gps, taken_at = read_gps(image), read_taken_at(image)
         upright = ImageOps.exif_transpose(image).convert("RGB")
         upright.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise InvalidProgressUpdate(f"the photo is not a readable JPEG or PNG image ({type(exc).__name__})") from None
     out = io.BytesIO()
     upright.save(out, "JPEG", quality=85, optimize=True)  # no exif= argument: every tag is dropped
-    return Photo(out.getvalue(), upright.width, upright.height, gps)
+    return Photo(out.getvalue(), upright.width, upright.height, gps, taken_at)
 
 
 def photo_details(photo: Photo, geometry: BaseGeometry) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from geo.storage.base import FeatureStore, HistoryEntry
+from geo.storage.base import FeatureStore, HistoryEntry, ReportKey
 from layers.errors import InvalidProgressUpdate
 from layers.models import Layer
 from layers.progress_model import INVESTMENT_DONE
@@ -314,15 +314,17 @@ def record_report(
     expected_version: str,
     today: date,
     extra: Mapping[str, Any] | None = None,
+    key: ReportKey | None = None,
 ) -> RecordedReport:
     """Validate a report and record it: history entry and current state in one store transaction.
 
     ``expected_version`` is the feature version the reporter saw; it must be read before the feature,
-    so that any write in between makes the store raise ``StaleVersion`` instead of losing it.
+    so that any write in between makes the store raise ``StaleVersion`` instead of losing it. ``key`` (the
+    report's idempotency key) is stored in the same transaction.
 
     Raises
     ------
-    UnknownFeature, StaleVersion, InvalidProgressUpdate
+    UnknownFeature, StaleVersion, InvalidProgressUpdate, DuplicateRequest
     """
     frame = store.get(layer.id, feature_id)
     current = frame.drop(columns=frame.geometry.name).iloc[0].to_dict()
@@ -330,7 +332,7 @@ def record_report(
     plan = plan_update(layer, current, history, report, author=author, today=today, extra=extra)
     held = store.columns(layer.id)
     values = {k: v for k, v in plan.set_values.items() if k in held}
-    store.record_progress(plan.entry, values, expected_version=expected_version)
+    store.record_progress(plan.entry, values, expected_version=expected_version, key=key)
     # The store checked that no entry was added since ``history`` was read, so ours is the first after it.
     seen = int(history["seq"].max()) if len(history) else 0
     after = store.history(layer.id, [feature_id])["seq"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -58,6 +60,10 @@ STATUS_CODES: dict[type[Exception], int] = {
     geo_errors.UserExists: 409,
     layer_errors.VersionRequired: 428,
     layer_errors.PhotoTooLarge: 413,
+    layer_errors.IdempotencyKeyReused: 422,
+    layer_errors.FontMissing: 503,
+    layer_errors.StaleReport: 412,
+    geo_errors.DuplicateRequest: 409,
     geo_errors.InvalidDataFile: 422,
     geo_errors.FileTooLarge: 413,
     geo_errors.FileTooComplex: 413,
@@ -75,10 +81,10 @@ class ErrorBody(BaseModel):
     status: int
 
 
-def error_response(status: int, code: str, description: str) -> JSONResponse:
-    """Return a JSON error response."""
-    body = ErrorBody(code=code, description=description, status=status)
-    return JSONResponse(body.model_dump(), status_code=status)
+def error_response(status: int, code: str, description: str, details: Mapping[str, Any] | None = None) -> JSONResponse:
+    """Return a JSON error response; ``details`` add fields a client can act on (e.g. a 412's current state)."""
+    body = ErrorBody(code=code, description=description, status=status).model_dump()
+    return JSONResponse({**(details or {}), **body}, status_code=status)
 
 
 RETRY_AFTER_S = 5
@@ -92,7 +98,7 @@ def response_for(exc: Exception) -> JSONResponse:
     store too, and a store that is down must answer 503 there as everywhere).
     """
     status = _status_for(exc)
-    response = error_response(status, type(exc).__name__, str(exc))
+    response = error_response(status, getattr(exc, "code", type(exc).__name__), str(exc), getattr(exc, "details", None))
     if status == 401:
         response.headers.update(_CHALLENGE)
     if isinstance(exc, geo_errors.StoreUnavailable):

@@ -25,8 +25,10 @@ from geo.storage.values import (
     HistoryEntry,
     MvtTile,
     RecordRevision,
+    ReportKey,
     SortKey,
     StoredRecord,
+    StoredReply,
     StoredSession,
     StoredToken,
     StoredUser,
@@ -47,7 +49,9 @@ __all__ = [
     "MvtTile",
     "SortKey",
     "RecordRevision",
+    "ReportKey",
     "StoredRecord",
+    "StoredReply",
     "StoredToken",
     "StoredSession",
     "StoredUser",
@@ -291,11 +295,15 @@ class FeatureStore(ABC):
         entry: HistoryEntry,
         set_values: Mapping[str, Any],
         expected_version: str | None = None,
+        key: ReportKey | None = None,
     ) -> str:
         """Append ``entry`` and set the feature's current attributes in one transaction.
 
-        Raises ``StaleVersion`` when ``expected_version`` is given and no longer the feature's version,
-        and ``UnknownFeature`` when the feature does not exist. Returns the layer's new data version.
+        With ``key`` the report's idempotency key is stored in the same transaction (unique per layer).
+        Raises ``DuplicateRequest`` when that key is recorded already (checked before the version, so a
+        retry of a recorded report never becomes a second entry), ``StaleVersion`` when
+        ``expected_version`` is given and no longer the feature's version, and ``UnknownFeature`` when the
+        feature does not exist. Returns the layer's new data version.
         """
 
     @abstractmethod
@@ -323,6 +331,14 @@ class FeatureStore(ABC):
         ``tombstone_kind(layer)``/``feature_id``, which keeps the id from being used again. Raises
         ``UnknownFeature`` and ``StaleVersion``. Returns the layer's new data version.
         """
+
+    @abstractmethod
+    def report_reply(self, layer: str, key: str) -> StoredReply | None:
+        """Return the report recorded under idempotency key ``key`` in ``layer`` (and its answer), or None."""
+
+    @abstractmethod
+    def save_reply(self, layer: str, key: str, response: Mapping[str, Any]) -> StoredReply:
+        """Keep ``response`` as the first answer to key ``key`` unless one is kept already; return what is kept."""
 
     @abstractmethod
     def version(self, layer: str) -> str:

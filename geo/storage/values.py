@@ -282,3 +282,26 @@ class AuthEvent:
     user: str | None
     address: str | None
     detail: str | None
+
+
+@dataclass(frozen=True)
+class ReportKey:
+    """A report's ``Idempotency-Key`` with the fingerprint of the request it came with and its author."""
+
+    key: str
+    request_hash: str
+    author: str
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """A report recorded under an idempotency key: which request, which history entry, and the first answer."""
+
+    layer: str
+    key: str
+    feature_id: str
+    request_hash: str
+    seq: int
+    author: str
+    created_at: str
+    response: dict[str, Any] | None = None

@@ -8,6 +8,7 @@ from typing import Any
 
 import folium
 
+from geo.navigation import NavigationLinks, destination, navigation_links
 from geo.storage.base import FeatureStore
 from layers.models import Layer
 from layers.nearby import NearbyResult, find_nearby, resolve_layers
@@ -40,7 +41,11 @@ def distance_text(metres: float, lang: Lang) -> str:
     return f"{metres / 1000:.1f} {'km' if lang == 'en' else '公里'}"
 
 
-def _rows(result: NearbyResult, registry: LayerRegistry, lang: Lang) -> list[dict[str, Any]]:
+Destinations = dict[tuple[str, str], NavigationLinks]
+"""Navigation links of the projects found, by (layer, id)."""
+
+
+def _rows(result: NearbyResult, registry: LayerRegistry, lang: Lang, nav: Destinations) -> list[dict[str, Any]]:
     rows = []
     for project in result.projects:
         layer = registry.get(project.layer)
@@ -56,12 +61,17 @@ def _rows(result: NearbyResult, registry: LayerRegistry, lang: Lang) -> list[dic
                 "direction": direction(project.bearing_deg, lang),
                 "status": labels.get(project.status or "", project.status or ""),
                 "href": project.href,
+                "nav": nav.get((project.layer, project.id)),
             }
         )
     return rows
 
 
-def _add_found(fmap: folium.Map, store: FeatureStore, layers: list[Layer], result: NearbyResult, lang: Lang) -> None:
+def _add_found(
+    fmap: folium.Map, store: FeatureStore, layers: list[Layer], result: NearbyResult, lang: Lang
+) -> Destinations:
+    """Draw the projects found; return their navigation links (to a point on each geometry)."""
+    nav: Destinations = {}
     found: dict[str, list[str]] = {}
     for project in result.projects:
         found.setdefault(project.layer, []).append(project.id)
@@ -69,25 +79,30 @@ def _add_found(fmap: folium.Map, store: FeatureStore, layers: list[Layer], resul
         if layer.id not in found:
             continue
         config = overlay_config(layer, MapQuery(lang=lang))
-        config["data"] = to_geojson(layer_frame(store, layer, MapQuery(lang=lang, ids=tuple(found[layer.id]))))
+        frame = layer_frame(store, layer, MapQuery(lang=lang, ids=tuple(found[layer.id])))
+        names = frame[layer.label_field] if layer.label_field in frame.columns else frame["id"]
+        for fid, name, geometry in zip(frame["id"], names, frame.geometry, strict=True):
+            nav[(layer.id, str(fid))] = navigation_links(*destination(geometry), str(name or fid))
+        config["data"] = to_geojson(frame)
         config["dataUrl"] = None
         PlanOverlay(title(layer, lang), config).add_to(fmap)
+    return nav
 
 
 def build_nearby_map(
     store: FeatureStore, registry: LayerRegistry, query: NearbyQuery, static: str = STATIC_PREFIX
-) -> tuple[folium.Map, NearbyResult | None]:
-    """Return the field map (search circle, the phone's position, the projects found) and the search result."""
+) -> tuple[folium.Map, NearbyResult | None, Destinations]:
+    """Return the field map (search circle, phone's position, projects found), the result and navigation links."""
     layers = resolve_layers(registry, list(query.layers))
     fmap = offline_map((27.83, 112.91), 10, prefix=static)
     add_base_layers(fmap, query.lang)
-    result = None
+    result, nav = None, {}
     if query.lon is not None and query.lat is not None:
         href = "/collections/{layer}/items/{id}?f=html"
         result = find_nearby(
             store, layers, query.lon, query.lat, query.radius_m, coordsys=query.coordsys, href_template=href
         )
-        _add_found(fmap, store, layers, result, query.lang)
+        nav = _add_found(fmap, store, layers, result, query.lang)
         circle = folium.Circle(
             (result.lat, result.lon),
             radius=result.radius_m,
@@ -116,13 +131,13 @@ def build_nearby_map(
     fmap.add_child(
         PlanControl("locate", {"locate": text("locate", query.lang), "failed": text("locate_failed", query.lang)})
     )
-    return fmap, result
+    return fmap, result, nav
 
 
 def nearby_page(store: FeatureStore, registry: LayerRegistry, query: NearbyQuery, here: str = "") -> str:
     """Return the phone-friendly field page."""
-    fmap, result = build_nearby_map(store, registry, query)
-    rows = _rows(result, registry, query.lang) if result else []
+    fmap, result, nav = build_nearby_map(store, registry, query)
+    rows = _rows(result, registry, query.lang, nav) if result else []
     return render_page(
         "map_nearby.html",
         fmap,

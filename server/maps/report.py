@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from geo.navigation import destination, navigation_links
 from geo.storage.base import FeatureStore
 from layers.errors import InvalidProgressUpdate
 from layers.models import Layer
@@ -131,6 +132,9 @@ def report_page(
             today=date.today().isoformat(),
             item_url=f"/collections/{layer.id}/items/{feature_id}",
             links=nav_links(lang, here),
+            nav=navigation_links(
+                *destination(frame.geometry.iloc[0]), str(_value(row, layer.label_field) or feature_id)
+            ),
             messages=_messages(layer, lang),
             session=session,
             login_url="/login?next=" + quote(report_href(layer.id, feature_id, lang), safe=""),

@@ -12,6 +12,7 @@ import pyproj
 
 from geo import geojson
 from geo.crs import CRS84, crs_uri, parse_crs
+from geo.navigation import NavigationLinks, destination, navigation_links
 from geo.storage.base import FeatureStore
 from layers.items import ItemsRequest, read_feature, read_items
 from layers.lights import LightsAt
@@ -127,6 +128,14 @@ def _items_response(
     return _crs_headers(response, out_crs, limit if clamped else None)
 
 
+def _navigation(layer: Layer, frame: Any) -> NavigationLinks | None:
+    """Return the map-app links of a project feature (``frame`` in CRS84); None for context layers."""
+    if layer.kind != "project" or frame.empty or frame.geometry.iloc[0] is None:
+        return None
+    name = frame[layer.label_field].iloc[0] if layer.label_field in frame.columns else None
+    return navigation_links(*destination(frame.geometry.iloc[0]), str(name or frame["id"].iloc[0]))
+
+
 def _render(request: Request, fmt: OutputFormat, doc: dict[str, Any], layer: Layer, frame: Any, page: str) -> Response:
     if fmt != OutputFormat.html:
         return GeoJSONResponse(doc)
@@ -136,6 +145,7 @@ def _render(request: Request, fmt: OutputFormat, doc: dict[str, Any], layer: Lay
         "labels": field_labels(layer),
         "figure": geojson.svg_figure(list(frame.geometry)),
         "status_labels": {s.value: s.label_zh for s in layer.statuses},
+        "nav": _navigation(layer, frame) if page == "item.html" else None,
     }
     return html_response(request, page, context)
 

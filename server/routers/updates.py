@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,10 +14,12 @@ from starlette.datastructures import UploadFile
 
 from geo import geojson
 from geo.crs import CRS84, parse_crs
-from geo.storage.base import FeatureStore
-from layers import photos
+from geo.errors import DuplicateRequest, StaleVersion
+from geo.storage.base import FeatureStore, ReportKey
+from layers import photos, replies, stamp
 from layers.audit import feature_history, history_records
-from layers.errors import InvalidProgressUpdate, PhotoTooLarge
+from layers.errors import InvalidProgressUpdate, NotAuthenticated, PhotoTooLarge, StaleReport
+from layers.evidence import EvidenceLimits, Position, evidence, split_position
 from layers.items import public_fields
 from layers.models import Layer
 from layers.tokens import Principal, require_county
@@ -26,6 +29,7 @@ from server.auth import PrincipalDep, ReporterDep
 from server.caching import NO_STORE, ONE_DAY, check_if_match, representation_etags
 from server.deps import LayerDep, SettingsDep, StoreDep
 from server.forms import read_form
+from server.replays import IdempotencyKeyHeader, replay, stored_form
 from server.responses import AUTH_RESPONSES, ERROR_RESPONSES, GeoJSONResponse, OutputFormat
 from server.routers.features import FeatureIdParam
 
@@ -41,10 +45,11 @@ _REPORT_BODY = {
 
 @dataclass(frozen=True)
 class ReportInput:
-    """The submitted report's fields and the photo bytes, if any."""
+    """The submitted report's fields, the photo bytes and the phone's position, if any."""
 
     fields: dict[str, Any]
     photo: bytes | None
+    position: Position | None = None
 
 
 async def _read_photo(upload: UploadFile, limit: int) -> bytes:
@@ -64,7 +69,7 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
             raise InvalidProgressUpdate("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidProgressUpdate("the body must be a JSON object")
-        return ReportInput(body, None)
+        return ReportInput(*_with_position(body, None))
     if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise InvalidProgressUpdate("send the report as application/json or multipart/form-data")
     with uploads.workspace(settings.store.uploads, "report") as spool_dir:
@@ -72,7 +77,12 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             upload = form.get("photo")
             photo = await _read_photo(upload, settings.api.max_photo_bytes) if isinstance(upload, UploadFile) else None
-    return ReportInput(fields, photo)
+    return ReportInput(*_with_position(fields, photo))
+
+
+def _with_position(fields: dict[str, Any], photo: bytes | None) -> tuple[dict[str, Any], bytes | None, Position | None]:
+    rest, position = split_position(fields)
+    return rest, photo, position
 
 
 def item_etags(request: Request, version: str) -> list[str]:
@@ -91,6 +101,8 @@ def _photo_extra(
     if photo is None:
         return {}, None
     extra = photos.photo_details(photo, frame.geometry.iloc[0])
+    if photo.taken_at is not None:
+        extra["photo"]["taken_at"] = photo.taken_at.isoformat()
     key, staged = photos.stage_photo(data_dir, layer.id, str(frame["id"].iloc[0]), photo)
     extra["photo"]["key"] = key
     return extra, staged
@@ -105,6 +117,25 @@ class Submission:
     report: ReportInput
     principal: Principal
     if_match: str | None
+    key: ReportKey | None = None
+    limits: EvidenceLimits = EvidenceLimits()
+
+
+def evidence_limits(settings: Any) -> EvidenceLimits:
+    """Return the thresholds that flag a report's evidence, from the API settings."""
+    api = settings.api
+    return EvidenceLimits(api.photo_max_age_days, api.report_max_distance_m, api.position_max_accuracy_m)
+
+
+def report_key(layer: Layer, feature_id: str, report: ReportInput, author: str, header: str | None) -> ReportKey | None:
+    """Return the report's idempotency key with the fingerprint of this request (None without the header)."""
+    if header is None:
+        return None
+    parsed = parse_report(layer, report.fields)
+    position = dataclasses.asdict(report.position) if report.position else None
+    extra = {"position": position} if position else None
+    request_hash = replies.fingerprint(feature_id, parsed, report.photo, author, extra)
+    return ReportKey(replies.check_key(header), request_hash, author)
 
 
 def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Path, max_px: int) -> RecordedReport:
@@ -117,6 +148,10 @@ def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Pat
     raw = sub.report.photo  # its size was checked while reading the upload
     photo = photos.prepare_photo(raw, len(raw), max_px) if raw else None
     extra, staged = _photo_extra(photo, frame, data_dir, sub.layer)
+    if photo is not None or sub.report.position is not None:
+        taken = photo.taken_at if photo else None
+        day = parsed.date or date.today()
+        extra["evidence"] = evidence(frame.geometry.iloc[0], day, sub.report.position, taken, sub.limits)
     try:
         recorded = record_report(
             store,
@@ -127,6 +162,7 @@ def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Pat
             expected_version=version,
             today=date.today(),
             extra=extra,
+            key=sub.key,
         )
     except BaseException:
         if staged is not None:
@@ -149,6 +185,40 @@ def _feature_response(request: Request, store: FeatureStore, layer: Layer, featu
     return GeoJSONResponse(feature, headers={"ETag": item_etags(request, version)[0], "Cache-Control": NO_STORE})
 
 
+def earlier_answer(request: Request, store: FeatureStore, sub: Submission) -> Response | None:
+    """Return the first answer to a report already recorded under the submission's key, or None.
+
+    A report recorded but not yet answered (its request still running, or cut off after the commit) is
+    answered here from the feature's state; whichever answer is kept first is the one every retry gets.
+    """
+    if sub.key is None:
+        return None
+    found = replies.find_reply(store, sub.layer.id, sub.key.key, sub.key.request_hash)
+    if found is None:
+        return None
+    if found.response is None:
+        built = _feature_response(request, store, sub.layer, found.feature_id, found.seq)
+        found = store.save_reply(sub.layer.id, sub.key.key, stored_form(built))
+    return replay(found.response or {})
+
+
+def kept_answer(store: FeatureStore, sub: Submission, response: Response) -> Response:
+    """Keep the answer to a keyed report; return it, or the one kept first by a retry that overtook it."""
+    if sub.key is None:
+        return response
+    ours = stored_form(response)
+    kept = store.save_reply(sub.layer.id, sub.key.key, ours)
+    return response if kept.response == ours else replay(kept.response or ours)
+
+
+def stale_report(request: Request, store: FeatureStore, sub: Submission, exc: StaleVersion) -> StaleReport:
+    """Return the 412 error for a report that met a newer version, saying whether sending it again is safe."""
+    parsed = parse_report(sub.layer, sub.report.fields)
+    details = replies.resubmit_verdict(store, sub.layer, sub.feature_id, parsed, date.today())
+    details["current"]["etag"] = item_etags(request, store.feature_version(sub.layer.id, sub.feature_id))[0]
+    return StaleReport(str(exc), details)
+
+
 @router.post(
     "/collections/{collectionId}/items/{featureId}/progress",
     operation_id="postProgress",
@@ -159,7 +229,12 @@ def _feature_response(request: Request, store: FeatureStore, layer: Layer, featu
     responses={
         200: {"description": "The updated feature; `ETag` is its new version"},
         **AUTH_RESPONSES,
-        412: {**ERROR_RESPONSES[400], "description": "`If-Match` is not the feature's current ETag"},
+        412: {
+            **ERROR_RESPONSES[400],
+            "description": "`If-Match` is not the feature's current ETag; `current` and `resubmitSafe` say "
+            "whether sending the report again with `current.etag` is safe",
+        },
+        422: {**ERROR_RESPONSES[400], "description": "`Idempotency-Key` was used for a different report"},
         413: {**ERROR_RESPONSES[400], "description": "The photo or the body is too large"},
         428: {**ERROR_RESPONSES[400], "description": "`If-Match` is missing (or `*`)"},
     },
@@ -173,11 +248,25 @@ def post_progress(
     store: StoreDep,
     settings: SettingsDep,
     if_match: Annotated[str | None, Header(description="The feature's ETag from `GET .../items/{featureId}`")] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Append a progress report to the history and move the feature's current state, in one transaction."""
-    sub = Submission(layer, featureId, report, principal, if_match)
-    recorded = submit(request, store, sub, settings.store.data_dir, settings.api.photo_max_px)
-    return _feature_response(request, store, layer, featureId, recorded.seq)
+    key = report_key(layer, featureId, report, principal.user, idempotency_key)
+    sub = Submission(layer, featureId, report, principal, if_match, key, evidence_limits(settings))
+    earlier = earlier_answer(request, store, sub)  # before If-Match: a retry's ETag has moved with its own report
+    if earlier is not None:
+        return earlier
+    try:
+        recorded = submit(request, store, sub, settings.store.data_dir, settings.api.photo_max_px)
+    except (DuplicateRequest, StaleVersion) as exc:
+        # A concurrent attempt with the same key may have committed since the first look: replay its answer.
+        earlier = earlier_answer(request, store, sub)
+        if earlier is not None:
+            return earlier
+        if isinstance(exc, StaleVersion):
+            raise stale_report(request, store, sub, exc) from None
+        raise
+    return kept_answer(store, sub, _feature_response(request, store, layer, featureId, recorded.seq))
 
 
 @router.get(
@@ -207,3 +296,28 @@ def report_photo(
     """Return the photo attached to report ``seq`` of the feature."""
     path = photos.report_photo(store, settings.store.data_dir, layer.id, featureId, seq)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": ONE_DAY})
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}/progress/{seq}/photo/stamped",
+    operation_id="getStampedReportPhoto",
+    name="getStampedReportPhoto",
+    summary="The photo of a progress report, stamped with project, date and position",
+    responses={
+        200: {"content": {"image/png": {}}, "description": "PNG: the photo with a band of text at the bottom"},
+        **AUTH_RESPONSES,
+    },
+)
+def stamped_photo(
+    layer: LayerDep,
+    featureId: FeatureIdParam,
+    seq: int,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Return the photo of report ``seq`` with the project's name, the report date and position (token holders)."""
+    if principal is None:  # the stamp shows where the reporter stood, which only token holders see
+        raise NotAuthenticated()
+    png = stamp.stamped_report_photo(store, settings.store.data_dir, layer, featureId, seq)
+    return Response(png, media_type="image/png", headers={"Cache-Control": NO_STORE})

@@ -145,3 +145,36 @@ def test_private_server_sign_in_then_the_plan_map_draws(browser, writable_gpkg, 
         page.wait_for_function(f"document.querySelectorAll('path.pm-reservoirs').length === {expected}")
         assert not seen["errors"], seen["errors"]
         assert all(urlsplit(u).hostname == "127.0.0.1" for u in seen["requests"] if u.startswith("http"))
+
+
+def test_answer_lost_after_commit_is_replayed_with_the_same_key(
+    browser, field_setup, writable_gpkg, app_factory, serve
+):
+    feat = field_setup
+    with serve(app_factory(writable_gpkg)) as base:
+        page, seen = open_page(browser, f"{base}/map/report/farmland/{feat['id']}")
+        sign_in(page, "zhao")
+        keys, lost = [], []
+
+        def lose_first_answer(route):
+            keys.append(route.request.headers.get("idempotency-key"))
+            response = route.fetch()  # the server records the report...
+            if not lost:
+                lost.append(response.status)
+                route.abort("connectionreset")  # ...but the phone never hears back
+            else:
+                route.fulfill(response=response)
+
+        page.route("**/progress", lose_first_answer)
+        first = submit(page)
+        assert "pm-error" in page.get_attribute("#pm-result", "class"), first
+        page.click("#pm-submit")  # the user taps again: same report, same key
+        page.wait_for_function("() => document.getElementById('pm-current-status').textContent === '已完成'")
+        assert "pm-ok" in page.get_attribute("#pm-result", "class")
+        assert lost == [200] and len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) == 36
+        assert page.text_content("#pm-current-status") == "已完成"
+        assert all(urlsplit(u).hostname == "127.0.0.1" for u in seen["requests"])
+    with GeoPackageStore(writable_gpkg) as store:
+        history = store.history("farmland", [feat["id"]])
+        assert (history["note"] == NOTE).sum() == 1
+        assert store.report_reply("farmland", keys[0]).seq == int(history["seq"].max())

@@ -115,6 +115,7 @@ def _old_pg_migrate(self) -> None:
 
 ADDED_TABLES = (
     "planmap_auth_events",
+    "planmap_idempotency",
     "planmap_login_failures",
     "planmap_record_revisions",
     "planmap_sessions",
@@ -243,8 +244,8 @@ def _version_num(conn: sqlite3.Connection | psycopg.Connection, table: str) -> l
     return [r[0] for r in conn.execute(f"SELECT version_num FROM {table}").fetchall()]
 
 
-def test_head_is_the_accounts_revision():
-    assert head() == "0004"
+def test_head_is_the_idempotency_revision():
+    assert head() == "0005"
 
 
 def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
@@ -263,7 +264,7 @@ def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
     added = [(t, "attributes") for t in ADDED_TABLES]
     assert shape == {**old_shape, "contents": sorted([*old_shape["contents"], *added])}
     conn = sqlite3.connect(path)
-    assert _version_num(conn, VERSION_TABLE) == ["0004"]
+    assert _version_num(conn, VERSION_TABLE) == [head()]
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM planmap_history")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -307,7 +308,7 @@ def test_geopackage_reset_rebuilds_every_table(tmp_path):
         store.append_history([HistoryEntry("parcels", "a", dt.date(2025, 5, 1), "completed", 100.0)])
         assert list(store.history()["seq"]) == [1]  # a new table; the new dataset uid keeps versions unique
         conn = sqlite3.connect(store.path)
-        assert _version_num(conn, VERSION_TABLE) == ["0004"]
+        assert _version_num(conn, VERSION_TABLE) == [head()]
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE planmap_history SET status = 'x'")
 
@@ -380,7 +381,7 @@ def test_old_postgis_schema_is_upgraded_in_place(pg_schema, monkeypatch):
         assert store.history()["seq"].iloc[-1] == 5
     assert _pg_shape(pg_schema) == old_shape
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0004"]
+        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == [head()]
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             conn.execute(f"TRUNCATE {pg_schema}.planmap_history")
 
@@ -421,7 +422,7 @@ def test_postgis_reset_and_reopen_keep_one_revision(pg_schema):
         create_token(store, "li", "planner")
         assert [u.user for u in store.users()] == ["li"]
     with _pg(pg_schema) as store, psycopg.connect(PG_URL) as conn:
-        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == ["0004"]
+        assert _version_num(conn, f"{pg_schema}.{VERSION_TABLE}") == [head()]
         assert store.get_meta("dataset_uid")
 
 
@@ -444,4 +445,4 @@ def test_processes_opening_an_old_geopackage_at_once_upgrade_it_once(tmp_path, m
     assert opened == [(uid, "root")] * 6
     with GeoPackageStore(path) as store:
         assert len(store.tokens(include_revoked=True)) == len(OLD_TOKEN_LIST)
-    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == ["0004"]
+    assert _version_num(sqlite3.connect(path), VERSION_TABLE) == [head()]

@@ -25,6 +25,7 @@ from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
 from geo.storage.sql.records import RecordSQL
+from geo.storage.sql.replies import ReplySQL
 from geo.storage.values import (
     HISTORY_COLUMNS,
     FeatureWrite,
@@ -32,8 +33,10 @@ from geo.storage.values import (
     Health,
     HistoryEntry,
     RecordRevision,
+    ReportKey,
     SortKey,
     StoredRecord,
+    StoredReply,
     StoredToken,
     WriteMode,
     tombstone_kind,
@@ -60,6 +63,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         self._db = Database(path)
         self._accounts = AccountSQL("", "?")
         self._records = RecordSQL("", "?")
+        self._replies = ReplySQL("", "?")
         self.path = self._db.path
         self._nearest = NearestIndexes(self.version, lambda layer, columns: self.read(layer, columns=columns))
 
@@ -237,24 +241,28 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         entry: HistoryEntry,
         set_values: Mapping[str, Any],
         expected_version: str | None = None,
+        key: ReportKey | None = None,
     ) -> str:
-        """Append one report and update the feature's current state atomically."""
+        """Append one report (and its idempotency key) and update the feature's current state atomically."""
         types = self.columns(entry.layer)
         check_settable(entry.layer, set_values, types, self.id_column)
-        table, key = q(entry.layer), q(self.id_column)
+        table, id_col = q(entry.layer), q(self.id_column)
         with self._db.write() as conn:
-            if conn.execute(f"SELECT 1 FROM {table} WHERE {key} = ?", (entry.feature_id,)).fetchone() is None:
+            if conn.execute(f"SELECT 1 FROM {table} WHERE {id_col} = ?", (entry.feature_id,)).fetchone() is None:
                 raise UnknownFeature(f"no feature {entry.feature_id!r} in collection {entry.layer!r}")
+            self._replies.refuse_used(conn, entry.layer, key)
             check_version(entry, self._db.feature_version(conn, entry.layer, entry.feature_id), expected_version)
             if set_values:
                 assign = ", ".join(f"{q(c)} = ?" for c in set_values)
                 values = [to_sql_value(v, types[c]) for c, v in set_values.items()]
-                conn.execute(f"UPDATE {table} SET {assign} WHERE {key} = ?", [*values, entry.feature_id])
+                conn.execute(f"UPDATE {table} SET {assign} WHERE {id_col} = ?", [*values, entry.feature_id])
             row = entry.to_row(now_iso())
-            conn.execute(
+            inserted = conn.execute(
                 f"INSERT INTO planmap_history ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 tuple(row.values()),
             )
+            if key is not None:
+                self._replies.insert(conn, entry.layer, entry.feature_id, int(inserted.lastrowid or 0), key)
             return self._db.bump(conn, entry.layer)
 
     def create_feature(self, write: FeatureWrite) -> str:
@@ -288,6 +296,16 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             edits.delete(conn, entry, self.id_column)
             self._insert_history(conn, [entry])
             return self._db.bump(conn, entry.layer)
+
+    def report_reply(self, layer: str, key: str) -> StoredReply | None:
+        """Return the report recorded under ``key`` in ``layer``, or None."""
+        with self._db.reading() as conn:
+            return self._replies.get(conn, layer, key)
+
+    def save_reply(self, layer: str, key: str, response: Mapping[str, Any]) -> StoredReply:
+        """Keep the first answer to ``key``; return the kept one."""
+        with self._db.write() as conn:
+            return self._replies.save_response(conn, layer, key, response)
 
     def version(self, layer: str) -> str:
         """Return ``<dataset uid>.<write counter>`` for the layer."""

@@ -14,7 +14,8 @@ from geo.errors import UnknownFeature
 from geo.storage.base import check_settable, check_version
 from geo.storage.postgis.database import Connection, Database, version_string
 from geo.storage.sql import quote_ident
-from geo.storage.values import HISTORY_COLUMNS, HistoryEntry
+from geo.storage.sql.replies import ReplySQL
+from geo.storage.values import HISTORY_COLUMNS, HistoryEntry, ReportKey
 
 _HISTORY = ", ".join(quote_ident(c) for c in HISTORY_COLUMNS)
 _ID = "id"
@@ -84,22 +85,38 @@ def append(db: Database, entries: Sequence[HistoryEntry]) -> None:
 
 
 def record_progress(
-    db: Database, entry: HistoryEntry, set_values: Mapping[str, Any], expected_version: str | None
+    db: Database,
+    replies: ReplySQL,
+    entry: HistoryEntry,
+    set_values: Mapping[str, Any],
+    expected_version: str | None,
+    key: ReportKey | None = None,
 ) -> str:
-    """Append one report and update the feature's current state atomically (the feature row is locked)."""
+    """Append one report (and its idempotency key) and update the feature's state atomically (row locked).
+
+    The key is looked up after the row lock: a retry that waited for the first attempt's transaction then
+    finds its key and is refused as a duplicate, not as a stale version.
+    """
     with db.conn(transaction=True) as conn:
         types = db.columns(conn, entry.layer)
         check_settable(entry.layer, set_values, types, _ID)
-        table, key = db.t(entry.layer), quote_ident(_ID)
-        locked = conn.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR UPDATE", [entry.feature_id])
+        table, id_col = db.t(entry.layer), quote_ident(_ID)
+        locked = conn.execute(f"SELECT 1 FROM {table} WHERE {id_col} = %s FOR UPDATE", [entry.feature_id])
         if locked.fetchone() is None:
             raise UnknownFeature(f"no feature {entry.feature_id!r} in collection {entry.layer!r}")
+        replies.refuse_used(conn, entry.layer, key)
         check_version(entry, feature_version_on(db, conn, entry.layer, entry.feature_id), expected_version)
         if set_values:
             assign = ", ".join(f"{quote_ident(c)} = %s" for c in set_values)
             values = [to_pg(v, types[c]) for c, v in set_values.items()]
-            conn.execute(f"UPDATE {table} SET {assign} WHERE {key} = %s", [*values, entry.feature_id])
+            conn.execute(f"UPDATE {table} SET {assign} WHERE {id_col} = %s", [*values, entry.feature_id])
         insert(db, conn, [entry])
+        if key is not None:
+            newest = conn.execute(  # the feature's row is locked: its newest entry is the one just copied in
+                f"SELECT max(seq) FROM {db.s}.planmap_history WHERE layer = %s AND feature_id = %s",
+                [entry.layer, entry.feature_id],
+            ).fetchone()
+            replies.insert(conn, entry.layer, entry.feature_id, int(newest[0] if newest else 0), key)
         return db.bump(conn, entry.layer)
 
 

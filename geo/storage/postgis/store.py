@@ -31,6 +31,7 @@ from geo.storage.sql import Params, render_where
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
 from geo.storage.sql.records import RecordSQL
+from geo.storage.sql.replies import ReplySQL
 from geo.storage.values import (
     Aggregate,
     FeatureWrite,
@@ -39,8 +40,10 @@ from geo.storage.values import (
     HistoryEntry,
     MvtTile,
     RecordRevision,
+    ReportKey,
     SortKey,
     StoredRecord,
+    StoredReply,
     StoredToken,
     WriteMode,
 )
@@ -78,6 +81,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
         self._db = Database(dsn, schema=schema, pool_size=pool_size, timeout=timeout)
         self._accounts = AccountSQL(f"{self._db.s}.", "%s")
         self._records = RecordSQL(f"{self._db.s}.", "%s")
+        self._replies = ReplySQL(f"{self._db.s}.", "%s")
         self.schema = schema
 
     def close(self) -> None:
@@ -288,10 +292,24 @@ class PostGISStore(AccountVerbs, FeatureStore):
         history_rows.append(self._db, entries)
 
     def record_progress(
-        self, entry: HistoryEntry, set_values: Mapping[str, Any], expected_version: str | None = None
+        self,
+        entry: HistoryEntry,
+        set_values: Mapping[str, Any],
+        expected_version: str | None = None,
+        key: ReportKey | None = None,
     ) -> str:
-        """Append one report and update the feature's current state atomically (the feature row is locked)."""
-        return history_rows.record_progress(self._db, entry, set_values, expected_version)
+        """Append one report (and its idempotency key) and update the feature's state atomically (row locked)."""
+        return history_rows.record_progress(self._db, self._replies, entry, set_values, expected_version, key)
+
+    def report_reply(self, layer: str, key: str) -> StoredReply | None:
+        """Return the report recorded under ``key`` in ``layer``, or None."""
+        with self._db.conn() as conn:
+            return self._replies.get(conn, layer, key)
+
+    def save_reply(self, layer: str, key: str, response: Mapping[str, Any]) -> StoredReply:
+        """Keep the first answer to ``key``; return the kept one."""
+        with self._db.conn(transaction=True) as conn:
+            return self._replies.save_response(conn, layer, key, response)
 
     def create_feature(self, write: FeatureWrite) -> str:
         """Insert the feature and its history entry in one transaction (extent and overview follow)."""

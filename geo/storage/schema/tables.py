@@ -1,4 +1,4 @@
-"""The planmap system tables (history, versions, metadata, tokens, documents, accounts) as one SQLAlchemy ``MetaData``.
+"""The planmap system tables (history, versions, metadata, tokens, documents, accounts, report keys): one MetaData.
 
 This is the head of the schema both stores hold; the revisions under ``migrations/versions`` build it step
 by step (``alembic check`` against this metadata finds no difference after ``upgrade``). Each column type
@@ -159,6 +159,21 @@ auth_events = sa.Table(
     sqlite_autoincrement=True,
 )
 """The access log planners read: sign-ins, failures, lock-outs, account changes (append-only)."""
+
+idempotency = sa.Table(
+    "planmap_idempotency",
+    metadata,
+    sa.Column("layer", Key, primary_key=True),
+    sa.Column("key", Key, primary_key=True),
+    sa.Column("feature_id", Key, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("seq", Counter, nullable=False),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("response", JsonText),
+)
+"""The ``Idempotency-Key`` of each progress report (unique per layer), inserted in the report's transaction;
+``response`` is the first answer (status, body, headers), replayed to a retry with the same key."""
 
 VERSION_TABLE = "planmap_alembic_version"
 """Alembic's version table, named with the reserved ``planmap_`` prefix so no layer can take its name."""

@@ -12,6 +12,23 @@
 
   try { window.localStorage.removeItem("planmap.token"); } catch (e) { /* storage off */ }
 
+  // The phone's position goes with the report as evidence; a report made without a fix is still accepted.
+  var position = null;
+  if (navigator.geolocation) {
+    navigator.geolocation.getCurrentPosition(function (pos) { position = pos.coords; },
+      function () { position = null; }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+  }
+  // One key per report: a retry after a lost answer reuses it, so the server records the report once.
+  var pendingKey = null;
+  function newKey() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
   function show(text, ok) {
     result.textContent = text;
     result.className = "pm-result " + (ok ? "pm-ok" : "pm-error");
@@ -41,6 +58,11 @@
     });
     var photo = form.elements.namedItem("photo");
     if (photo && photo.files && photo.files.length) data.append("photo", photo.files[0]);
+    if (position) {
+      data.append("position_lon", position.longitude.toFixed(7));
+      data.append("position_lat", position.latitude.toFixed(7));
+      if (position.accuracy) data.append("position_accuracy_m", position.accuracy.toFixed(1));
+    }
     return data;
   }
 
@@ -57,19 +79,22 @@
     event.preventDefault();
     button.disabled = true;
     show(msg.sending, true);
+    var body = reportBody();
+    pendingKey = pendingKey || newKey();
     fetch(itemUrl, { headers: { "Accept": "application/geo+json" }, cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) return failed(response);
         var etag = response.headers.get("ETag") || "";
         return fetch(itemUrl + "/progress", {
           method: "POST",
-          headers: { "X-CSRF-Token": csrf, "If-Match": etag },
+          headers: { "X-CSRF-Token": csrf, "If-Match": etag, "Idempotency-Key": pendingKey },
           credentials: "same-origin",
-          body: reportBody()
+          body: body
         });
       })
       .then(function (response) {
         if (!response.ok) return failed(response);
+        pendingKey = null;  // recorded: the next report gets its own key
         return response.json().then(succeeded);
       })
       .catch(function (error) {
@@ -80,6 +105,9 @@
   }
 
   form.addEventListener("submit", submit);
+  // An edited report is another report: it must not reuse the key of the one that may have been recorded.
+  form.addEventListener("input", function () { pendingKey = null; });
+  form.addEventListener("change", function () { pendingKey = null; });
   var status = form.elements.namedItem("status");
   var percent = form.elements.namedItem("percent");
   if (status && percent) {

@@ -78,7 +78,10 @@ def test_if_match_is_required_and_stale_versions_are_refused(writable_client, to
     first = post(writable_client, tokens["field"], "farmland", feat["id"], etag, json=body)
     second = post(writable_client, tokens["planner"], "farmland", feat["id"], etag, json={"status": "completed"})
     assert first.status_code == 200 and second.status_code == 412
-    assert second.json() == {"code": "StaleVersion", "status": 412, "description": second.json()["description"]}
+    stale = second.json()
+    assert {k: stale[k] for k in ("code", "status")} == {"code": "StaleVersion", "status": 412}
+    assert stale["current"]["status"] == "in_progress" and stale["current"]["percent"] == 99
+    assert stale["current"]["etag"] == first.headers["etag"] and stale["resubmitSafe"] is True
     history = writable_client.app.state.store.history("farmland", [feat["id"]])
     assert list(history["author"].iloc[-1:]) == ["zhang"] and (history["author"] == "li").sum() == 0
     retry = post(
