@@ -34,6 +34,20 @@ COLORMAPS: dict[str, tuple[tuple[float, str], ...]] = {
     "greys": ((0.0, "#ffffff"), (1.0, "#000000")),
     "rdbu": ((0.0, "#b2182b"), (0.5, "#f7f7f7"), (1.0, "#2166ac")),
 }
+# ColorBrewer sequential and diverging schemes (Brewer, colorbrewer2.org), under rio-tiler's / matplotlib's names.
+_BREWER = {
+    "ylorrd": "ffffcc ffeda0 fed976 feb24c fd8d3c fc4e2a e31a1c bd0026 800026",
+    "ylgnbu": "ffffd9 edf8b1 c7e9b4 7fcdbb 41b6c4 1d91c0 225ea8 253494 081d58",
+    "ylgn": "ffffe5 f7fcb9 d9f0a3 addd8e 78c679 41ab5d 238443 006837 004529",
+    "blues": "f7fbff deebf7 c6dbef 9ecae1 6baed6 4292c6 2171b5 08519c 08306b",
+    "greens": "f7fcf5 e5f5e0 c7e9c0 a1d99b 74c476 41ab5d 238b45 006d2c 00441b",
+    "reds": "fff5f0 fee0d2 fcbba1 fc9272 fb6a4a ef3b2c cb181d a50f15 67000d",
+    "spectral": "9e0142 d53e4f f46d43 fdae61 fee08b ffffbf e6f598 abdda4 66c2a5 3288bd 5e4fa2",
+    "rdylgn": "a50026 d73027 f46d43 fdae61 fee08b ffffbf d9ef8b a6d96a 66bd63 1a9850 006837",
+}
+for _name, _colors in _BREWER.items():
+    _hexes = _colors.split()
+    COLORMAPS[_name] = tuple((i / (len(_hexes) - 1), f"#{c}") for i, c in enumerate(_hexes))
 
 
 def dataset(path: Path) -> DatasetReader:
@@ -73,7 +87,13 @@ def read_tile(path: Path, grid: TileGrid, size: int = 256) -> np.ma.MaskedArray:
 
 
 def colormap_lut(name: str) -> np.ndarray:
-    """Return a (256, 4) uint8 lookup table for a named colour ramp; raise ``InvalidParameter`` if unknown."""
+    """Return a (256, 4) uint8 lookup table for a named colour ramp; raise ``InvalidParameter`` if unknown.
+
+    Names are case-insensitive; ``_r`` reverses a ramp (``ylorrd_r``), as in matplotlib and rio-tiler.
+    """
+    name = name.lower()
+    if name.endswith("_r") and name[:-2] in COLORMAPS:
+        return colormap_lut(name[:-2])[::-1].copy()
     if name not in COLORMAPS:
         raise InvalidParameter(f"unknown colormap {name!r}; known are {', '.join(COLORMAPS)}")
     stops = COLORMAPS[name]

@@ -1,9 +1,10 @@
-"""Reading a vector data file into a GeoDataFrame: GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf or CSV.
+"""Reading a vector data file into a GeoDataFrame: GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf, CSV or XLSX.
 
 Everything but CSV goes through pyogrio (zipped shapefiles via GDAL's ``/vsizip/``, after
 :func:`geo.zipsafe.check_zip`), offline: GeoJSON text is checked for linked CRSs first and zip members must
 hold what their names say (:mod:`geo.offline`). CSV is read by pandas, as text, with the geometry taken from lon/lat or
-WKT columns, so that the caller type-checks every value itself and bad cells can be named.
+WKT columns, so that the caller type-checks every value itself and bad cells can be named; an Excel workbook
+likewise (:mod:`geo.spreadsheet`), its cells kept as the numbers, dates and text Excel stored.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from geo.complexity import ReadLimits, check_geometries, prescan_json
 from geo.dbf import SAMPLE_BYTES, detect_encoding
 from geo.errors import InvalidDataFile
 from geo.offline import check_json_crs, gdal_offline
-from geo.zipsafe import ZipLimits, check_zip
+from geo.spreadsheet import is_legacy_excel, is_workbook, read_workbook
+from geo.zipsafe import ZipLimits, check_zip, zip_members
 
-FORMATS = ("gpkg", "shapefile", "geojson", "fgb", "csv")
+FORMATS = ("gpkg", "shapefile", "geojson", "fgb", "csv", "xlsx")
 """Formats :func:`read_source` understands."""
 
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "x坐标")
@@ -67,6 +69,8 @@ class SourceData:
     warnings: list[str] = field(default_factory=list)
     measured: bool = False
     """Whether the file declares M (measure) values; GDAL drops them on reading."""
+    origins: list[str] | None = None
+    """Where each row is in the file when its position says less (``<sheet>!<row>`` in a workbook)."""
 
 
 def detect_format(path: str | Path, name_hint: str | None = None) -> str:
@@ -94,6 +98,8 @@ def detect_format(path: str | Path, name_hint: str | None = None) -> str:
         raise InvalidDataFile("a shapefile needs its .shp, .shx, .dbf and .prj files: upload them as one zip")
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return "geojson"
+    if is_legacy_excel(head):
+        raise InvalidDataFile("an old binary Excel .xls file: save it as .xlsx (Excel workbook) and upload that")
     if b"\x00" in head:
         raise InvalidDataFile(f"unrecognised binary file {name_hint or ''}; use one of {', '.join(FORMATS)}".strip())
     return "csv"
@@ -219,6 +225,32 @@ def _xy_geometries(frame: pd.DataFrame, lon: str, lat: str) -> tuple[np.ndarray,
     return geoms, problems
 
 
+def _geometry_columns(headers: list[str]) -> tuple[str, ...] | None:
+    """Return the WKT column, else the lon and lat columns, the headers name; None when they name neither."""
+    wkt, lon, lat = _find(headers, WKT_NAMES), _find(headers, LON_NAMES), _find(headers, LAT_NAMES)
+    if wkt is not None:
+        return (wkt,)
+    return (lon, lat) if lon is not None and lat is not None else None
+
+
+def _table_source(frame: pd.DataFrame, fmt: str, encoding: str | None, limits: ReadLimits) -> SourceData:
+    """Build the source of a table (CSV or spreadsheet) whose geometry is in lon/lat or WKT columns."""
+    headers = list(frame.columns)
+    used_columns = _geometry_columns(headers)
+    if used_columns is None:
+        raise InvalidDataFile(
+            f"the {fmt.upper()} needs lon/lat (经度/纬度) or WKT columns; it has {', '.join(headers)}"
+        )
+    if len(used_columns) == 1:
+        geoms, problems = _wkt_geometries(frame[used_columns[0]], used_columns[0])
+    else:
+        geoms, problems = _xy_geometries(frame, *used_columns)
+    check_geometries(geoms, limits)
+    attributes = frame.drop(columns=list(used_columns)).replace("", None)
+    out = gpd.GeoDataFrame(attributes, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=None)
+    return SourceData(frame=out, crs=None, format=fmt, encoding=encoding, problems=problems)
+
+
 def _read_csv(path: Path, encoding: str | None, limits: ReadLimits) -> SourceData:
     raw = path.read_bytes()
     limits.check_features(raw.count(b"\n") - 1 + (not raw.endswith(b"\n")))
@@ -228,20 +260,17 @@ def _read_csv(path: Path, encoding: str | None, limits: ReadLimits) -> SourceDat
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InvalidDataFile(f"cannot parse the CSV file: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
-    headers = list(frame.columns)
-    wkt, lon, lat = _find(headers, WKT_NAMES), _find(headers, LON_NAMES), _find(headers, LAT_NAMES)
-    if wkt is not None:
-        geoms, problems = _wkt_geometries(frame[wkt], wkt)
-        used_columns = [wkt]
-    elif lon is not None and lat is not None:
-        geoms, problems = _xy_geometries(frame, lon, lat)
-        used_columns = [lon, lat]
-    else:
-        raise InvalidDataFile(f"the CSV needs lon/lat (经度/纬度) or WKT columns; it has {', '.join(headers)}")
-    check_geometries(geoms, limits)
-    attributes = frame.drop(columns=used_columns).replace("", None)
-    out = gpd.GeoDataFrame(attributes, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=None)
-    return SourceData(frame=out, crs=None, format="csv", encoding=used, problems=problems)
+    return _table_source(frame, "csv", used, limits)
+
+
+def _read_xlsx(path: Path, sheet: str | None, zip_limits: ZipLimits | None, limits: ReadLimits) -> SourceData:
+    book = read_workbook(
+        path, lambda cells: _geometry_columns(cells) is not None, sheet=sheet, zip_limits=zip_limits, limits=limits
+    )
+    source = _table_source(book.frame, "xlsx", None, limits)
+    source.layer, source.origins = ", ".join(book.sheets), book.origins
+    source.warnings += book.warnings
+    return source
 
 
 def read_source(
@@ -286,6 +315,8 @@ def read_source(
     fmt = detect_format(path, name_hint)
     if fmt == "csv":
         return _read_csv(path, encoding, limits)
+    if fmt == "zip" and is_workbook(zip_members(path)):
+        return _read_xlsx(path, layer, zip_limits, limits)
     if fmt == "zip":
         gdal_path, fmt, encoding, warnings = _zip_dataset(path, layer, zip_limits, encoding, limits)
         source = _read_ogr(gdal_path, fmt, layer, encoding, limits)

@@ -130,3 +130,18 @@ def check_zip(path: str | Path, limits: ZipLimits | None = None) -> list[str]:
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise InvalidDataFile(f"corrupt or unsupported zip archive: {exc}") from exc
     return [i.filename for i in infos]
+
+
+def zip_members(path: str | Path) -> list[str]:
+    """Return an archive's member names as its central directory lists them (nothing unpacked, nothing checked).
+
+    Raises
+    ------
+    InvalidDataFile
+        If the file is not a readable zip.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidDataFile(f"corrupt or unsupported zip archive: {exc}") from exc

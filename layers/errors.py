@@ -40,6 +40,10 @@ class UnknownRaster(LayerError):
     """Raster not found in the raster registry."""
 
 
+class InvalidRaster(LayerError):
+    """The raster file or its registration is not usable (no CRS, unreadable, bad name)."""
+
+
 class NotAuthenticated(LayerError):
     """A valid access token is required (Authorization: Bearer <token>)."""
 

@@ -8,19 +8,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import pyproj
 
 from geo.crs import parse_crs
+from geo.errors import InvalidFormat
 from geo.storage.base import FeatureStore, Filter
 from geo.writers import ExportFormat, ExportSchema, conform, csv_chunks, geojson_chunks, iter_frames, write_file
 from geo.writers.frames import DEFAULT_CHUNK
 from geo.writers.text import CsvGeometry
+from geo.writers.xlsx import WorkbookSpec, write_xlsx
 from layers.models import Layer
 from layers.progress import initial_status
 from layers.query import Selection, to_filter
 
+SheetsBy = Literal["layer", "county"]
+"""How an XLSX export is split into sheets."""
 FILENAME_MAX = 120
 """Longest file-name stem (before the extension); file systems allow 255 bytes, mail clients fewer."""
 
@@ -120,10 +125,36 @@ def text_chunks(job: ExportJob, fmt: ExportFormat, geometry: CsvGeometry = "wkt"
     return geojson_chunks(job.frames(), job.schema)
 
 
+def workbook_spec(job: ExportJob, sheets: SheetsBy = "layer", zh: bool = True) -> WorkbookSpec:
+    """Return the XLSX layout of an export: one sheet named after the layer, or one per county (``县市区``)."""
+    group = None
+    if sheets == "county":
+        group = next((c for c in ("county_name", "county") if c in job.schema.columns), None)
+        if group is None:
+            raise InvalidFormat(f"sheets=county needs a county column; {job.layer.id} has none")
+    notes = [("图层 layer", f"{job.layer.title_zh} ({job.layer.id})"), ("要素数 features", str(job.matched))]
+    if job.as_of is not None:
+        notes.append(("状态日期 status as of", job.as_of.isoformat()))
+    return WorkbookSpec(
+        title=job.layer.title_zh, headers=zh_headers(job.layer) if zh else {}, group_by=group, notes=notes
+    )
+
+
 def write_export(
-    job: ExportJob, fmt: ExportFormat, path: Path, geometry: CsvGeometry = "wkt", zh: bool = False
+    job: ExportJob,
+    fmt: ExportFormat,
+    path: Path,
+    geometry: CsvGeometry = "wkt",
+    zh: bool = False,
+    sheets: SheetsBy = "layer",
 ) -> Path:
-    """Write the export to ``path`` in any format (streamed formats are written chunk by chunk)."""
+    """Write the export to ``path`` in any format (streamed formats are written chunk by chunk).
+
+    An XLSX workbook always has lon/lat columns for points and WKT for other geometries (``geometry`` is
+    for CSV); its headers are Chinese unless ``zh`` is False.
+    """
+    if fmt.name == "xlsx":
+        return write_xlsx(job.frames(), job.schema, path, workbook_spec(job, sheets, zh))
     if not fmt.streamed:
         return write_file(job.frames(), job.schema, fmt, path)
     chunks = text_chunks(job, fmt, geometry, zh)

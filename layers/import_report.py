@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from geo.complexity import ReadLimits
 from geo.types import CoordSys
@@ -74,6 +74,11 @@ class RowIssue(BaseModel):
     id: str | None = None
     column: str | None = None
     problem: str
+    location: str | None = Field(None, description="where the row is in a workbook: <sheet>!<Excel row number>")
+
+
+def _at(issue: RowIssue) -> str:
+    return f" ({issue.location})" if issue.location else ""
 
 
 class ImportReport(BaseModel):
@@ -109,19 +114,35 @@ class ImportReport(BaseModel):
     skipped_rows: int = Field(0, description="how many rows were left out")
     version_before: str | None = None
     version_after: str | None = None
+    _origins: list[str] | None = PrivateAttr(default=None)
+
+    def locate_rows(self, origins: list[str] | None) -> None:
+        """Name, on every row issue added from now on, where its row is in the file (a workbook's sheet and row)."""
+        self._origins = origins
+
+    def _located(self, issues: list[RowIssue]) -> list[RowIssue]:
+        origins = self._origins
+        if origins:
+            for issue in issues:
+                if issue.row is not None and 0 < issue.row <= len(origins):
+                    issue.location = origins[issue.row - 1]
+        return issues
 
     def add_problems(self, issues: list[RowIssue]) -> None:
         """Add problems, keeping at most ``MAX_LISTED`` listed."""
+        issues = self._located(issues)
         self.problems_total += len(issues)
         self.problems.extend(issues[: max(0, MAX_LISTED - len(self.problems))])
 
     def add_skipped(self, issues: list[RowIssue], rows: int) -> None:
         """Add the problems of ``rows`` skipped rows, keeping at most ``MAX_LISTED`` listed."""
+        issues = self._located(issues)
         self.skipped_rows += rows
         self.skipped.extend(issues[: max(0, MAX_LISTED - len(self.skipped))])
 
     def add_repairs(self, issues: list[RowIssue]) -> None:
         """Add repairs, keeping at most ``MAX_LISTED`` listed."""
+        issues = self._located(issues)
         self.repairs_total += len(issues)
         self.repairs.extend(issues[: max(0, MAX_LISTED - len(self.repairs))])
 
@@ -137,7 +158,7 @@ class ImportReport(BaseModel):
         lines += [f"  mapping: {c} -> {f}" for c, f in self.mapping.items()]
         lines += [f"  rule: {f} {json.dumps(r, ensure_ascii=False, default=str)}" for f, r in self.rules.items()]
         lines += [f"  warning: {w}" for w in self.warnings]
-        lines += [f"  repair: row {r.row} id {r.id} [{r.column}] {r.problem}" for r in self.repairs]
-        lines += [f"  skipped: row {p.row} id {p.id} [{p.column}] {p.problem}" for p in self.skipped]
-        lines += [f"  problem: row {p.row} id {p.id} [{p.column}] {p.problem}" for p in self.problems]
+        lines += [f"  repair: row {r.row}{_at(r)} id {r.id} [{r.column}] {r.problem}" for r in self.repairs]
+        lines += [f"  skipped: row {p.row}{_at(p)} id {p.id} [{p.column}] {p.problem}" for p in self.skipped]
+        lines += [f"  problem: row {p.row}{_at(p)} id {p.id} [{p.column}] {p.problem}" for p in self.problems]
         return "\n".join(lines)

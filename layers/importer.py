@@ -111,6 +111,7 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
         limits=options.read_limits,
     )
     report.file_format, report.rows, report.encoding = src.format, len(src.frame), src.encoding
+    report.locate_rows(src.origins)
     report.warnings += src.warnings + dropped_dimensions(src.frame.geometry.array, src.measured)
     if src.frame.empty:
         name = options.file_name or path.name

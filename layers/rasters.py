@@ -55,19 +55,60 @@ RASTERS: tuple[RasterSpec, ...] = (
 """Rasters in listing order."""
 
 
-def raster_spec(raster_id: str) -> RasterSpec:
-    """Return the registered raster; raise ``UnknownRaster`` naming the known ids."""
+USER_RASTERS = "raster"
+"""The store document kind of rasters registered with ``planmap raster add``."""
+
+
+def user_raster_spec(
+    raster_id: str,
+    filename: str,
+    title: str,
+    unit: str,
+    colormap: str,
+    rescale: tuple[float, float],
+    source: str,
+) -> RasterSpec:
+    """Return the spec of a user's raster (its file relative to the data directory)."""
+    return RasterSpec(
+        id=raster_id,
+        title_zh=title,
+        title_en=title,
+        filename=filename,
+        unit=unit,
+        colormap=colormap,
+        rescale=rescale,
+        description=f"registered from {source}",
+    )
+
+
+def _from_doc(doc: Mapping[str, Any]) -> RasterSpec:
+    fields = {k: doc[k] for k in ("id", "title_zh", "title_en", "filename", "unit", "colormap", "description")}
+    return RasterSpec(**fields, rescale=(float(doc["rescale"][0]), float(doc["rescale"][1])))
+
+
+def list_rasters(store: FeatureStore | None = None) -> list[RasterSpec]:
+    """Return the built-in rasters, then those registered in ``store``, by id."""
+    user = [_from_doc(r.doc) for r in store.records(USER_RASTERS)] if store is not None else []
+    return [*RASTERS, *user]
+
+
+def raster_spec(raster_id: str, store: FeatureStore | None = None) -> RasterSpec:
+    """Return a built-in or (given ``store``) registered raster; raise ``UnknownRaster`` naming the known ids."""
     for spec in RASTERS:
         if spec.id == raster_id:
             return spec
-    raise UnknownRaster(f"no raster {raster_id!r}; rasters are {', '.join(r.id for r in RASTERS)}")
+    held = store.record(USER_RASTERS, raster_id) if store is not None else None
+    if held is not None:
+        return _from_doc(held.doc)
+    known = ", ".join(r.id for r in list_rasters(store))
+    raise UnknownRaster(f"no raster {raster_id!r}; rasters are {known}")
 
 
-def raster_path(data_dir: Path, raster_id: str) -> Path:
-    """Return the file of a registered raster; raise ``DataNotBuilt`` when it has not been built."""
-    path = Path(data_dir) / raster_spec(raster_id).filename
+def raster_path(data_dir: Path, raster_id: str, store: FeatureStore | None = None) -> Path:
+    """Return the file of a raster; raise ``DataNotBuilt`` when it has not been built."""
+    path = Path(data_dir) / raster_spec(raster_id, store).filename
     if not path.exists():
-        raise DataNotBuilt(f"raster {raster_id!r} is not built; run `planmap build-demo`")
+        raise DataNotBuilt(f"raster {raster_id!r} is not built; run `planmap build-demo` or `planmap raster add`")
     return path
 
 

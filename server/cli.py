@@ -22,7 +22,7 @@ from layers.query import Selection
 from layers.raster_demo import build_demo_rasters
 from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
-from server import cli_package, cli_plan, cli_report
+from server import cli_package, cli_plan, cli_raster, cli_report
 from server.cli_db import add_db_parser, replacing, run_db
 from server.cli_users import add_user_parser, run_user
 from server.settings import Settings
@@ -146,7 +146,9 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
             out = out / export_filename(layer, selection, fmt.ext, date.today())
         with settings.store.open() as store, tempfile.TemporaryDirectory(dir=out.parent) as tmp:
             job = prepare_export(store, layer, selection, args.crs)
-            written = write_export(job, fmt, Path(tmp) / f"export.{fmt.ext}", args.geometry, args.headers == "zh")
+            zh = args.headers == "zh" or (args.headers is None and fmt.name == "xlsx")
+            target = Path(tmp) / f"export.{fmt.ext}"
+            written = write_export(job, fmt, target, args.geometry, zh, sheets=args.sheets)
             os.replace(written, out)
     except (GeoError, LayerError, ValueError) as exc:
         print(f"planmap export: {exc}", file=sys.stderr)
@@ -158,7 +160,9 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
 def _add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     exp = sub.add_parser("export", help="export a layer or a filtered selection to a file")
     exp.add_argument("layer", help="layer id, e.g. farmland")
-    exp.add_argument("--format", help="geojson, csv, gpkg, fgb, shp (zip) or parquet; default from --out's suffix")
+    exp.add_argument(
+        "--format", help="geojson, csv, xlsx, gpkg, fgb, shp (zip) or parquet; default from --out's suffix"
+    )
     exp.add_argument("--out", help="output file or directory (default: a descriptive name in the current directory)")
     exp.add_argument("--county", help="county adcode(s), comma-separated")
     exp.add_argument("--status", help="status value(s), comma-separated")
@@ -168,7 +172,12 @@ def _add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     exp.add_argument("--bbox-crs", dest="bbox_crs", help="CRS of --bbox")
     exp.add_argument("--crs", default="CRS84", help="output CRS: CRS84, EPSG:4490, 4546, 4547 or 3857")
     exp.add_argument("--geometry", choices=("wkt", "lonlat"), default="wkt", help="CSV geometry columns")
-    exp.add_argument("--headers", choices=("name", "zh"), default="name", help="CSV headers: names or Chinese")
+    exp.add_argument(
+        "--headers", choices=("name", "zh"), help="CSV/XLSX headers: names or Chinese (default: CSV name, XLSX zh)"
+    )
+    exp.add_argument(
+        "--sheets", choices=("layer", "county"), default="layer", help="XLSX: one sheet, or one sheet per county"
+    )
 
 
 def token(settings: Settings, args: argparse.Namespace) -> int:
@@ -303,6 +312,7 @@ def _parser() -> argparse.ArgumentParser:
     add_db_parser(sub)
     cli_package.add_parser(sub)
     cli_plan.add_parser(sub)
+    cli_raster.add_parser(sub)
     cli_report.add_parser(sub)
     return parser
 
@@ -323,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "db": lambda: run_db(settings, args),
         "package": lambda: cli_package.package(settings, args),
         "plan": lambda: cli_plan.run(settings, args),
+        "raster": lambda: cli_raster.run(settings, args),
         "report": lambda: cli_report.run(settings, args),
     }
     if args.command in commands:

@@ -80,6 +80,7 @@ RESERVED_PARAMS = frozenset(
         "rescale",
         "geometry",
         "headers",
+        "sheets",
         "plan",
         "lights",
     }

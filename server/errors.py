@@ -39,6 +39,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     geo_errors.StoreFull: 507,
     layer_errors.UnknownLayer: 404,
     layer_errors.UnknownRaster: 404,
+    layer_errors.InvalidRaster: 422,
     layer_errors.UnknownCounty: 404,
     layer_errors.InvalidProgressQuery: 400,
     layer_errors.InvalidProgressUpdate: 400,

@@ -37,11 +37,19 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat("fgb", "fgb", "application/vnd.flatgeobuf", "FlatGeobuf", False),
         ExportFormat("shp", "zip", "application/zip", "ESRI Shapefile", False),
         ExportFormat("parquet", "parquet", "application/vnd.apache.parquet", None, False),
+        ExportFormat("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", None, False),
     )
 }
 """Supported formats by name."""
 
-_ALIASES = {"json": "geojson", "geopackage": "gpkg", "flatgeobuf": "fgb", "shapefile": "shp", "geoparquet": "parquet"}
+_ALIASES = {
+    "json": "geojson",
+    "geopackage": "gpkg",
+    "flatgeobuf": "fgb",
+    "shapefile": "shp",
+    "geoparquet": "parquet",
+    "excel": "xlsx",
+}
 
 
 def parse_format(value: str) -> ExportFormat:

@@ -1,4 +1,4 @@
-"""Downloads of a layer or a query result as GeoJSON, CSV, GeoPackage, FlatGeobuf, zipped Shapefile or GeoParquet."""
+"""Downloads of a layer or a query result: GeoJSON, CSV, XLSX, GeoPackage, FlatGeobuf, zipped Shapefile, GeoParquet."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geo.crs import CRS84, crs_uri
 from geo.writers import FORMATS, ExportFormat, parse_format
-from layers.export import ExportJob, export_filename, prepare_export, text_chunks, write_export
+from layers.export import ExportJob, SheetsBy, export_filename, prepare_export, text_chunks, write_export
 from server.deps import FeatureQuery, FeatureQueryDep, StoreDep
 from server.responses import ERROR_RESPONSES
 
@@ -33,7 +33,14 @@ GeometryParam = Annotated[
     Literal["wkt", "lonlat"], Query(description="CSV only: geometry as a `wkt` column or `lon`/`lat` (points only)")
 ]
 HeadersParam = Annotated[
-    Literal["name", "zh"], Query(description="CSV only: column headers as attribute names or Chinese aliases")
+    Literal["name", "zh"] | None,
+    Query(
+        description="CSV and XLSX: column headers as attribute names or Chinese aliases (default: CSV name, XLSX zh)"
+    ),
+]
+SheetsParam = Annotated[
+    Literal["layer", "county"],
+    Query(description="XLSX only: one sheet for the layer, or one sheet per county (区县)"),
 ]
 _RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {f.media_type: {} for f in FORMATS.values()}, "description": "The exported file"}
@@ -45,18 +52,24 @@ def content_disposition(ascii_name: str, utf8_name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(utf8_name, safe='')}"
 
 
-def _write_temp(job: ExportJob, fmt: ExportFormat) -> Path:
+def _write_temp(job: ExportJob, fmt: ExportFormat, zh: bool, sheets: SheetsBy) -> Path:
     """Write the export into a fresh temporary directory; remove the directory if writing fails."""
     directory = Path(tempfile.mkdtemp(prefix="planmap-export-"))
     try:
-        return write_export(job, fmt, directory / f"{job.layer.id}.{fmt.ext}")
+        return write_export(job, fmt, directory / f"{job.layer.id}.{fmt.ext}", zh=zh, sheets=sheets)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
 
 
 async def _export(
-    store: StoreDep, query: FeatureQuery, fmt: ExportFormat, crs: str | None, geometry: str, headers: str
+    store: StoreDep,
+    query: FeatureQuery,
+    fmt: ExportFormat,
+    crs: str | None,
+    geometry: str,
+    headers: str | None,
+    sheets: SheetsBy = "layer",
 ) -> Response:
     job = await run_in_threadpool(prepare_export, store, query.layer, query.selection, crs or CRS84)
     today = date.today()
@@ -70,7 +83,7 @@ async def _export(
     if fmt.streamed:
         chunks = text_chunks(job, fmt, "lonlat" if geometry == "lonlat" else "wkt", zh=headers == "zh")
         return StreamingResponse(chunks, media_type=fmt.media_type, headers=response_headers)
-    path = await run_in_threadpool(_write_temp, job, fmt)
+    path = await run_in_threadpool(_write_temp, job, fmt, headers != "name", sheets)
     cleanup = BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True)
     return FileResponse(path, media_type=fmt.media_type, headers=response_headers, background=cleanup)
 
@@ -82,10 +95,11 @@ async def export_collection(
     format: Annotated[str, Query(description=_FORMAT_HELP)] = "geojson",
     crs: CrsParam = None,
     geometry: GeometryParam = "wkt",
-    headers: HeadersParam = "name",
+    headers: HeadersParam = None,
+    sheets: SheetsParam = "layer",
 ) -> Response:
     """Download the layer's features matching the selection as a file."""
-    return await _export(store, query, parse_format(format), crs, geometry, headers)
+    return await _export(store, query, parse_format(format), crs, geometry, headers, sheets)
 
 
 @router.get("/export/{collectionId}.{ext}", operation_id="exportCollectionByExtension", responses=_RESPONSES)
@@ -95,7 +109,8 @@ async def export_by_extension(
     ext: Annotated[str, PathParam(description="File extension naming the format: " + ", ".join(FORMATS) + ", zip")],
     crs: CrsParam = None,
     geometry: GeometryParam = "wkt",
-    headers: HeadersParam = "name",
+    headers: HeadersParam = None,
+    sheets: SheetsParam = "layer",
 ) -> Response:
     """Download the layer's features matching the selection, the format named by the extension."""
-    return await _export(store, query, parse_format(ext), crs, geometry, headers)
+    return await _export(store, query, parse_format(ext), crs, geometry, headers, sheets)

@@ -28,7 +28,7 @@ from server.settings import ApiSettings
 
 router = APIRouter(tags=["Imports"], responses=ERROR_RESPONSES)
 
-SUFFIXES = (".gpkg", ".zip", ".geojson", ".json", ".fgb", ".csv", ".txt")
+SUFFIXES = (".gpkg", ".zip", ".geojson", ".json", ".fgb", ".csv", ".txt", ".xlsx")
 _CHUNK = 1 << 20
 _MAPPING_MAX = 1 << 20
 _TRUE = ("1", "true", "yes", "on")

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from geo import raster
 from geo.tms import get_tms
 from layers.rasters import (
-    RASTERS,
     RasterSpec,
     geojson_zones,
     legend_png,
     legend_stops,
+    list_rasters,
     raster_path,
     raster_png,
     raster_spec,
@@ -37,15 +37,16 @@ RasterId = Annotated[str, Path(description="Raster id, e.g. `soil-cadmium`", exa
 GEOJSON_BODY = "GeoJSON Feature, FeatureCollection or geometry (CRS84)"
 
 
-def _spec(rasterId: RasterId) -> RasterSpec:
-    return raster_spec(rasterId)
+def _spec(rasterId: RasterId, store: StoreDep) -> RasterSpec:
+    return raster_spec(rasterId, store)
 
 
 SpecDep = Annotated[RasterSpec, Depends(_spec)]
 
 
 def _file(spec: RasterSpec, settings: Settings) -> FilePath:
-    return raster_path(settings.store.data_dir, spec.id)
+    path = FilePath(settings.store.data_dir) / spec.filename
+    return path if path.exists() else raster_path(settings.store.data_dir, spec.id)
 
 
 def _base(request: Request) -> str:
@@ -64,9 +65,9 @@ def _summary(request: Request, spec: RasterSpec) -> dict[str, Any]:
 
 
 @router.get("/rasters", operation_id="rasters", summary="Raster layers")
-def rasters(request: Request) -> dict[str, Any]:
+def rasters(request: Request, store: StoreDep) -> dict[str, Any]:
     """List the registered raster layers."""
-    return {"rasters": [_summary(request, spec) for spec in RASTERS]}
+    return {"rasters": [_summary(request, spec) for spec in list_rasters(store)]}
 
 
 @router.get("/rasters/{rasterId}", operation_id="raster", summary="One raster layer")
