@@ -94,3 +94,15 @@ class InvalidAccount(LayerError):
 
 class ReportUnavailable(LayerError):
     """The report cannot be made or served right now."""
+
+
+class UnknownReview(LayerError):
+    """There is no such report awaiting or past review."""
+
+
+class ReviewConflict(LayerError):
+    """The report cannot be approved or rejected as asked (decided already, or its project changed since)."""
+
+
+class InvalidAlertSetting(LayerError):
+    """The alert destination or rule is invalid."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
 from geo import geojson
@@ -19,9 +19,11 @@ from layers.audit import feature_history, history_records
 from layers.errors import InvalidProgressUpdate, PhotoTooLarge
 from layers.items import public_fields
 from layers.models import Layer
+from layers.review import PendingReport, Review, review_required, submit_for_review
 from layers.tokens import Principal, require_county
 from layers.updates import RecordedReport, parse_report, record_report
 from server import uploads
+from server.alerting import after_write
 from server.auth import PrincipalDep, ReporterDep
 from server.caching import NO_STORE, ONE_DAY, check_if_match, representation_etags
 from server.deps import LayerDep, SettingsDep, StoreDep
@@ -107,8 +109,14 @@ class Submission:
     if_match: str | None
 
 
-def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Path, max_px: int) -> RecordedReport:
-    """Authorise, check the precondition and record a report; the photo is filed under its report's seq."""
+def submit(
+    request: Request, store: FeatureStore, sub: Submission, data_dir: Path, max_px: int
+) -> RecordedReport | Review:
+    """Authorise, check the precondition and record a report; the photo is filed under its report's seq.
+
+    On a layer whose plan requires review the report is kept for a planner instead (its photo stays
+    staged until the approval files it).
+    """
     parsed = parse_report(sub.layer, sub.report.fields)
     frame = store.get(sub.layer.id, sub.feature_id)
     require_county(sub.principal, frame["county"].iloc[0] if "county" in frame.columns else None)
@@ -118,6 +126,10 @@ def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Pat
     photo = photos.prepare_photo(raw, len(raw), max_px) if raw else None
     extra, staged = _photo_extra(photo, frame, data_dir, sub.layer)
     try:
+        if review_required(store, sub.layer.id):
+            pending = PendingReport(sub.layer, sub.feature_id, parsed, version, extra)
+            clock = request.app.state.clock
+            return submit_for_review(store, pending, author=sub.principal.user, today=date.today(), clock=clock)
         recorded = record_report(
             store,
             sub.layer,
@@ -158,6 +170,7 @@ def _feature_response(request: Request, store: FeatureStore, layer: Layer, featu
     openapi_extra={"requestBody": _REPORT_BODY},
     responses={
         200: {"description": "The updated feature; `ETag` is its new version"},
+        202: {"description": "The layer's reports wait for review: the report is pending (待审核), nothing changed"},
         **AUTH_RESPONSES,
         412: {**ERROR_RESPONSES[400], "description": "`If-Match` is not the feature's current ETag"},
         413: {**ERROR_RESPONSES[400], "description": "The photo or the body is too large"},
@@ -177,6 +190,10 @@ def post_progress(
     """Append a progress report to the history and move the feature's current state, in one transaction."""
     sub = Submission(layer, featureId, report, principal, if_match)
     recorded = submit(request, store, sub, settings.store.data_dir, settings.api.photo_max_px)
+    if isinstance(recorded, Review):
+        body = {"review": recorded.as_json(), "message": "待审核: the report counts once a planner approves it"}
+        return JSONResponse(body, status_code=202, headers={"Cache-Control": NO_STORE})
+    after_write(request, layer.id, featureId)
     return _feature_response(request, store, layer, featureId, recorded.seq)
 
 

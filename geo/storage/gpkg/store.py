@@ -26,11 +26,13 @@ from geo.storage.sql import render_where
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
 from geo.storage.sql.records import RecordSQL
 from geo.storage.values import (
+    APPROVED_ON,
     HISTORY_COLUMNS,
     FeatureWrite,
     Filter,
     Health,
     HistoryEntry,
+    RecordPut,
     RecordRevision,
     SortKey,
     StoredRecord,
@@ -237,8 +239,9 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         entry: HistoryEntry,
         set_values: Mapping[str, Any],
         expected_version: str | None = None,
+        record: RecordPut | None = None,
     ) -> str:
-        """Append one report and update the feature's current state atomically."""
+        """Append one report, update the feature's current state and write ``record``, atomically."""
         types = self.columns(entry.layer)
         check_settable(entry.layer, set_values, types, self.id_column)
         table, key = q(entry.layer), q(self.id_column)
@@ -255,6 +258,8 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
                 f"INSERT INTO planmap_history ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 tuple(row.values()),
             )
+            if record is not None:
+                self._records.put(conn, record.kind, record.key, record.doc, record.expected_version, record.author)
             return self._db.bump(conn, entry.layer)
 
     def create_feature(self, write: FeatureWrite) -> str:
@@ -393,5 +398,6 @@ def _history_conditions(
         params.extend(feature_ids)
     if until is not None:
         parts.append("date <= ?")
-        params.append(until.isoformat())
+        parts.append(f"(data IS NULL OR coalesce(json_extract(data, '$.{APPROVED_ON}'), '') <= ?)")
+        params.extend([until.isoformat(), until.isoformat()])
     return parts, params

@@ -14,7 +14,8 @@ from geo.errors import UnknownFeature
 from geo.storage.base import check_settable, check_version
 from geo.storage.postgis.database import Connection, Database, version_string
 from geo.storage.sql import quote_ident
-from geo.storage.values import HISTORY_COLUMNS, HistoryEntry
+from geo.storage.sql.records import RecordSQL
+from geo.storage.values import APPROVED_ON, HISTORY_COLUMNS, HistoryEntry, RecordPut
 
 _HISTORY = ", ".join(quote_ident(c) for c in HISTORY_COLUMNS)
 _ID = "id"
@@ -52,7 +53,8 @@ def history(db: Database, layer: str | None, feature_ids: Sequence[str] | None, 
         params.append(list(feature_ids))
     if until is not None:
         parts.append('"date" <= %s')
-        params.append(until)
+        parts.append(f"coalesce(data->>'{APPROVED_ON}', '') <= %s")
+        params.extend([until, until.isoformat()])
     sql = f'SELECT {_HISTORY} FROM {db.s}.planmap_history WHERE {" AND ".join(parts)} ORDER BY "date", seq'
     with db.conn() as conn:
         frame = pd.DataFrame(conn.execute(sql, params).fetchall(), columns=list(HISTORY_COLUMNS))
@@ -84,9 +86,14 @@ def append(db: Database, entries: Sequence[HistoryEntry]) -> None:
 
 
 def record_progress(
-    db: Database, entry: HistoryEntry, set_values: Mapping[str, Any], expected_version: str | None
+    db: Database,
+    entry: HistoryEntry,
+    set_values: Mapping[str, Any],
+    expected_version: str | None,
+    records: RecordSQL,
+    record: RecordPut | None = None,
 ) -> str:
-    """Append one report and update the feature's current state atomically (the feature row is locked)."""
+    """Append one report, update the feature's current state (row locked) and write ``record``, atomically."""
     with db.conn(transaction=True) as conn:
         types = db.columns(conn, entry.layer)
         check_settable(entry.layer, set_values, types, _ID)
@@ -100,6 +107,8 @@ def record_progress(
             values = [to_pg(v, types[c]) for c, v in set_values.items()]
             conn.execute(f"UPDATE {table} SET {assign} WHERE {key} = %s", [*values, entry.feature_id])
         insert(db, conn, [entry])
+        if record is not None:
+            records.put(conn, record.kind, record.key, record.doc, record.expected_version, record.author)
         return db.bump(conn, entry.layer)
 
 

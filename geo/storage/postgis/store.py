@@ -38,6 +38,7 @@ from geo.storage.values import (
     Health,
     HistoryEntry,
     MvtTile,
+    RecordPut,
     RecordRevision,
     SortKey,
     StoredRecord,
@@ -288,10 +289,14 @@ class PostGISStore(AccountVerbs, FeatureStore):
         history_rows.append(self._db, entries)
 
     def record_progress(
-        self, entry: HistoryEntry, set_values: Mapping[str, Any], expected_version: str | None = None
+        self,
+        entry: HistoryEntry,
+        set_values: Mapping[str, Any],
+        expected_version: str | None = None,
+        record: RecordPut | None = None,
     ) -> str:
-        """Append one report and update the feature's current state atomically (the feature row is locked)."""
-        return history_rows.record_progress(self._db, entry, set_values, expected_version)
+        """Append one report, update the feature's state (row locked) and write ``record``, atomically."""
+        return history_rows.record_progress(self._db, entry, set_values, expected_version, self._records, record)
 
     def create_feature(self, write: FeatureWrite) -> str:
         """Insert the feature and its history entry in one transaction (extent and overview follow)."""

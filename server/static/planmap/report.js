@@ -53,6 +53,17 @@
     show(msg.ok + ":" + msg.now + " " + label + "," + msg.progress + " " + pct + "%", true);
   }
 
+  function pending() {
+    var state = document.getElementById("pm-review-state");
+    var label = document.getElementById("pm-review-status");
+    if (state && label) {
+      label.textContent = msg.pending;
+      label.className = "";
+      state.hidden = false;
+    }
+    show(msg.pending + ":" + msg.pending_note, true);
+  }
+
   function submit(event) {
     event.preventDefault();
     button.disabled = true;
@@ -70,6 +81,7 @@
       })
       .then(function (response) {
         if (!response.ok) return failed(response);
+        if (response.status === 202) return response.json().then(pending);
         return response.json().then(succeeded);
       })
       .catch(function (error) {
