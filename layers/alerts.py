@@ -217,14 +217,14 @@ def run_alerts(
     counts = {"events": 0, "sent": 0, "failed": 0, "skipped": 0, "retried": 0}
     if not targets:
         return counts
+    if feature is None:  # earlier failures first, so this run's own failures wait for the next run
+        counts["retried"] = _retry_failed(store, targets, config)
     events = evaluate(store, layers, today or date.today(), wait_days=config.wait_days, feature=feature)
     counts["events"] = len(events)
     for event in events:
         wanted = [d for d in targets.values() if event.rule in d.get("rules", RULES)]
         for outcome in deliver(store, _message(event), wanted, config).values():
             counts[outcome] += 1
-    if feature is None:
-        counts["retried"] = _retry_failed(store, targets, config)
     return counts
 
 
