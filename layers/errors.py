@@ -121,3 +121,15 @@ class StaleReport(LayerError):
 
 class FontMissing(LayerError):
     """No font covering Chinese is installed; stamped photos cannot be drawn."""
+
+
+class UnknownReview(LayerError):
+    """There is no such report awaiting or past review."""
+
+
+class ReviewConflict(LayerError):
+    """The report cannot be approved or rejected as asked (decided already, or its project changed since)."""
+
+
+class InvalidAlertSetting(LayerError):
+    """The alert destination or rule is invalid."""

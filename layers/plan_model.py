@@ -21,6 +21,7 @@ COUNTY_CODES = ("430302", "430304", "430321", "430381", "430382")
 
 SEED_YEAR = 2025
 PlanStatus = Literal["draft", "active", "closed"]
+ReviewMode = Literal["required", "none"]
 
 
 class PlanTarget(BaseModel):
@@ -97,6 +98,10 @@ class Plan(BaseModel):
     quota_note: str = Field(default="", max_length=500, description="Where the county quotas come from")
     lights: dict[str, float] = Field(default_factory=dict, description="序时进度 light thresholds (see /lights)")
     targets: tuple[PlanTarget, ...] = ()
+    review: dict[str, ReviewMode] = Field(
+        default_factory=dict,
+        description="Layer id -> `required` (field reports wait for a planner's approval) or `none` (the default)",
+    )
 
     @model_validator(mode="after")
     def _one_target_per_layer(self) -> Plan:
@@ -105,6 +110,10 @@ class Plan(BaseModel):
         if twice:
             raise ValueError(f"more than one target for layer {twice}")
         return self
+
+    def review_required(self, layer_id: str) -> bool:
+        """Return whether field reports on the layer wait for a planner's approval before they count."""
+        return self.review.get(layer_id, "none") == "required"
 
     def target(self, layer_id: str) -> PlanTarget | None:
         """Return the plan's target for a layer, or None."""

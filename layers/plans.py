@@ -44,6 +44,7 @@ def parse_plan(body: Mapping[str, Any], registry: LayerRegistry) -> Plan:
     except ValidationError as exc:
         raise InvalidPlan(_problems(exc)) from exc
     problems = [p for target in plan.targets for p in _target_problems(target, registry)]
+    problems += _review_problems(plan, registry)
     if problems:
         raise InvalidPlan("; ".join(problems))
     rules_of(plan)  # the light thresholds must make sense too
@@ -79,6 +80,14 @@ def _target_problems(target: PlanTarget, registry: LayerRegistry) -> list[str]:
         if name not in numeric:
             problems.append(f"target {target.layer!r}: secondary field {name!r} is not a numeric field of the layer")
     return problems
+
+
+def _review_problems(plan: Plan, registry: LayerRegistry) -> list[str]:
+    projects = {x.id for x in registry.projects()}
+    unknown = sorted(set(plan.review) - projects)
+    return [f"review names {unknown}, which are not project layers; project layers are {sorted(projects)}"] * bool(
+        unknown
+    )
 
 
 def _stored(record: StoredRecord) -> StoredPlan:

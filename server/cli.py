@@ -22,7 +22,7 @@ from layers.query import Selection
 from layers.raster_demo import build_demo_rasters
 from layers.registry import load_catalogue
 from layers.store import missing_layers, open_plan_store
-from server import cli_package, cli_plan, cli_raster, cli_report
+from server import cli_alerts, cli_package, cli_plan, cli_raster, cli_report
 from server.cli_db import add_db_parser, replacing, run_db
 from server.cli_users import add_user_parser, run_user
 from server.settings import Settings
@@ -314,6 +314,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_plan.add_parser(sub)
     cli_raster.add_parser(sub)
     cli_report.add_parser(sub)
+    cli_alerts.add_parser(sub)
     return parser
 
 
@@ -335,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": lambda: cli_plan.run(settings, args),
         "raster": lambda: cli_raster.run(settings, args),
         "report": lambda: cli_report.run(settings, args),
+        "alerts": lambda: cli_alerts.run(settings, args),
     }
     if args.command in commands:
         return commands[args.command]()

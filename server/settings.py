@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from geo.complexity import ReadLimits
 from geo.storage.base import FeatureStore
 from geo.zipsafe import ZipLimits
+from layers.alert_send import Retry, SmtpConfig
+from layers.alerts import AlertConfig
 from layers.sessions import SessionPolicy, ThrottlePolicy
 from layers.store import open_plan_store
 
@@ -169,6 +171,31 @@ class SecuritySettings(BaseSettings):
         return ThrottlePolicy(self.login_free_attempts, self.login_base_delay_s, self.login_max_lock_s)
 
 
+class AlertSettings(BaseSettings):
+    """Alerts: the SMTP server e-mail goes through, retries, the review wait, evaluation after writes."""
+
+    model_config = _CONFIG
+
+    smtp_host: str = Field("", description="SMTP server for e-mail alerts; empty: e-mail destinations fail")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port")
+    smtp_from: str = Field("planmap@localhost", description="sender address of e-mail alerts")
+    smtp_user: str | None = Field(None, description="SMTP login, if the server needs one")
+    smtp_password: str | None = Field(None, description="SMTP password")
+    smtp_starttls: bool = Field(False, description="upgrade the SMTP connection with STARTTLS")
+    alert_attempts: int = Field(4, ge=1, le=10, description="tries per delivery (1 + retries)")
+    alert_first_delay_s: float = Field(2.0, ge=0, le=300, description="first retry delay; doubles after each failure")
+    alert_review_wait_days: int = Field(3, ge=0, le=365, description="alert when a report waits longer for review")
+    alerts_on_write: bool = Field(True, description="check a project's alerts after each report or approval")
+
+    def config(self) -> AlertConfig:
+        """Return the alert configuration ``layers.alerts`` takes."""
+        smtp = SmtpConfig(
+            self.smtp_host, self.smtp_port, self.smtp_from, self.smtp_user, self.smtp_password, self.smtp_starttls
+        )
+        retry = Retry(attempts=self.alert_attempts, first_delay_s=self.alert_first_delay_s)
+        return AlertConfig(smtp=smtp, retry=retry, wait_days=self.alert_review_wait_days)
+
+
 class Settings(BaseModel):
     """All of planmap's settings; ``create_app`` builds one and passes values down."""
 
@@ -177,3 +204,4 @@ class Settings(BaseModel):
     tiles: TileSettings = Field(default_factory=TileSettings)
     maps: MapSettings = Field(default_factory=MapSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)

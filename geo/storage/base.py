@@ -16,6 +16,7 @@ from geo.errors import FeatureExists, StaleVersion, UnknownFeature
 from geo.spatial_index import SpatialIndex, search_box
 from geo.storage.generic import aggregate_frame, mvt_layer_from_frame, thin_frame
 from geo.storage.values import (
+    APPROVED_ON,
     HISTORY_COLUMNS,
     Aggregate,
     AuthEvent,
@@ -24,6 +25,7 @@ from geo.storage.values import (
     Health,
     HistoryEntry,
     MvtTile,
+    RecordPut,
     RecordRevision,
     ReportKey,
     SortKey,
@@ -39,6 +41,7 @@ from geo.storage.values import (
 from geo.types import BBox
 
 __all__ = [
+    "APPROVED_ON",
     "HISTORY_COLUMNS",
     "Aggregate",
     "FeatureStore",
@@ -48,6 +51,7 @@ __all__ = [
     "HistoryEntry",
     "MvtTile",
     "SortKey",
+    "RecordPut",
     "RecordRevision",
     "ReportKey",
     "StoredRecord",
@@ -283,7 +287,11 @@ class FeatureStore(ABC):
         feature_ids: Sequence[str] | None = None,
         until: date | None = None,
     ) -> pd.DataFrame:
-        """Return progress-history rows (``HISTORY_COLUMNS``), oldest first, optionally up to a date."""
+        """Return progress-history rows (``HISTORY_COLUMNS``), oldest first, optionally up to a date.
+
+        With ``until``, an entry counts only from the day it exists: its ``date`` and, for a reviewed
+        report, its ``data.approved_on`` (``APPROVED_ON``) must both be on or before ``until``.
+        """
 
     @abstractmethod
     def append_history(self, entries: Sequence[HistoryEntry]) -> None:
@@ -296,14 +304,17 @@ class FeatureStore(ABC):
         set_values: Mapping[str, Any],
         expected_version: str | None = None,
         key: ReportKey | None = None,
+        record: RecordPut | None = None,
     ) -> str:
         """Append ``entry`` and set the feature's current attributes in one transaction.
 
         With ``key`` the report's idempotency key is stored in the same transaction (unique per layer).
-        Raises ``DuplicateRequest`` when that key is recorded already (checked before the version, so a
-        retry of a recorded report never becomes a second entry), ``StaleVersion`` when
-        ``expected_version`` is given and no longer the feature's version, and ``UnknownFeature`` when the
-        feature does not exist. Returns the layer's new data version.
+        ``record`` is a document change made in the same transaction (an approved review's status), so
+        the report counts exactly when its review says so. Raises ``DuplicateRequest`` when the key is
+        recorded already (checked before the version, so a retry of a recorded report never becomes a
+        second entry), ``StaleVersion`` when ``expected_version`` is given and no longer the feature's
+        version (or ``record`` is not at its expected version), and ``UnknownFeature`` when the feature
+        does not exist. Returns the layer's new data version.
         """
 
     @abstractmethod

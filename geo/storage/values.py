@@ -221,6 +221,24 @@ class StoredRecord:
 
 
 @dataclass(frozen=True)
+class RecordPut:
+    """A document change written in the same transaction as a progress report (e.g. a review decided).
+
+    ``expected_version`` None creates the document; otherwise the change is made from that version.
+    """
+
+    kind: str
+    key: str
+    doc: Mapping[str, Any]
+    expected_version: int | None
+    author: str
+
+
+APPROVED_ON = "approved_on"
+"""History ``data`` key of a reviewed report: the day it was approved, from which on replays see it."""
+
+
+@dataclass(frozen=True)
 class RecordRevision:
     """One version a document had: ``action`` is ``create``, ``update`` or ``delete`` (``doc`` None)."""
 

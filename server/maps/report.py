@@ -15,6 +15,7 @@ from geo.storage.base import FeatureStore
 from layers.errors import InvalidProgressUpdate
 from layers.models import Layer
 from layers.progress_model import INVESTMENT_DONE
+from layers.review import feature_reviews, review_required
 from layers.sessions import Session
 from layers.updates import WATER_LAYER
 from layers.water import PARAMETERS
@@ -50,6 +51,12 @@ _TEXT: dict[str, tuple[str, str]] = {
     "e404": ("找不到该项目。", "This project was not found."),
     "enet": ("网络错误,请稍后重试。", "Network error: try again later."),
     "eother": ("提交失败:", "The report failed: "),
+    "pending": ("待审核", "Pending review"),
+    "pending_note": ("已提交,待规划人员审核后计入进度。", "Sent: it counts once a planner approves it."),
+    "rejected": ("已退回", "Sent back"),
+    "rejected_note": ("请按意见修改后重新上报。", "Change it as asked and report again."),
+    "review_needed": ("本类项目的上报需经审核后计入进度。", "Reports on this layer count after a planner's review."),
+    "last_report": ("最近一次上报", "Latest report"),
 }
 
 
@@ -84,12 +91,20 @@ def _current(layer: Layer, row: dict[str, Any], lang: Lang) -> dict[str, Any]:
 
 
 def _messages(layer: Layer, lang: Lang) -> Markup:
-    keys = ("sending", "ok", "now", "e401", "e403", "e412", "e413", "e428", "e400", "e404", "enet", "eother")
+    keys: tuple[str, ...] = ("sending", "ok", "now", "e401", "e403", "e412", "e413", "e428", "e400", "e404")
+    keys += ("enet", "eother", "pending", "pending_note")
     messages: dict[str, Any] = {k: report_text(k, lang) for k in keys}
     messages["statuses"] = {s.value: status_label(s, lang) for s in layer.statuses}
     messages["progress"] = text("progress", lang)
     # "<" escaped so the JSON cannot close the <script> element it sits in
     return Markup(json.dumps(messages, ensure_ascii=False).replace("<", "\\u003c"))
+
+
+def _latest_review(store: FeatureStore, layer_id: str, feature_id: str) -> dict[str, Any] | None:
+    """Return the feature's latest report under review when it is pending or was sent back (else None)."""
+    found = feature_reviews(store, layer_id, feature_id)
+    latest = found[0].as_json() if found else None
+    return latest if latest is not None and latest["status"] in ("pending", "rejected") else None
 
 
 def report_page(
@@ -136,6 +151,8 @@ def report_page(
                 *destination(frame.geometry.iloc[0]), str(_value(row, layer.label_field) or feature_id)
             ),
             messages=_messages(layer, lang),
+            review_needed=review_required(store, layer.id),
+            latest_review=_latest_review(store, layer.id, feature_id),
             session=session,
             login_url="/login?next=" + quote(report_href(layer.id, feature_id, lang), safe=""),
         )

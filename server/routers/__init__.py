@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from server.routers import (
     admin,
+    alerts,
     audit,
     basemap,
     collections,
@@ -23,6 +24,7 @@ from server.routers import (
     public,
     rasters,
     reports,
+    review,
     tiles,
     updates,
 )
@@ -43,3 +45,4 @@ ROUTERS += [imports.router, login.router, public.router, admin.router]
 ROUTERS += [plans.router, lights.router, dashboard.router]
 ROUTERS += [edits.router]
 ROUTERS += [reports.router]
+ROUTERS += [review.router, alerts.router]

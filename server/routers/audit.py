@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from layers.audit import AuditQuery, audit
 from layers.plans import plan_changes
+from layers.review import review_changes
 from server.auth import PlannerDep
 from server.caching import NO_STORE
 from server.deps import RegistryDep, SettingsDep, StoreDep
@@ -62,6 +63,7 @@ def get_audit(
     request: Request,
     query: Annotated[AuditQuery, Depends(audit_query)],
     store: StoreDep,
+    registry: RegistryDep,
     principal: PlannerDep,
     f: Annotated[OutputFormat | None, Query(description="`json` or `html`; overrides Accept")] = None,
 ) -> Response:
@@ -74,6 +76,7 @@ def get_audit(
         "numberReturned": len(page.records),
         "entries": page.records,
         "links": page_links(request, media, query.offset, query.limit, len(page.records), page.matched),
+        "review_changes": review_changes(store, registry.projects()),
     }
     if fmt == OutputFormat.html:
         changes = plan_changes(store)

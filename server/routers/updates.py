@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
 from geo import geojson
@@ -22,9 +22,11 @@ from layers.errors import InvalidProgressUpdate, NotAuthenticated, PhotoTooLarge
 from layers.evidence import EvidenceLimits, Position, evidence, split_position
 from layers.items import public_fields
 from layers.models import Layer
+from layers.review import PendingReport, Review, review_required, submit_for_review
 from layers.tokens import Principal, require_county
 from layers.updates import RecordedReport, parse_report, record_report
 from server import uploads
+from server.alerting import after_write
 from server.auth import PrincipalDep, ReporterDep
 from server.caching import NO_STORE, ONE_DAY, check_if_match, representation_etags
 from server.deps import LayerDep, SettingsDep, StoreDep
@@ -138,8 +140,14 @@ def report_key(layer: Layer, feature_id: str, report: ReportInput, author: str, 
     return ReportKey(replies.check_key(header), request_hash, author)
 
 
-def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Path, max_px: int) -> RecordedReport:
-    """Authorise, check the precondition and record a report; the photo is filed under its report's seq."""
+def submit(
+    request: Request, store: FeatureStore, sub: Submission, data_dir: Path, max_px: int
+) -> RecordedReport | Review:
+    """Authorise, check the precondition and record a report; the photo is filed under its report's seq.
+
+    On a layer whose plan requires review the report is kept for a planner instead (its photo stays
+    staged until the approval files it).
+    """
     parsed = parse_report(sub.layer, sub.report.fields)
     frame = store.get(sub.layer.id, sub.feature_id)
     require_county(sub.principal, frame["county"].iloc[0] if "county" in frame.columns else None)
@@ -153,6 +161,10 @@ def submit(request: Request, store: FeatureStore, sub: Submission, data_dir: Pat
         day = parsed.date or date.today()
         extra["evidence"] = evidence(frame.geometry.iloc[0], day, sub.report.position, taken, sub.limits)
     try:
+        if review_required(store, sub.layer.id):
+            pending = PendingReport(sub.layer, sub.feature_id, parsed, version, extra)
+            clock = request.app.state.clock
+            return submit_for_review(store, pending, author=sub.principal.user, today=date.today(), clock=clock)
         recorded = record_report(
             store,
             sub.layer,
@@ -228,6 +240,7 @@ def stale_report(request: Request, store: FeatureStore, sub: Submission, exc: St
     openapi_extra={"requestBody": _REPORT_BODY},
     responses={
         200: {"description": "The updated feature; `ETag` is its new version"},
+        202: {"description": "The layer's reports wait for review: the report is pending (待审核), nothing changed"},
         **AUTH_RESPONSES,
         412: {
             **ERROR_RESPONSES[400],
@@ -266,6 +279,10 @@ def post_progress(
         if isinstance(exc, StaleVersion):
             raise stale_report(request, store, sub, exc) from None
         raise
+    if isinstance(recorded, Review):
+        body = {"review": recorded.as_json(), "message": "待审核: the report counts once a planner approves it"}
+        return JSONResponse(body, status_code=202, headers={"Cache-Control": NO_STORE})
+    after_write(request, layer.id, featureId)
     return kept_answer(store, sub, _feature_response(request, store, layer, featureId, recorded.seq))
 
 

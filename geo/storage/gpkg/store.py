@@ -27,11 +27,13 @@ from geo.storage.sql.accounts import AccountSQL, AccountVerbs
 from geo.storage.sql.records import RecordSQL
 from geo.storage.sql.replies import ReplySQL
 from geo.storage.values import (
+    APPROVED_ON,
     HISTORY_COLUMNS,
     FeatureWrite,
     Filter,
     Health,
     HistoryEntry,
+    RecordPut,
     RecordRevision,
     ReportKey,
     SortKey,
@@ -242,8 +244,9 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         set_values: Mapping[str, Any],
         expected_version: str | None = None,
         key: ReportKey | None = None,
+        record: RecordPut | None = None,
     ) -> str:
-        """Append one report (and its idempotency key) and update the feature's current state atomically."""
+        """Append one report (and its idempotency key), update the feature's state and write ``record``, atomically."""
         types = self.columns(entry.layer)
         check_settable(entry.layer, set_values, types, self.id_column)
         table, id_col = q(entry.layer), q(self.id_column)
@@ -263,6 +266,8 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             )
             if key is not None:
                 self._replies.insert(conn, entry.layer, entry.feature_id, int(inserted.lastrowid or 0), key)
+            if record is not None:
+                self._records.put(conn, record.kind, record.key, record.doc, record.expected_version, record.author)
             return self._db.bump(conn, entry.layer)
 
     def create_feature(self, write: FeatureWrite) -> str:
@@ -411,5 +416,6 @@ def _history_conditions(
         params.extend(feature_ids)
     if until is not None:
         parts.append("date <= ?")
-        params.append(until.isoformat())
+        parts.append(f"(data IS NULL OR coalesce(json_extract(data, '$.{APPROVED_ON}'), '') <= ?)")
+        params.extend([until.isoformat(), until.isoformat()])
     return parts, params

@@ -14,8 +14,9 @@ from geo.errors import UnknownFeature
 from geo.storage.base import check_settable, check_version
 from geo.storage.postgis.database import Connection, Database, version_string
 from geo.storage.sql import quote_ident
+from geo.storage.sql.records import RecordSQL
 from geo.storage.sql.replies import ReplySQL
-from geo.storage.values import HISTORY_COLUMNS, HistoryEntry, ReportKey
+from geo.storage.values import APPROVED_ON, HISTORY_COLUMNS, HistoryEntry, RecordPut, ReportKey
 
 _HISTORY = ", ".join(quote_ident(c) for c in HISTORY_COLUMNS)
 _ID = "id"
@@ -53,7 +54,8 @@ def history(db: Database, layer: str | None, feature_ids: Sequence[str] | None, 
         params.append(list(feature_ids))
     if until is not None:
         parts.append('"date" <= %s')
-        params.append(until)
+        parts.append(f"coalesce(data->>'{APPROVED_ON}', '') <= %s")
+        params.extend([until, until.isoformat()])
     sql = f'SELECT {_HISTORY} FROM {db.s}.planmap_history WHERE {" AND ".join(parts)} ORDER BY "date", seq'
     with db.conn() as conn:
         frame = pd.DataFrame(conn.execute(sql, params).fetchall(), columns=list(HISTORY_COLUMNS))
@@ -87,12 +89,15 @@ def append(db: Database, entries: Sequence[HistoryEntry]) -> None:
 def record_progress(
     db: Database,
     replies: ReplySQL,
+    records: RecordSQL,
     entry: HistoryEntry,
     set_values: Mapping[str, Any],
     expected_version: str | None,
     key: ReportKey | None = None,
+    record: RecordPut | None = None,
 ) -> str:
-    """Append one report (and its idempotency key) and update the feature's state atomically (row locked).
+    """Append one report (and its idempotency key), update the feature's state (row locked) and write
+    ``record``, atomically.
 
     The key is looked up after the row lock: a retry that waited for the first attempt's transaction then
     finds its key and is refused as a duplicate, not as a stale version.
@@ -117,6 +122,8 @@ def record_progress(
                 [entry.layer, entry.feature_id],
             ).fetchone()
             replies.insert(conn, entry.layer, entry.feature_id, int(newest[0] if newest else 0), key)
+        if record is not None:
+            records.put(conn, record.kind, record.key, record.doc, record.expected_version, record.author)
         return db.bump(conn, entry.layer)
 
 

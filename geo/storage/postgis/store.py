@@ -39,6 +39,7 @@ from geo.storage.values import (
     Health,
     HistoryEntry,
     MvtTile,
+    RecordPut,
     RecordRevision,
     ReportKey,
     SortKey,
@@ -297,9 +298,12 @@ class PostGISStore(AccountVerbs, FeatureStore):
         set_values: Mapping[str, Any],
         expected_version: str | None = None,
         key: ReportKey | None = None,
+        record: RecordPut | None = None,
     ) -> str:
-        """Append one report (and its idempotency key) and update the feature's state atomically (row locked)."""
-        return history_rows.record_progress(self._db, self._replies, entry, set_values, expected_version, key)
+        """Append one report (and its key), update the feature's state (row locked) and write ``record``, atomically."""
+        return history_rows.record_progress(
+            self._db, self._replies, self._records, entry, set_values, expected_version, key, record
+        )
 
     def report_reply(self, layer: str, key: str) -> StoredReply | None:
         """Return the report recorded under ``key`` in ``layer``, or None."""

@@ -75,6 +75,17 @@
     show(msg.ok + ":" + msg.now + " " + label + "," + msg.progress + " " + pct + "%", true);
   }
 
+  function pending() {
+    var state = document.getElementById("pm-review-state");
+    var label = document.getElementById("pm-review-status");
+    if (state && label) {
+      label.textContent = msg.pending;
+      label.className = "";
+      state.hidden = false;
+    }
+    show(msg.pending + ":" + msg.pending_note, true);
+  }
+
   function submit(event) {
     event.preventDefault();
     button.disabled = true;
@@ -95,6 +106,7 @@
       .then(function (response) {
         if (!response.ok) return failed(response);
         pendingKey = null;  // recorded: the next report gets its own key
+        if (response.status === 202) return response.json().then(pending);
         return response.json().then(succeeded);
       })
       .catch(function (error) {
