@@ -11,11 +11,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from geo.errors import GeoError
+from layers.alerts import deliver_files
 from layers.errors import LayerError, UnknownPlan
 from layers.plans import resolve_plan
 from layers.registry import load_catalogue
 from layers.reports import REPORT_KINDS, ReportArchive, ReportRequest
-from server.reports.delivery import deliver
 from server.reports.service import make_report
 from server.settings import Settings
 
@@ -65,13 +65,27 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     print(f"report {report.id} (data version {report.data_version}) in {time.perf_counter() - started:.1f} s")
-    return _send(written, args.send) if args.send else 0
+    return _send(settings, written, args.send, report.id) if args.send else 0
 
 
-def _send(files: list[Path], destinations: list[str]) -> int:
+def _send(settings: Settings, files: list[Path], destinations: list[str], report_id: str) -> int:
+    """Send the files to configured alert destinations (/admin/alerts), once per report and destination.
+
+    Exit code 3 when a destination is unknown or a delivery failed (a later run retries a failed one).
+    """
     try:
-        deliver(files, destinations)
-    except LayerError as exc:
+        with settings.store.open() as store:
+            outcome = deliver_files(
+                store,
+                files,
+                destinations,
+                settings.alerts.config(),
+                title=f"planmap 报告 {report_id}",
+                key=f"report:{report_id}",
+            )
+    except (GeoError, LayerError, OSError) as exc:
         print(f"planmap report: {exc}", file=sys.stderr)
         return 3
-    return 0
+    for name, status in outcome.items():
+        print(f"{name}: {status}")
+    return 3 if "failed" in outcome.values() else 0

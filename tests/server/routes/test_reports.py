@@ -215,8 +215,13 @@ def test_reports_need_a_planner(site):
     assert client.get("/reports/archive", headers=viewer).status_code == 403
 
 
-def test_the_cli_writes_both_files_and_refuses_to_fake_delivery(site, tmp_path, capsys, monkeypatch):
+def test_the_cli_writes_both_files_and_sends_them_once(site, tmp_path, capsys, monkeypatch):
+    import socket
+
+    from geo.storage.gpkg import GeoPackageStore
+    from layers.alerts import save_destination
     from server.cli import main
+    from tests.layers.test_alerts import Receiver
 
     _, _, _, root = site
     monkeypatch.setenv("PLANMAP_DATA_DIR", str(root))
@@ -224,8 +229,24 @@ def test_the_cli_writes_both_files_and_refuses_to_fake_delivery(site, tmp_path, 
     args = ["report", "monthly", "--plan", "2025", "--as-of", AS_OF, "--county", "430302", "--out", str(out)]
     assert main(args) == 0
     assert sorted(p.suffix for p in out.iterdir()) == [".pdf", ".xlsx"]
-    assert main([*args, "--send", "office@example.org"]) == 3
-    assert "cannot be sent" in capsys.readouterr().err
+    assert main([*args, "--send", "office"]) == 3
+    assert "unknown alert destinations ['office']" in capsys.readouterr().err
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hook = Receiver(port)
+    try:
+        with GeoPackageStore(root / "planmap.gpkg") as store:
+            save_destination(store, {"name": "office", "kind": "webhook", "url": hook.url, "secret": "s"}, "test")
+        assert main([*args, "--send", "office"]) == 0
+        assert "office: sent" in capsys.readouterr().out
+        assert main([*args, "--send", "office"]) == 0  # the same report again: not sent twice
+        assert "office: skipped" in capsys.readouterr().out
+        assert len(hook.requests) == 1
+        raw = hook.requests[0][1].decode("utf-8")
+        assert all(p.name in raw for p in out.iterdir())
+    finally:
+        hook.close()
     assert main(["report", "monthly", "--plan", "2025", "--as-of", "2025-06-31", "--out", str(out)]) == 2
 
 
