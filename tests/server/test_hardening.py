@@ -32,6 +32,10 @@ VALID_PATH = {
     "seq": "87",
     "ext": "geojson",
     "year": "2025",
+    "kind": "monthly",
+    "fmt": "xlsx",
+    "report_id": "monthly-2025-2025-06-30-city",
+    "key": "0b7f6b1e-5e33-4a57-9b55-0e1f1c2d3e4f",
 }
 """Demo ids for path parameters (z/x/y: a tile over Xiangtan city; seq: a history entry of FL-001)."""
 
