@@ -18,11 +18,13 @@ from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
 from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import InvalidGeometry, InvalidParameter
 from geo.tms import TileGrid
+from geo.types import BBox
 
 _local = threading.local()
 
@@ -175,6 +177,13 @@ def _window_stats(src: DatasetReader, geom: BaseGeometry, window: Window) -> dic
         "min": float(values.min()),
         "max": float(values.max()),
     }
+
+
+def lonlat_bounds(path: Path) -> BBox:
+    """Return a raster's bounds in CRS84 (lon/lat), densified so a projected raster's edges are covered."""
+    src = dataset(path)
+    west, south, east, north = transform_bounds(src.crs, "OGC:CRS84", *src.bounds, densify_pts=21)
+    return (west, south, east, north)
 
 
 def describe(path: Path) -> dict[str, Any]:

@@ -129,3 +129,39 @@ def tile_grid(tms_id: str, z: int, x: int, y: int) -> TileGrid:
 def tile_polygon(grid: TileGrid) -> BaseGeometry:
     """Return the tile's CRS84 bounds as a polygon."""
     return shapely.box(*grid.lonlat_bounds)
+
+
+@dataclass(frozen=True)
+class TileLimits:
+    """The tiles of one tile matrix that cover an area: matrix id and inclusive row/column ranges."""
+
+    matrix: str
+    min_row: int
+    max_row: int
+    min_col: int
+    max_col: int
+
+
+_EDGE = 1e-9
+"""Degrees pulled in from the east/south edge so a box ending on a tile border does not reach the next tile."""
+
+
+def tile_limits(tms: TileMatrixSet, bbox: BBox) -> list[TileLimits]:
+    """Return, for every matrix of ``tms``, the rows and columns of the tiles covering a CRS84 box.
+
+    Examples
+    --------
+    >>> limits = tile_limits(get_tms("WebMercatorQuad"), (112.9, 27.8, 113.0, 27.9))
+    >>> (limits[0].matrix, limits[0].max_row, limits[12].min_col, limits[12].max_col)
+    ('0', 0, 3332, 3333)
+    """
+    west, south, east, north = bbox
+    east, south = max(west, east - _EDGE), min(north, south + _EDGE)
+    out = []
+    for matrix in tms.tileMatrices:
+        z = int(matrix.id)
+        top_left, bottom_right = tms.tile(west, north, z, truncate=True), tms.tile(east, south, z, truncate=True)
+        rows = sorted(min(max(t.y, 0), matrix.matrixHeight - 1) for t in (top_left, bottom_right))
+        cols = sorted(min(max(t.x, 0), matrix.matrixWidth - 1) for t in (top_left, bottom_right))
+        out.append(TileLimits(matrix.id, rows[0], rows[1], cols[0], cols[1]))
+    return out

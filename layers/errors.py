@@ -133,3 +133,7 @@ class ReviewConflict(LayerError):
 
 class InvalidAlertSetting(LayerError):
     """The alert destination or rule is invalid."""
+
+
+class UnknownStyle(LayerError):
+    """Style not offered for this layer (planmap draws one style, `default`)."""

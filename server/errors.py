@@ -39,6 +39,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     geo_errors.StoreFull: 507,
     layer_errors.UnknownLayer: 404,
     layer_errors.UnknownRaster: 404,
+    layer_errors.UnknownStyle: 404,
     layer_errors.InvalidRaster: 422,
     layer_errors.UnknownCounty: 404,
     layer_errors.InvalidProgressQuery: 400,
@@ -101,7 +102,7 @@ def response_for(exc: Exception) -> JSONResponse:
     Used by the exception handlers and by middleware, which runs outside them (authentication reads the
     store too, and a store that is down must answer 503 there as everywhere).
     """
-    status = _status_for(exc)
+    status = status_for(exc)
     response = error_response(status, getattr(exc, "code", type(exc).__name__), str(exc), getattr(exc, "details", None))
     if status == 401:
         response.headers.update(_CHALLENGE)
@@ -112,7 +113,8 @@ def response_for(exc: Exception) -> JSONResponse:
     return response
 
 
-def _status_for(exc: Exception) -> int:
+def status_for(exc: Exception) -> int:
+    """Return the HTTP status of an exception from ``STATUS_CODES`` (by its nearest listed class; else 500)."""
     for cls in type(exc).__mro__:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]
@@ -131,7 +133,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     """Answer domain errors, validation errors and HTTP errors with ``ErrorBody`` JSON."""
 
     async def domain_error(request: Request, exc: Exception) -> JSONResponse:
-        if _status_for(exc) >= 500:
+        if status_for(exc) >= 500:
             logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
         return response_for(exc)
 

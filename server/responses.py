@@ -29,6 +29,7 @@ class MediaType(StrEnum):
     png = "image/png"
     csv = "text/csv"
     gpkg = "application/geopackage+sqlite3"
+    xml = "application/xml"
 
 
 class OutputFormat(StrEnum):

@@ -27,6 +27,7 @@ from server.routers import (
     review,
     tiles,
     updates,
+    wmts,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -46,3 +47,4 @@ ROUTERS += [plans.router, lights.router, dashboard.router]
 ROUTERS += [edits.router]
 ROUTERS += [reports.router]
 ROUTERS += [review.router, alerts.router]
+ROUTERS += [wmts.router]
