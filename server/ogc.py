@@ -17,6 +17,8 @@ _F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 _F3 = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/"
 _F4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/"
 _CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
+_TILES = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
+_REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 CONFORMANCE = [
     *(_F1 + c for c in ("core", "oas30", "html", "geojson")),
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
@@ -38,6 +40,11 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-6/1.0/conf/property-selection",
     # Part 4 (create, replace, update, delete) on the project layers, for planners.
     *(_F4 + c for c in ("create-replace-delete", "update", "features")),
+    # OGC API - Tiles (20-057): dataset and per-collection tilesets, MVT and PNG tiles.
+    *(
+        _TILES + c
+        for c in ("core", "tileset", "tilesets-list", "dataset-tilesets", "geodata-tilesets", "mvt", "png", "oas30")
+    ),
 ]
 """Conformance classes declared on ``/conformance``: only what the API implements."""
 
@@ -74,6 +81,8 @@ def landing_links(request: Request) -> list[dict[str, str]]:
         link(url(request, "/docs"), "service-doc", MediaType.html, "API 文档 · API documentation"),
         link(url(request, "/conformance"), "conformance", MediaType.json, "符合性 · Conformance classes"),
         link(url(request, "/collections"), "data", MediaType.json, "图层 · Collections"),
+        link(url(request, "/tiles"), _REL + "tilesets-vector", MediaType.json, "规划矢量瓦片集 · Plan vector tilesets"),
+        link(url(request, "/tileMatrixSets"), _REL + "tiling-schemes", MediaType.json, "瓦片矩阵集 · Tiling schemes"),
     ]
 
 
@@ -112,6 +121,8 @@ def collection_doc(request: Request, layer: Layer, bounds: BBox | None) -> dict[
             MediaType.schemajson,
             "可查询属性 · Queryables",
         ),
+        link(url(request, f"{base}/tiles"), _REL + "tilesets-vector", MediaType.json, "矢量瓦片集 · Vector tilesets"),
+        link(url(request, f"{base}/map/tiles"), _REL + "tilesets-map", MediaType.json, "地图瓦片集 · Map tilesets"),
         *_extra_links(request, layer),
     ]
     return {

@@ -26,6 +26,7 @@ from server.routers import (
     reports,
     review,
     tiles,
+    tilesets,
     updates,
     wmts,
 )
@@ -47,4 +48,4 @@ ROUTERS += [plans.router, lights.router, dashboard.router]
 ROUTERS += [edits.router]
 ROUTERS += [reports.router]
 ROUTERS += [review.router, alerts.router]
-ROUTERS += [wmts.router]
+ROUTERS += [tilesets.router, wmts.router]

@@ -65,12 +65,14 @@ router = APIRouter(tags=["WMTS"], route_class=OwsRoute)
 _XML_RESPONSES: dict[int | str, dict[str, Any]] = {
     **NOT_MODIFIED,
     200: {"content": {XML: {}}, "description": "WMTS 1.0.0 capabilities (RESTful binding)"},
+    503: {"description": "Data store unavailable"},
 }
 _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **NOT_MODIFIED,
     200: {"content": {PNG: {}}, "description": "The tile as an RGBA PNG (transparent where empty)"},
     400: {"content": {XML: {}}, "description": "Malformed row or column (OWS exception report)"},
     404: {"content": {XML: {}}, "description": "Unknown layer, style or matrix set, or tile out of range"},
+    503: {"description": "Data store unavailable"},
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,6 +37,12 @@ VALID_PATH = {
     "fmt": "xlsx",
     "report_id": "monthly-2025-2025-06-30-city",
     "key": "0b7f6b1e-5e33-4a57-9b55-0e1f1c2d3e4f",
+    "layer": "farmland",
+    "style": "default",
+    "TileMatrixSet": "WebMercatorQuad",
+    "TileMatrix": "10",
+    "TileRow": "429",
+    "TileCol": "841",
 }
 """Demo ids for path parameters (z/x/y: a tile over Xiangtan city; seq: a history entry of FL-001)."""
 
@@ -141,10 +148,20 @@ def _spec_app():
 GET_OPERATIONS = [(path, ops["get"]) for path, ops in _spec_app().openapi()["paths"].items() if "get" in ops]
 
 
+OWS = "{http://www.opengis.net/ows/1.1}"
+
+
 def assert_answered(response, url: str) -> None:
-    """Assert ``response`` is not a server error, and that an error is an ErrorBody naming its status."""
+    """Assert ``response`` is not a server error, and that an error is an ErrorBody naming its status.
+
+    WMTS routes answer their own errors as an OWS ExceptionReport (what WMTS clients read).
+    """
     assert response.status_code < 500, f"{url[:200]} -> {response.status_code} {response.text[:300]}"
-    if response.status_code >= 400:
+    if response.status_code >= 400 and response.headers["content-type"].startswith("application/xml"):
+        assert url.startswith("/wmts/"), url[:200]
+        exception = ElementTree.fromstring(response.content).find(f"{OWS}Exception")
+        assert exception.get("exceptionCode") and exception.find(f"{OWS}ExceptionText").text, url[:200]
+    elif response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/json"), url[:200]
         body = response.json()
         assert set(body) == {"code", "description", "status"}, (url[:200], body)
