@@ -210,10 +210,9 @@ def gdal_window(server_url, layer: str, tms_id: str, tmp_path) -> tuple[np.ndarr
     west, south, east, north = to_crs.transform_bounds(*XIANGTAN)
     out = tmp_path / f"{layer}-{tms_id}.tif"
     source = f"WMTS:{server_url}{CAPS},layer={layer},tilematrixset={tms_id}"
-    gdal_run(
-        "gdal_translate", "-q", "-of", "GTiff", "-projwin", str(west), str(north), str(east), str(south),
-        "-outsize", "256", "256", source, str(out), cwd=tmp_path,
-    )  # fmt: skip
+    window = [str(v) for v in (west, north, east, south)]
+    args = ["gdal_translate", "-q", "-of", "GTiff", "-projwin", *window, "-outsize", "256", "256", source, str(out)]
+    gdal_run(*args, cwd=tmp_path)
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() == int(crs.split(":")[1]) and src.count == 4
         return np.moveaxis(src.read(), 0, -1), (west, south, east, north), crs
