@@ -146,15 +146,19 @@ _EDGE = 1e-9
 """Degrees pulled in from the east/south edge so a box ending on a tile border does not reach the next tile."""
 
 
-def tile_limits(tms: TileMatrixSet, bbox: BBox) -> list[TileLimits]:
-    """Return, for every matrix of ``tms``, the rows and columns of the tiles covering a CRS84 box.
+@lru_cache(maxsize=1024)
+def tile_limits(tms_id: str, bbox: BBox) -> tuple[TileLimits, ...]:
+    """Return, for every matrix of a served TMS, the rows and columns of the tiles covering a CRS84 box.
+
+    Cached: capabilities documents ask for the same layer extents again and again.
 
     Examples
     --------
-    >>> limits = tile_limits(get_tms("WebMercatorQuad"), (112.9, 27.8, 113.0, 27.9))
+    >>> limits = tile_limits("WebMercatorQuad", (112.9, 27.8, 113.0, 27.9))
     >>> (limits[0].matrix, limits[0].max_row, limits[12].min_col, limits[12].max_col)
     ('0', 0, 3332, 3333)
     """
+    tms = get_tms(tms_id)
     west, south, east, north = bbox
     east, south = max(west, east - _EDGE), min(north, south + _EDGE)
     out = []
@@ -164,4 +168,4 @@ def tile_limits(tms: TileMatrixSet, bbox: BBox) -> list[TileLimits]:
         rows = sorted(min(max(t.y, 0), matrix.matrixHeight - 1) for t in (top_left, bottom_right))
         cols = sorted(min(max(t.x, 0), matrix.matrixWidth - 1) for t in (top_left, bottom_right))
         out.append(TileLimits(matrix.id, rows[0], rows[1], cols[0], cols[1]))
-    return out
+    return tuple(out)

@@ -7,6 +7,7 @@ a layer's id, the vector layer wins and the raster stays reachable under ``/rast
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,7 @@ def check_style(style: str) -> None:
         raise UnknownStyle(f"no style {style!r}; the only style is {DEFAULT_STYLE!r}")
 
 
+@lru_cache(maxsize=4)
 def blank_png(size: int = TILE_SIZE) -> bytes:
     """Return a fully transparent RGBA PNG tile."""
     return render.to_png(np.zeros((4, size, size), dtype=np.uint8))

@@ -106,7 +106,7 @@ def tileset_doc(
                 "minTileCol": t.min_col,
                 "maxTileCol": t.max_col,
             }
-            for t in tile_limits(get_tms(tms_id), bounds)
+            for t in tile_limits(tms_id, tuple(bounds))
         ]
     doc["layers"] = [_layer_entry(base, layer, kind.data_type, tms_id) for layer in layers]
     return doc

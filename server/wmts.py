@@ -89,7 +89,7 @@ def layer_entry(base_url: str, tiled: TiledLayer) -> dict[str, Any]:
     """Return one ``Layer`` entry: titles, CRS84 box, style, format, matrix-set links with limits, template."""
     bbox = tiled.bbox or (-180.0, -90.0, 180.0, 90.0)
     title = tiled.title_zh if tiled.title_zh == tiled.title_en else f"{tiled.title_zh} · {tiled.title_en}"
-    links = [{"tms": t, "limits": tile_limits(get_tms(t), bbox)} for t in WMTS_TMS]
+    links = [{"tms": t, "limits": tile_limits(t, tuple(bbox))} for t in WMTS_TMS]
     return {
         "id": tiled.id,
         "title": title,
