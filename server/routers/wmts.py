@@ -43,7 +43,7 @@ class OwsRoute(APIRoute):
     """A route answering request and domain errors with an OWS exception report instead of JSON."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler: validation errors are 400 ``InvalidParameterValue``, domain errors by the table."""
+        """Wrap the handler: validation errors are 400 ``InvalidParameterValue``, bad requests by the table."""
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
@@ -52,8 +52,8 @@ class OwsRoute(APIRoute):
             except RequestValidationError as exc:
                 return _invalid(exc)
             except (GeoError, LayerError) as exc:
-                if status_for(exc) >= 500:
-                    raise  # the JSON handlers log it and add Retry-After
+                if status_for(exc) not in (400, 404):
+                    raise  # not a bad request (a store down, a 401): the JSON handlers add their headers
                 code, locator = exception_code(exc)
                 return _report(status_for(exc), code, str(exc), locator)
 

@@ -176,7 +176,7 @@ def test_bad_tile_requests_answer_an_ows_exception_report(wmts_client, path, sta
     assert exception.find(f"{OWS}ExceptionText").text
 
 
-def test_titles_are_escaped(writable_store_url, tmp_path, serve):
+def test_registered_rasters_are_layers_with_escaped_titles(writable_store_url, tmp_path, serve, registry):
     from layers.raster_add import add_raster
     from tests.server.routes.test_raster_add import stripped_tiff
 
@@ -184,9 +184,13 @@ def test_titles_are_escaped(writable_store_url, tmp_path, serve):
     title = "高程 <DEM> & 'x' \"y\""
     with target.open() as store:
         add_raster(store, tmp_path, "dem", stripped_tiff(tmp_path / "dem.tif"), title=title, unit="m")
+        add_raster(store, tmp_path, "farmland", stripped_tiff(tmp_path / "f.tif"), title="同名栅格")
     with serve(make_app(target)) as base:
         wmts = WebMapTileService(f"{base}{CAPS}")
         assert wmts.contents["dem"].title == title
+        # a raster named like a plan layer does not shadow it (it stays under /rasters)
+        assert list(wmts.contents).count("farmland") == 1
+        assert wmts.contents["farmland"].title.startswith(registry.get("farmland").title_zh)
         tile = get_tms("WebMercatorQuad").tile(112.9, 27.9, 11)
         got = wmts.gettile(layer="dem", tilematrixset="WebMercatorQuad", tilematrix="11", row=tile.y, column=tile.x)
         assert (rgba(got.read())[..., 3] == 255).sum() > 1000
