@@ -133,3 +133,11 @@ class ReviewConflict(LayerError):
 
 class InvalidAlertSetting(LayerError):
     """The alert destination or rule is invalid."""
+
+
+class UnknownImportJob(LayerError):
+    """There is no such import job (or it was cleaned up, or it is another user's)."""
+
+
+class ImportJobConflict(LayerError):
+    """The import job cannot take this step now (a step is running, or the earlier step is missing)."""

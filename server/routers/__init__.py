@@ -13,6 +13,7 @@ from server.routers import (
     exports,
     features,
     health,
+    import_page,
     imports,
     landing,
     lights,
@@ -46,3 +47,4 @@ ROUTERS += [plans.router, lights.router, dashboard.router]
 ROUTERS += [edits.router]
 ROUTERS += [reports.router]
 ROUTERS += [review.router, alerts.router]
+ROUTERS += [import_page.router]
