@@ -78,7 +78,8 @@ async def _inspect(
     jobs = _jobs(request)
     found = await run_in_threadpool(inspect_file, store, layer, jobs.upload_path(job), _read_options(job, settings))
     jobs.save_preview(job["id"], found.pop("preview"))
-    return jobs.update(job["id"], status="inspected", inspection=found, layer=layer.id, report=None, result=None)
+    changes = {"inspection": found, "layer": layer.id, "report": None, "result": None, "choices": None}
+    return jobs.update(job["id"], status="inspected", **changes)
 
 
 def _options(

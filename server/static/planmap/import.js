@@ -254,6 +254,26 @@
     return mapping;
   }
 
+  function restoreMapping(mapping) {
+    var rules = {};
+    Object.keys(mapping || {}).forEach(function (key) {
+      var entry = mapping[key];
+      if (entry && typeof entry === "object" && entry.column) { rules[entry.column] = { field: key, values: entry.values || {} }; }
+    });
+    $("mapping").querySelectorAll("tbody tr").forEach(function (tr) {
+      var column = tr.dataset.column;
+      var select = tr.querySelector("select.pm-field");
+      if (rules[column]) { select.value = rules[column].field; }
+      else if (Object.prototype.hasOwnProperty.call(mapping, column)) { select.value = mapping[column] || ""; }
+    });
+    showValues();
+    var status = statusColumn();
+    var values = status && rules[status] ? rules[status].values : {};
+    $("values").querySelectorAll("tbody tr[data-value]").forEach(function (tr) {
+      if (values[tr.dataset.value]) { tr.querySelector("select.pm-status").value = values[tr.dataset.value]; }
+    });
+  }
+
   // ---- step 4 and 5: dry run, report, commit ----
   function poll() {
     return new Promise(function (resolve, reject) {
@@ -348,6 +368,9 @@
     $("target").value = job.layer;
     return showInspection(job).then(function () {
       if (job.choices) {
+        restoreMapping(job.choices.mapping);
+        $("coordsys").value = job.choices.coordsys;
+        drawPreview();
         $("mode").value = job.choices.mode;
         $("on-invalid").value = job.choices.on_invalid;
         $("source").value = job.choices.source || "";
