@@ -44,6 +44,18 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^latitude and longitude were swapped"), "经纬度顺序颠倒，已自动纠正"),
     (re.compile(r"^repaired invalid geometry"), "几何无效，已自动修复"),
     (re.compile(r"^(.+) holds no features"), "{0} 中没有要素"),
+    (re.compile(r"^the file declares no CRS; (.+) was inferred"), "文件未声明坐标系，根据坐标范围推断为 {0}"),
+    (re.compile(r"^the file has no id column; ids (.+) were generated"), "文件没有编号列，已生成编号 {0}"),
+    (re.compile(r"^column (.+) taken as field (.+) \(a shortened name\)$"), "列 {0} 按简写对应到字段 {1}"),
+    (re.compile(r"^(\d+) feature\(s\) lie in another county than given: (.*)$"), "{0} 个要素位于所填区县之外：{1}"),
+    (
+        re.compile(r"^the import removes (\d+) feature\(s\) absent from the file: (.*)$"),
+        "导入将删除文件中没有的 {0} 个要素：{1}",
+    ),
+    (
+        re.compile(r"^(\w+) differs from the geodesic value by more than 5% for: (.*)$"),
+        "{0} 与按几何计算的值相差 5% 以上：{1}",
+    ),
 ]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _COLUMNS = ["行号", "位置", "编号", "列", "原因", "reason"]
@@ -57,6 +69,9 @@ def problem_zh(text: str) -> str:
     >>> problem_zh("duplicate id 'ST-01' (first on row 2)")
     "编号 'ST-01' 重复（首次出现在第 2 行）"
     """
+    refused = "applying would be refused: "
+    if text.startswith(refused):
+        return "确认导入将被拒绝：" + problem_zh(text[len(refused) :])
     for pattern, template in _RULES:
         match = pattern.match(text)
         if match:

@@ -142,8 +142,16 @@
     $("show-corrected").checked = !!state.groups.corrected;
     $("show-as-is").checked = true;
     toggleGroups();
-    var bounds = state.groups.asIs.getBounds();
-    if (state.groups.corrected) { bounds.extend(state.groups.corrected.getBounds()); }
+    // frame the rows inside the city: one stray row in another province would shrink them to a dot
+    var bounds = L.latLngBounds([]);
+    [state.groups.asIs, state.groups.corrected].forEach(function (g) {
+      if (!g) { return; }
+      g.eachLayer(function (layer) {
+        if (inside[layer.feature.properties._row] === false) { return; }
+        bounds.extend(layer.getBounds ? layer.getBounds() : layer.getLatLng());
+      });
+    });
+    if (!bounds.isValid()) { bounds = state.groups.asIs.getBounds(); }
     if (bounds.isValid()) { state.map.fitBounds(bounds, { maxZoom: 16, padding: [20, 20] }); }
     else { state.map.setView([27.83, 112.94], 10); }
   }
