@@ -108,7 +108,7 @@ class ImportJobs:
             return job
 
     def _write(self, path: Path, job: dict[str, Any]) -> None:
-        tmp = path / f".{JOB_FILE}.{threading.get_ident()}"
+        tmp = path / f".{JOB_FILE}.{os.getpid()}.{threading.get_ident()}"
         tmp.write_text(json.dumps(job, ensure_ascii=False, default=str), "utf-8")
         os.replace(tmp, path / JOB_FILE)
 
@@ -147,9 +147,14 @@ class ImportJobs:
                 removed.append(entry)
         return removed
 
-    def _submit(self, job_id: str, status: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Mark the job ``status`` and run ``work`` in the import thread; its result updates the job."""
+    def _submit(
+        self, job_id: str, allowed: tuple[str, ...], status: str, work: Callable[[], dict[str, Any]], **changes: Any
+    ) -> dict[str, Any]:
+        """Mark the job ``status`` if it is in an ``allowed`` state and run ``work`` in the import thread."""
         with self._lock:
+            current = json.loads((self.directory(job_id) / JOB_FILE).read_text("utf-8"))["status"]
+            if current not in allowed:  # checked again here: two clicks must not start two runs
+                raise ImportJobConflict(f"the job is {current}; it cannot be {status.replace('_', ' ')} now")
             if self._queued >= MAX_QUEUED:
                 raise ImportJobConflict(f"{MAX_QUEUED} imports are waiting already; try again in a moment")
             self._queued += 1
@@ -166,7 +171,8 @@ class ImportJobs:
                 with self._lock:
                     self._queued -= 1
 
-        job = self.update(job_id, status=status, error=None, progress={"done": 0, "total": 0, "phase": "queued"})
+        queued = {"done": 0, "total": 0, "phase": "queued"}
+        job = self.update(job_id, status=status, error=None, progress=queued, **changes)
         self._executor.submit(run)
         return job
 
@@ -176,12 +182,10 @@ class ImportJobs:
 
         return report
 
-    def dry_run(self, job: dict[str, Any], store: FeatureStore, layer: Layer, options: ImportOptions) -> dict[str, Any]:
-        """Start the dry run of ``options`` (kept as the job's ``choices`` for the commit)."""
-        if job["status"] in RUNNING:
-            raise ImportJobConflict(f"the job is {job['status']}; wait for it to finish")
-        if job["status"] == "uploaded":
-            raise ImportJobConflict("inspect the file before the dry run")
+    def dry_run(
+        self, job: dict[str, Any], store: FeatureStore, layer: Layer, options: ImportOptions, choices: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Start the dry run of ``options``; ``choices`` (the page's form) are kept for the commit to use."""
         path = self.upload_path(job)
 
         def work() -> dict[str, Any]:
@@ -189,7 +193,8 @@ class ImportJobs:
             done = {"done": report.rows, "total": report.rows, "phase": "done"}
             return {"status": "dry_run_done", "report": report_zh(report), "progress": done, "result": None}
 
-        return self._submit(job["id"], "dry_running", work)
+        allowed = ("inspected", "dry_run_done", "done", "failed")
+        return self._submit(job["id"], allowed, "dry_running", work, choices=choices)
 
     def commit(self, job: dict[str, Any], store: FeatureStore, layer: Layer, options: ImportOptions) -> dict[str, Any]:
         """Start writing the file with the options of its dry run; a rejected file leaves the store as it was."""
@@ -205,7 +210,7 @@ class ImportJobs:
             done = {"done": report.rows, "total": report.rows, "phase": status}
             return {"status": status, "result": report_zh(report), "progress": done}
 
-        return self._submit(job["id"], "committing", work)
+        return self._submit(job["id"], ("dry_run_done",), "committing", work)
 
     def shutdown(self) -> None:
         """Wait for the running import to end (the store is closed after this)."""

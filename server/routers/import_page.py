@@ -195,8 +195,7 @@ def dry_run_job(
     job = jobs.load(job_id, who.user)
     layer = registry.get(job["layer"])
     options = _options(request, job, body, layer, settings, who.user)
-    jobs.update(job_id, choices=body.model_dump(mode="json"))
-    return _json(jobs.dry_run(job, store, layer, options), 202)
+    return _json(jobs.dry_run(job, store, layer, options, body.model_dump(mode="json")), 202)
 
 
 @router.post("/admin/import/jobs/{job_id}/commit", operation_id="commitImportJob", summary="Commit", status_code=202)

@@ -194,6 +194,7 @@ def test_xlsx_dry_run_maps_values_skips_rows_and_commits(planner, stations, writ
 
     committed = planner.post(f"{url}/commit")
     assert committed.status_code == 202 and committed.json()["status"] == "committing"
+    assert planner.post(f"{url}/commit").status_code == 409  # running or done: never twice
     final = finish(planner, job["id"])
     assert final["status"] == "done", final
     assert final["progress"] == {"done": 7, "total": 7, "phase": "done"}
