@@ -71,8 +71,8 @@ def test_problems_in_chinese_and_the_csv_for_excel():
     assert problem_zh(warning) == "文件未声明坐标系，根据坐标范围推断为 OGC:CRS84"
     refusal = "applying would be refused: the import would remove 5 of the 9 stored features, more than the 0"
     assert problem_zh(refusal) == "确认导入将被拒绝：导入将删除已有 9 条中的 5 条，超过允许的数量"
-    issue = {"row": 3, "location": None, "id": "=HYPERLINK(\"x\")", "column": "geometry", "problem": "no geometry"}
+    issue = {"row": 3, "location": None, "id": '=HYPERLINK("x")', "column": "geometry", "problem": "no geometry"}
     data = skipped_csv([{**issue, "problem_zh": problem_zh(issue["problem"])}])
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[1] == ["3", "", "'=HYPERLINK(\"x\")", "geometry", "缺少几何（坐标为空）", "no geometry"]
+    assert rows[1] == ["3", "", '\'=HYPERLINK("x")', "geometry", "缺少几何（坐标为空）", "no geometry"]

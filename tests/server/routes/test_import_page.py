@@ -16,6 +16,7 @@ import geopandas as gpd
 import shapely
 
 from geo.crs import gcj02_to_wgs84, transform_geometry, wgs84_to_gcj02
+from geo.storage.gpkg import GeoPackageStore
 from layers.accounts import create_user
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -278,3 +279,15 @@ def test_planner_role_csrf_and_own_jobs(writable_client, people, planner, statio
     page = planner.get("/admin/import")
     assert page.headers["cache-control"] == "no-store" and '/static/planmap/import.js"' in page.text
     assert 'href="/admin/import"' in planner.get("/admin/plans").text
+
+
+def test_oversized_upload_is_413_and_leaves_no_job(writable_gpkg, app_factory, stations):
+    table, _ = stations
+    with GeoPackageStore(writable_gpkg) as store:
+        create_user(store, "li", role="planner", password=PASSWORD, actor="t", clock=time.time)
+    with TestClient(app_factory(writable_gpkg, import_max_bytes=200)) as served:
+        client, token = sign_in(served.app, "li")
+        client.headers.update({"X-CSRF-Token": token, "Origin": ORIGIN})
+        response = upload(client, "stations.csv", table.to_csv(index=False).encode() * 3)
+        assert response.status_code == 413 and "200 bytes" in response.json()["description"]
+        assert list(served.app.state.import_jobs.root.glob("planmap-importjob-*")) == []
