@@ -137,3 +137,11 @@ class InvalidAlertSetting(LayerError):
 
 class UnknownStyle(LayerError):
     """Style not offered for this layer (planmap draws one style, `default`)."""
+
+
+class UnknownImportJob(LayerError):
+    """There is no such import job (or it was cleaned up, or it is another user's)."""
+
+
+class ImportJobConflict(LayerError):
+    """The import job cannot take this step now (a step is running, or the earlier step is missing)."""

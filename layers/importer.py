@@ -18,6 +18,7 @@ features needs ``allow_remove`` (a dry run says so in a warning).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -273,7 +274,11 @@ def _build(
 
 
 def import_file(
-    store: FeatureStore, layer: Layer, path: str | Path, options: ImportOptions | None = None
+    store: FeatureStore,
+    layer: Layer,
+    path: str | Path,
+    options: ImportOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import a data file into ``layer``; the store changes only when the whole file passes every check.
 
@@ -287,6 +292,8 @@ def import_file(
         GeoPackage, zipped Shapefile, GeoJSON, FlatGeobuf or CSV (lon/lat or WKT columns).
     options : ImportOptions, optional
         Mode (replace/upsert), dry run, field mapping, coordsys, source text...
+    progress : callable, optional
+        Called with (rows checked, rows) once every row is read and checked, before anything is written.
 
     Returns
     -------
@@ -310,6 +317,8 @@ def import_file(
         return report
     if prepared is None:
         return report
+    if progress is not None:
+        progress(report.rows, report.rows)
     warnings = list(report.warnings)
     for _ in range(SWAP_ATTEMPTS):
         report.warnings = list(warnings)

@@ -69,6 +69,8 @@ STATUS_CODES: dict[type[Exception], int] = {
     layer_errors.UnknownReview: 404,
     layer_errors.ReviewConflict: 409,
     layer_errors.InvalidAlertSetting: 400,
+    layer_errors.UnknownImportJob: 404,
+    layer_errors.ImportJobConflict: 409,
     geo_errors.InvalidDataFile: 422,
     geo_errors.FileTooLarge: 413,
     geo_errors.FileTooComplex: 413,

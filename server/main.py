@@ -13,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 from geo.errors import RecordExists, StoreUnavailable
 from geo.storage.base import FeatureStore
+from layers.import_jobs import ImportJobs
 from layers.plans import ensure_seed
 from layers.registry import load_catalogue
 from server import uploads
@@ -44,10 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads.sweep(settings.store.uploads, settings.store.upload_max_age_s)
         store = settings.store.open()
         app.state.store = store
+        app.state.import_jobs = ImportJobs(settings.store.uploads, settings.store.upload_max_age_s)
         seed_plans(store)
         try:
             yield
         finally:
+            app.state.import_jobs.shutdown()  # a running import ends before the store closes
             store.close()
 
     app = FastAPI(

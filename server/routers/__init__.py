@@ -13,6 +13,7 @@ from server.routers import (
     exports,
     features,
     health,
+    import_page,
     imports,
     landing,
     lights,
@@ -49,3 +50,4 @@ ROUTERS += [edits.router]
 ROUTERS += [reports.router]
 ROUTERS += [review.router, alerts.router]
 ROUTERS += [tilesets.router, wmts.router]
+ROUTERS += [import_page.router]
