@@ -12,6 +12,7 @@ from server.routers import (
     edits,
     exports,
     features,
+    fieldapp,
     health,
     imports,
     landing,
@@ -46,3 +47,4 @@ ROUTERS += [plans.router, lights.router, dashboard.router]
 ROUTERS += [edits.router]
 ROUTERS += [reports.router]
 ROUTERS += [review.router, alerts.router]
+ROUTERS += [fieldapp.router]
