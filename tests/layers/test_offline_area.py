@@ -1,7 +1,8 @@
 """The offline area of a county: its projects and the basemap tiles around them, with an honest size."""
 
-import morecantile
 import pytest
+
+import morecantile
 from shapely.geometry import box
 
 from geo.storage.base import Filter
