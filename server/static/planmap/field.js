@@ -212,8 +212,11 @@
         ol.appendChild(li);
       });
       target.appendChild(ol);
-      var online = document.querySelector(".pm-near:not(#pm-offline-list .pm-near)");
-      if (online) online.setAttribute("data-stale", "true");
+      var stale = document.querySelector(".pm-near:not(#pm-offline-list .pm-near)");
+      if (stale) {  // the cached page's list was made for another position
+        stale.hidden = true;
+        if (stale.previousElementSibling && stale.previousElementSibling.tagName === "H2") stale.previousElementSibling.hidden = true;
+      }
     });
   }
 

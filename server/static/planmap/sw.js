@@ -46,7 +46,10 @@ function page(request, url) {
     }
     return response;
   }).catch(function () {
-    return caches.match(pageKey(url)).then(function (hit) {
+    // the page as last seen (visited or downloaded) before the shell's blank copy
+    return caches.open(PAGES_CACHE).then(function (cache) { return cache.match(pageKey(url)); }).then(function (hit) {
+      return hit || caches.match(pageKey(url));
+    }).then(function (hit) {
       return hit || caches.match(url.origin + "/offline");
     }).then(function (hit) {
       return hit || new Response("offline", { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
