@@ -47,9 +47,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(gpkg: Path, port: int) -> subprocess.Popen:
+def _gzip_size(url: str) -> int:
+    """Return the bytes of ``url`` as sent gzip-compressed (what a browser receives)."""
+    with httpx.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as response:
+        return sum(len(chunk) for chunk in response.iter_raw())
+
+
+def _serve(gpkg: Path, port: int, root: Path) -> subprocess.Popen:
     env = {"PLANMAP_GPKG_PATH": str(gpkg), "PLANMAP_DATA_DIR": str(gpkg.parent), "PATH": "/usr/bin:/bin"}
-    root = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = str(root)
     cmd = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, cwd=root)
@@ -92,21 +97,24 @@ def _visit(page, url: str, profile: dict, cold: bool) -> dict[str, float]:
     return {"bytes": got["bytes"], "sw": got["sw"], "dcl": timing[0], "load": timing[1], "tti": tti}
 
 
-def _page_rows(playwright, base: str, url: str, runs: int) -> list[tuple[str, str, dict[str, float]]]:
+def _page_rows(playwright, bases: dict[str, str], query: str, runs: int) -> list[tuple[str, str, dict[str, float]]]:
+    """Visit each system's nearby page cold, alternating systems run by run; this checkout's also from its SW."""
     rows = []
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
     try:
         for name, profile in PROFILES.items():
-            cold, warm = [], []
-            for _ in range(runs):  # cold and warm alternate, each on a fresh profile
-                context = browser.new_context(viewport={"width": 390, "height": 844}, service_workers="allow")
-                page = context.new_page()
-                cold.append(_visit(page, url, profile, cold=True))
-                page.wait_for_selector("#pm-fieldapp[data-sw=controlled]", timeout=60_000)
-                page.goto(f"{base}/offline", wait_until="load")
-                warm.append(_visit(page, url, profile, cold=False))
-                context.close()
-            for mode, results in (("cold", cold), ("sw", warm)):
+            found: dict[str, list[dict[str, float]]] = {}
+            for _ in range(runs):
+                for system, base in bases.items():  # each visit on a fresh profile
+                    context = browser.new_context(viewport={"width": 390, "height": 844}, service_workers="allow")
+                    page = context.new_page()
+                    found.setdefault(f"{system} cold", []).append(_visit(page, base + query, profile, cold=True))
+                    if system == "this":
+                        page.wait_for_selector("#pm-fieldapp[data-sw=controlled]", timeout=60_000)
+                        page.goto(f"{base}/offline", wait_until="load")
+                        found.setdefault("this sw", []).append(_visit(page, base + query, profile, cold=False))
+                    context.close()
+            for mode, results in found.items():
                 rows.append((name, mode, {k: statistics.median(r[k] for r in results) for k in results[0]}))
     finally:
         browser.close()
@@ -131,6 +139,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--county", default="430381")
+    parser.add_argument("--compare", type=Path, help="another planmap checkout to visit cold too (e.g. /work/main)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -142,20 +151,30 @@ def main(argv: list[str]) -> int:
         gpkg = Path(tmp) / "planmap.gpkg"
         with GeoPackageStore(gpkg) as store:
             build_demo(store, load_catalogue(), seed=2025)
-        port = _free_port()
-        proc = _serve(gpkg, port)
-        base = f"http://127.0.0.1:{port}"
+        roots = {"this": Path(__file__).resolve().parents[2], **({"other": args.compare} if args.compare else {})}
+        procs, bases = [], {}
         try:
+            for system, root in roots.items():
+                port = _free_port()
+                procs.append(_serve(gpkg, port, root))
+                bases[system] = f"http://127.0.0.1:{port}"
             # a point in 湘乡市 with projects around it: the list shows a few rows and the map draws them
-            url = f"{base}/map/nearby?lon=112.53&lat=27.73&radius_m=5000"
+            query = "/map/nearby?lon=112.53&lat=27.73&radius_m=5000"
             with sync_playwright() as playwright:
-                rows = _page_rows(playwright, base, url, args.runs)
-            plan, real = _offline_rows(base, args.county)
+                rows = _page_rows(playwright, bases, query, args.runs)
+            html = {s: len(httpx.get(b + query, headers={"Accept-Encoding": "gzip"}).content) for s, b in bases.items()}
+            gz = {s: _gzip_size(b + query) for s, b in bases.items()}
+            plan, real = _offline_rows(bases["this"], args.county)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=10)
+        url = query
 
-    print(f"\nnearby page ({url.split('?')[1]}), median of {args.runs} runs, chromium network emulation\n")
+    print(f"\nnearby page ({url.split('?')[1]}), median of {args.runs} runs, chromium network emulation")
+    print("systems: " + ", ".join(f"{s} = {r}" for s, r in roots.items()))
+    print("HTML: " + ", ".join(f"{s} {html[s] / 1024:.1f} KiB ({gz[s] / 1024:.1f} KiB gzip)" for s in bases))
+    print("(sw rows: the worker fetches the HTML itself, outside the page's byte count and throttling)\n")
     print("| profile | cache | transferred | from SW | DOMContentLoaded | load | list tappable |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, mode, r in rows:
