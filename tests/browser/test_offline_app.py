@@ -173,6 +173,9 @@ def test_a_lost_answer_is_replayed_with_the_same_key(phone, setup, writable_gpkg
         assert QUEUED in _report(page, "55", "答复丢失的上报")
         page.wait_for_selector("#pm-outbox-badge:text('待发送 1')")
         page.reload()  # sent again on load, with the same key
+        deadline = time.monotonic() + 30
+        while len(replayed) < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
         page.wait_for_selector("#pm-outbox-badge:text('待发送')", state="detached", timeout=30000)
         assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) == 36
         assert replayed == [None, "true"]
@@ -208,7 +211,7 @@ def test_an_overtaken_report_waits_in_attention_and_can_be_exported(
         page.screenshot(path=str(shots / "offline-attention.png"), full_page=True)
         row = page.locator("#pm-outbox-list li[data-state=attention]")
         assert "落后的离线上报" not in [e["note"] for e in _history(base, setup)]
-        assert "45%" in row.text_content()
+        assert "45%" in row.text_content() and "会使进度倒退" in row.text_content()
 
         with page.expect_download() as download:
             row.locator("button[data-action=export]").click()

@@ -72,7 +72,8 @@
       var item = el("li", { "data-key": rec.key, "data-state": rec.state });
       var pct = rec.fields.percent !== undefined ? " " + rec.fields.percent + "%" : "";
       var label = (rec.state === "attention" ? "需处理:" : "待发送:") + (rec.name || rec.featureId) + pct;
-      item.appendChild(el("span", {}, label + " · " + rec.capturedAt.slice(0, 16).replace("T", " ")));
+      var made = new Date(rec.capturedAt).toLocaleString("zh-CN", { hour12: false });
+      item.appendChild(el("span", {}, label + " · " + made));
       if (rec.state === "attention" && rec.error) item.appendChild(el("span", { "class": "pm-sub" }, " " + rec.error));
       item.appendChild(button("重试", "retry", rec));
       item.appendChild(button("删除", "delete", rec));

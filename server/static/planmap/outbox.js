@@ -154,7 +154,9 @@
       if (queued !== null && now.percent !== null && now.percent !== undefined) safe = safe && queued >= Number(now.percent);
       if (!safe || rec.resubmitted >= 3) {
         rec.state = "attention";
-        rec.error = (body && body.reason) || (body && body.description) || "412";
+        var backwards = queued !== null && now.percent !== null && now.percent !== undefined && queued < Number(now.percent);
+        rec.error = backwards ? "项目已更新为 " + now.percent + "%,本条 " + queued + "% 会使进度倒退"
+          : (body && body.reason) || (body && body.description) || "412";
         rec.latestPercent = now.percent;
         return put(rec).then(function () { return { outcome: "attention", record: rec }; });
       }
