@@ -63,9 +63,16 @@ def phone(chromium, tmp_path):
     assert outside == []
 
 
+TAKEN = "2026:12:01 09:30:00"
+
+
 def _jpeg() -> bytes:
+    """A 2400x1800 camera-like JPEG with its capture time in EXIF (DateTimeOriginal) and an upright orientation."""
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    exif.get_ifd(0x8769)[0x9003] = TAKEN
     out = io.BytesIO()
-    Image.new("RGB", (2400, 1800), (90, 140, 60)).save(out, "JPEG", quality=90)
+    Image.new("RGB", (2400, 1800), (90, 140, 60)).save(out, "JPEG", quality=90, exif=exif.tobytes())
     return out.getvalue()
 
 
@@ -149,7 +156,7 @@ def test_two_offline_reports_reach_the_history_once_each(phone, setup, writable_
         served = httpx.get(f"{base}/collections/farmland/items/{setup['id']}/progress/{mine[1]['seq']}/photo")
         with Image.open(io.BytesIO(served.content)) as image:
             assert max(image.size) <= 1600 and image.format == "JPEG"  # downscaled on the phone
-        assert photo
+        assert photo["taken_at"].startswith("2026-12-01T09:30")  # the EXIF time survived the phone's downscale
     assert seen["errors"] == [], seen["errors"]
 
 
