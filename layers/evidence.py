@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
@@ -20,6 +20,9 @@ from geo.measure import distance_to_geometry_m
 from layers.errors import InvalidProgressUpdate
 
 POSITION_FIELDS = ("position_lon", "position_lat", "position_accuracy_m")
+CAPTURED_FIELD = "captured_at"
+"""Form/JSON field: when the phone made the report (ISO 8601), which may be long before it reached the server."""
+_FUTURE_SLACK = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,37 @@ def split_position(fields: Mapping[str, Any]) -> tuple[dict[str, Any], Position 
         _number("position_lat", given["position_lat"], -90, 90),
         None if accuracy is None else _number("position_accuracy_m", accuracy, 0, 1e6),
     )
+
+
+def split_captured_at(fields: Mapping[str, Any], now: datetime) -> tuple[dict[str, Any], str | None]:
+    """Return the report's other fields and its capture time as ISO 8601 UTC (None when not sent).
+
+    A time without an offset is taken as UTC; ``now`` (aware) bounds it, since a phone's clock may run a
+    little fast but a report cannot be made in the future.
+
+    Raises
+    ------
+    InvalidProgressUpdate
+        When the value is not an ISO 8601 time, or is more than ten minutes after ``now``.
+
+    Examples
+    --------
+    >>> now = datetime(2025, 6, 20, 12, tzinfo=UTC)
+    >>> split_captured_at({"status": "completed", "captured_at": "2025-06-20T09:30:00+08:00"}, now)
+    ({'status': 'completed'}, '2025-06-20T01:30:00Z')
+    """
+    rest = {k: v for k, v in fields.items() if k != CAPTURED_FIELD}
+    raw = fields.get(CAPTURED_FIELD)
+    if raw in (None, ""):
+        return rest, None
+    try:
+        when = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidProgressUpdate(f"captured_at must be an ISO 8601 time, got {str(raw)[:40]!r}") from None
+    when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    if when > now + _FUTURE_SLACK:
+        raise InvalidProgressUpdate(f"captured_at {when.isoformat()} is in the future")
+    return rest, when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_exif_time(value: Any) -> datetime | None:

@@ -16,15 +16,16 @@ reporter saw; when it is not, the report stays pending and the planner is told w
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from geo.errors import StaleVersion
-from geo.storage.base import APPROVED_ON, FeatureStore, RecordPut, StoredRecord
-from layers.errors import InvalidProgressUpdate, ReviewConflict, UnknownReview
+from geo.errors import DuplicateRequest, RecordExists, StaleVersion
+from geo.storage.base import APPROVED_ON, FeatureStore, RecordPut, ReportKey, StoredRecord
+from layers.errors import IdempotencyKeyReused, InvalidProgressUpdate, ReviewConflict, UnknownReview
 from layers.models import Layer
 from layers.plans import current_plan
 from layers.updates import (
@@ -107,13 +108,49 @@ class PendingReport:
     extra: Mapping[str, Any]
 
 
-def submit_for_review(store: FeatureStore, pending: PendingReport, *, author: str, today: date, clock: Clock) -> Review:
+def keyed_review_id(key: str) -> str:
+    """Return the document key holding the report sent with idempotency key ``key`` (32 hex digits)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def find_keyed_review(store: FeatureStore, layer_id: str, key: ReportKey) -> Review | None:
+    """Return the review kept for a report sent with ``key`` already, or None.
+
+    Raises
+    ------
+    IdempotencyKeyReused
+        When the key was sent with another report.
+    """
+    record = store.record(review_kind(layer_id), keyed_review_id(key.key))
+    if record is None:
+        return None
+    if record.doc.get("request_hash") != key.request_hash:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key.key!r} was used for a different report (held for review as {record.key}); "
+            "make a new key for a new report"
+        )
+    return _review(record)
+
+
+def submit_for_review(
+    store: FeatureStore,
+    pending: PendingReport,
+    *,
+    author: str,
+    today: date,
+    clock: Clock,
+    key: ReportKey | None = None,
+) -> Review:
     """Check a report as if it were recorded now, then keep it as ``pending`` without touching the feature.
+
+    With ``key`` the document's key derives from the idempotency key, so a report sent twice is held once.
 
     Raises
     ------
     UnknownFeature, InvalidProgressUpdate
         As ``record_report`` would: the same rules apply when the report is made and when it is approved.
+    DuplicateRequest
+        When a report with the same ``key`` was kept meanwhile (a concurrent retry).
     """
     layer, fid = pending.layer, pending.feature_id
     frame = store.get(layer.id, fid)
@@ -132,8 +169,13 @@ def submit_for_review(store: FeatureStore, pending: PendingReport, *, author: st
         "submitted_by": author,
         "submitted_at": _stamp(clock),
     }
-    key = uuid.uuid4().hex
-    return _review(store.put_record(review_kind(layer.id), key, doc, expected_version=None, author=author))
+    if key is not None:
+        doc["request_hash"] = key.request_hash
+    doc_key = keyed_review_id(key.key) if key else uuid.uuid4().hex
+    try:
+        return _review(store.put_record(review_kind(layer.id), doc_key, doc, expected_version=None, author=author))
+    except RecordExists:
+        raise DuplicateRequest(f"a report with Idempotency-Key {key.key if key else ''!r} is held already") from None
 
 
 def get_review(store: FeatureStore, layer_id: str, key: str) -> Review:

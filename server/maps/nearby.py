@@ -10,6 +10,7 @@ import folium
 
 from geo.navigation import NavigationLinks, destination, navigation_links
 from geo.storage.base import FeatureStore
+from layers.basemap import BOUNDARY_LAYER
 from layers.models import Layer
 from layers.nearby import NearbyResult, find_nearby, resolve_layers
 from layers.registry import LayerRegistry
@@ -134,6 +135,13 @@ def build_nearby_map(
     return fmap, result, nav
 
 
+def _counties(store: FeatureStore) -> list[dict[str, str]]:
+    """Return the county-level divisions (not the city) a phone may take offline."""
+    frame = store.read(BOUNDARY_LAYER, columns=["id", "name", "level"])
+    frame = frame[frame["level"] != "city"].sort_values("id")
+    return [{"id": str(i), "name": str(n)} for i, n in zip(frame["id"], frame["name"], strict=True)]
+
+
 def nearby_page(store: FeatureStore, registry: LayerRegistry, query: NearbyQuery, here: str = "") -> str:
     """Return the phone-friendly field page."""
     fmap, result, nav = build_nearby_map(store, registry, query)
@@ -148,4 +156,5 @@ def nearby_page(store: FeatureStore, registry: LayerRegistry, query: NearbyQuery
         rows=rows,
         links=nav_links(query.lang, here),
         radius_text=distance_text(query.radius_m, query.lang),
+        counties=_counties(store),
     )

@@ -57,6 +57,15 @@ _TEXT: dict[str, tuple[str, str]] = {
     "rejected_note": ("请按意见修改后重新上报。", "Change it as asked and report again."),
     "review_needed": ("本类项目的上报需经审核后计入进度。", "Reports on this layer count after a planner's review."),
     "last_report": ("最近一次上报", "Latest report"),
+    "queued": (
+        "暂时无法发送,已存入待发送,联网后自动发送。",
+        "Not sent yet: kept in the outbox, it is sent when the network returns.",
+    ),
+    "attention": (
+        "该项目已有更新的进度,本次上报已移到需处理,请选择重试或删除。",
+        "The project has a newer report: this one waits under 需处理 for you to retry or delete it.",
+    ),
+    "sent_before": ("该上报已发送。", "This report was sent already."),
 }
 
 
@@ -92,7 +101,7 @@ def _current(layer: Layer, row: dict[str, Any], lang: Lang) -> dict[str, Any]:
 
 def _messages(layer: Layer, lang: Lang) -> Markup:
     keys: tuple[str, ...] = ("sending", "ok", "now", "e401", "e403", "e412", "e413", "e428", "e400", "e404")
-    keys += ("enet", "eother", "pending", "pending_note")
+    keys += ("enet", "eother", "pending", "pending_note", "queued", "attention", "sent_before")
     messages: dict[str, Any] = {k: report_text(k, lang) for k in keys}
     messages["statuses"] = {s.value: status_label(s, lang) for s in layer.statuses}
     messages["progress"] = text("progress", lang)
@@ -108,9 +117,18 @@ def _latest_review(store: FeatureStore, layer_id: str, feature_id: str) -> dict[
 
 
 def report_page(
-    store: FeatureStore, layer: Layer, feature_id: str, lang: Lang, here: str = "", session: Session | None = None
+    store: FeatureStore,
+    layer: Layer,
+    feature_id: str,
+    lang: Lang,
+    here: str = "",
+    session: Session | None = None,
+    etag: str = "",
 ) -> str:
     """Return the report form of one project (or water section); it posts with the session's CSRF token.
+
+    ``etag`` is the feature's version as shown: a report made on this page (even offline, hours later)
+    is sent with it as ``If-Match``.
 
     Without a session the form is replaced by a link to the sign-in page that comes back here.
 
@@ -154,6 +172,7 @@ def report_page(
             review_needed=review_required(store, layer.id),
             latest_review=_latest_review(store, layer.id, feature_id),
             session=session,
+            etag=etag,
             login_url="/login?next=" + quote(report_href(layer.id, feature_id, lang), safe=""),
         )
     )

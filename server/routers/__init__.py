@@ -12,6 +12,7 @@ from server.routers import (
     edits,
     exports,
     features,
+    fieldapp,
     health,
     import_page,
     imports,
@@ -51,3 +52,4 @@ ROUTERS += [reports.router]
 ROUTERS += [review.router, alerts.router]
 ROUTERS += [tilesets.router, wmts.router]
 ROUTERS += [import_page.router]
+ROUTERS += [fieldapp.router]

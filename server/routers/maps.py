@@ -15,6 +15,7 @@ from geo.textlists import split_list
 from layers.editing import editable
 from layers.tokens import require_role
 from server.auth import PrincipalDep, SessionDep
+from server.caching import representation_etags
 from server.deps import LayerDep, PlanDep, PlanRegistryDep, PlanYearDep, RegistryDep, SettingsDep, StoreDep
 from server.maps.assets import STATIC_DIR, STATIC_PREFIX, XSTATIC_DIRS
 from server.maps.data import MapQuery, layer_frame, to_geojson
@@ -134,7 +135,9 @@ def report_form(
     lang: Annotated[str | None, Query(description="UI language: zh (default) or en")] = None,
 ) -> Response:
     """Show a phone-friendly form to report a project's progress (or a water section's reading)."""
-    page = report_page(store, layer, featureId, parse_lang(lang), here=_here(request), session=session)
+    item = f"/collections/{quote(layer.id, safe='')}/items/{quote(featureId, safe='')}"
+    etag = representation_etags(store.feature_version(layer.id, featureId), request, item, ("geojson",))[0]
+    page = report_page(store, layer, featureId, parse_lang(lang), _here(request), session, etag)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})  # it holds the session's CSRF token
 
 

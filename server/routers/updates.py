@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,10 +19,10 @@ from geo.storage.base import FeatureStore, ReportKey
 from layers import photos, replies, stamp
 from layers.audit import feature_history, history_records
 from layers.errors import InvalidProgressUpdate, NotAuthenticated, PhotoTooLarge, StaleReport
-from layers.evidence import EvidenceLimits, Position, evidence, split_position
+from layers.evidence import EvidenceLimits, Position, evidence, split_captured_at, split_position
 from layers.items import public_fields
 from layers.models import Layer
-from layers.review import PendingReport, Review, review_required, submit_for_review
+from layers.review import PendingReport, Review, find_keyed_review, review_required, submit_for_review
 from layers.tokens import Principal, require_county
 from layers.updates import RecordedReport, parse_report, record_report
 from server import uploads
@@ -52,6 +52,7 @@ class ReportInput:
     fields: dict[str, Any]
     photo: bytes | None
     position: Position | None = None
+    captured_at: str | None = None
 
 
 async def _read_photo(upload: UploadFile, limit: int) -> bytes:
@@ -71,7 +72,7 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
             raise InvalidProgressUpdate("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidProgressUpdate("the body must be a JSON object")
-        return ReportInput(*_with_position(body, None))
+        return ReportInput(*_split_evidence(request, body, None))
     if kind not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise InvalidProgressUpdate("send the report as application/json or multipart/form-data")
     with uploads.workspace(settings.store.uploads, "report") as spool_dir:
@@ -79,12 +80,16 @@ async def report_input(request: Request, settings: SettingsDep) -> ReportInput:
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             upload = form.get("photo")
             photo = await _read_photo(upload, settings.api.max_photo_bytes) if isinstance(upload, UploadFile) else None
-    return ReportInput(*_with_position(fields, photo))
+    return ReportInput(*_split_evidence(request, fields, photo))
 
 
-def _with_position(fields: dict[str, Any], photo: bytes | None) -> tuple[dict[str, Any], bytes | None, Position | None]:
-    rest, position = split_position(fields)
-    return rest, photo, position
+def _split_evidence(
+    request: Request, fields: dict[str, Any], photo: bytes | None
+) -> tuple[dict[str, Any], bytes | None, Position | None, str | None]:
+    now = datetime.fromtimestamp(request.app.state.clock(), UTC)
+    rest, captured_at = split_captured_at(fields, now)
+    rest, position = split_position(rest)
+    return rest, photo, position, captured_at
 
 
 def item_etags(request: Request, version: str) -> list[str]:
@@ -135,7 +140,9 @@ def report_key(layer: Layer, feature_id: str, report: ReportInput, author: str, 
         return None
     parsed = parse_report(layer, report.fields)
     position = dataclasses.asdict(report.position) if report.position else None
-    extra = {"position": position} if position else None
+    extra: dict[str, Any] = {"position": position} if position else {}
+    if report.captured_at:
+        extra["captured_at"] = report.captured_at
     request_hash = replies.fingerprint(feature_id, parsed, report.photo, author, extra)
     return ReportKey(replies.check_key(header), request_hash, author)
 
@@ -156,6 +163,8 @@ def submit(
     raw = sub.report.photo  # its size was checked while reading the upload
     photo = photos.prepare_photo(raw, len(raw), max_px) if raw else None
     extra, staged = _photo_extra(photo, frame, data_dir, sub.layer)
+    if sub.report.captured_at:
+        extra["captured_at"] = sub.report.captured_at  # made offline: the phone's time, not the arrival
     if photo is not None or sub.report.position is not None:
         taken = photo.taken_at if photo else None
         day = parsed.date or date.today()
@@ -164,7 +173,9 @@ def submit(
         if review_required(store, sub.layer.id):
             pending = PendingReport(sub.layer, sub.feature_id, parsed, version, extra)
             clock = request.app.state.clock
-            return submit_for_review(store, pending, author=sub.principal.user, today=date.today(), clock=clock)
+            return submit_for_review(
+                store, pending, author=sub.principal.user, today=date.today(), clock=clock, key=sub.key
+            )
         recorded = record_report(
             store,
             sub.layer,
@@ -205,6 +216,9 @@ def earlier_answer(request: Request, store: FeatureStore, sub: Submission) -> Re
     """
     if sub.key is None:
         return None
+    held = find_keyed_review(store, sub.layer.id, sub.key)
+    if held is not None:
+        return replay({"status": 202, "body": review_body(held), "headers": {"content-type": "application/json"}})
     found = replies.find_reply(store, sub.layer.id, sub.key.key, sub.key.request_hash)
     if found is None:
         return None
@@ -212,6 +226,11 @@ def earlier_answer(request: Request, store: FeatureStore, sub: Submission) -> Re
         built = _feature_response(request, store, sub.layer, found.feature_id, found.seq)
         found = store.save_reply(sub.layer.id, sub.key.key, stored_form(built))
     return replay(found.response or {})
+
+
+def review_body(review: Review) -> dict[str, Any]:
+    """Return the 202 answer's body for a report held for review."""
+    return {"review": review.as_json(), "message": "待审核: the report counts once a planner approves it"}
 
 
 def kept_answer(store: FeatureStore, sub: Submission, response: Response) -> Response:
@@ -280,8 +299,7 @@ def post_progress(
             raise stale_report(request, store, sub, exc) from None
         raise
     if isinstance(recorded, Review):
-        body = {"review": recorded.as_json(), "message": "待审核: the report counts once a planner approves it"}
-        return JSONResponse(body, status_code=202, headers={"Cache-Control": NO_STORE})
+        return JSONResponse(review_body(recorded), status_code=202, headers={"Cache-Control": NO_STORE})
     after_write(request, layer.id, featureId)
     return kept_answer(store, sub, _feature_response(request, store, layer, featureId, recorded.seq))
 

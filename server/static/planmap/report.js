@@ -18,16 +18,12 @@
     navigator.geolocation.getCurrentPosition(function (pos) { position = pos.coords; },
       function () { position = null; }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
   }
-  // One key per report: a retry after a lost answer reuses it, so the server records the report once.
+  // The outbox keeps every report until the server has it (IndexedDB), under a key made when the report is
+  // made: a retry after a lost answer reuses it, so the server records the report once.
+  var outbox = window.PlanmapOutbox;
   var pendingKey = null;
-  function newKey() {
-    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    bytes[6] = (bytes[6] & 0x0f) | 0x40; bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
-    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
-  }
+  var baseEtag = form.getAttribute("data-etag") || null;
+  outbox.setMeta("csrf", csrf);  // this page's session token: what queued reports are sent with
 
   function show(text, ok) {
     result.textContent = text;
@@ -41,29 +37,37 @@
     return msg[key] + (detail ? " (" + detail + ")" : "");
   }
 
-  function readJson(response) {
-    return response.json().catch(function () { return null; });
-  }
-
-  function failed(response) {
-    return readJson(response).then(function (body) { throw { status: response.status, body: body }; });
-  }
-
-  function reportBody() {
-    var data = new FormData();
+  function reportFields() {
+    var fields = {};
     var names = water ? ["DO", "CODMn", "NH3N", "TP", "date", "note"] : ["status", "percent", "investment_done_wan", "date", "note"];
     names.forEach(function (name) {
       var field = form.elements.namedItem(name);
-      if (field && field.value !== "") data.append(name, field.value);
+      if (field && field.value !== "") fields[name] = field.value;
     });
+    return fields;
+  }
+
+  /* A new outbox record: its key and capture time are fixed now, its photo downscaled on the phone. */
+  function newRecord() {
     var photo = form.elements.namedItem("photo");
-    if (photo && photo.files && photo.files.length) data.append("photo", photo.files[0]);
-    if (position) {
-      data.append("position_lon", position.longitude.toFixed(7));
-      data.append("position_lat", position.latitude.toFixed(7));
-      if (position.accuracy) data.append("position_accuracy_m", position.accuracy.toFixed(1));
-    }
-    return data;
+    var file = photo && photo.files && photo.files.length ? photo.files[0] : null;
+    return outbox.downscale(file).then(function (blob) {
+      return {
+        key: outbox.newKey(),
+        layer: form.getAttribute("data-layer"),
+        featureId: form.getAttribute("data-feature"),
+        name: form.getAttribute("data-name"),
+        itemUrl: itemUrl,
+        etag: baseEtag,
+        fields: reportFields(),
+        photo: blob,
+        photoName: file ? file.name.replace(/\.[^.]*$/, "") + ".jpg" : null,
+        position: position ? { lon: position.longitude, lat: position.latitude, accuracy: position.accuracy } : null,
+        capturedAt: new Date().toISOString(),
+        createdAt: Date.now(),
+        state: "queued"
+      };
+    });
   }
 
   function succeeded(feature) {
@@ -86,33 +90,44 @@
     show(msg.pending + ":" + msg.pending_note, true);
   }
 
+  function answered(result) {
+    var outcome = result.outcome;
+    if (outcome === "sent") {
+      pendingKey = null;
+      baseEtag = result.etag || baseEtag;  // the next report on this page starts from the new version
+      succeeded(result.body || {});
+    } else if (outcome === "review") {
+      pendingKey = null;
+      pending();
+    } else if (outcome === "gone") {
+      pendingKey = null;
+      show(msg.sent_before, true);
+    } else if (outcome === "attention") {
+      pendingKey = null;
+      show(msg.attention, false);
+    } else if (outcome === "login") {
+      show(msg.e401, false);
+    } else if (outcome === "refused") {
+      pendingKey = null;
+      outbox.remove(result.record.key);  // refused as it stands: the user fixes the form and sends again
+      show(errorText(result.status, result.body), false);
+    } else {
+      show(result.status ? errorText(result.status, null) + " " + msg.queued : msg.queued, false);
+    }
+  }
+
   function submit(event) {
     event.preventDefault();
     button.disabled = true;
     show(msg.sending, true);
-    var body = reportBody();
-    pendingKey = pendingKey || newKey();
-    fetch(itemUrl, { headers: { "Accept": "application/geo+json" }, cache: "no-store", credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) return failed(response);
-        var etag = response.headers.get("ETag") || "";
-        return fetch(itemUrl + "/progress", {
-          method: "POST",
-          headers: { "X-CSRF-Token": csrf, "If-Match": etag, "Idempotency-Key": pendingKey },
-          credentials: "same-origin",
-          body: body
-        });
-      })
-      .then(function (response) {
-        if (!response.ok) return failed(response);
-        pendingKey = null;  // recorded: the next report gets its own key
-        if (response.status === 202) return response.json().then(pending);
-        return response.json().then(succeeded);
-      })
-      .catch(function (error) {
-        if (error && error.status) show(errorText(error.status, error.body), false);
-        else show(msg.enet, false);
-      })
+    // The same report tapped again (unchanged form) is the same outbox record: same key, never a second report.
+    var ready = pendingKey ? Promise.resolve(pendingKey) : newRecord().then(function (rec) {
+      return outbox.add(rec).then(function () { return rec.key; });
+    });
+    ready.then(function (key) {
+      pendingKey = key;
+      return outbox.send(key);
+    }).then(answered).catch(function () { show(msg.queued, false); })
       .then(function () { button.disabled = false; });
   }
 
