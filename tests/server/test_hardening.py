@@ -43,6 +43,7 @@ VALID_PATH = {
     "TileMatrix": "10",
     "TileRow": "429",
     "TileCol": "841",
+    "job_id": "0123456789abcdef0123456789abcdef",
 }
 """Demo ids for path parameters (z/x/y: a tile over Xiangtan city; seq: a history entry of FL-001)."""
 
