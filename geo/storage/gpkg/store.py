@@ -181,8 +181,18 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         columns: Sequence[str] | None = None,
         geometry: bool = True,
     ) -> pd.DataFrame:
-        """Measure from the layer's in-memory geodesic index (built once per data version)."""
-        return self._nearest.nearest(layer, lon, lat, radius_m, limit, columns, geometry)
+        """Measure from the layer's in-memory geodesic index (built once per data version); layers too large
+        for one are read through the R-tree in the search box and measured per query (bounded memory)."""
+        if self._nearest.indexed(layer, lambda: self._size_bound(layer)):
+            return self._nearest.nearest(layer, lon, lat, radius_m, limit, columns, geometry)
+        return super().nearest(layer, lon, lat, radius_m, limit, columns, geometry)
+
+    def _size_bound(self, layer: str) -> int:
+        """Return the layer's largest fid: at least its feature count, read from the B-tree at once (count(*)
+        reads every page)."""
+        self._check_layer(layer)
+        with self._db.reading() as conn:
+            return int(conn.execute(f"SELECT coalesce(max(fid), 0) FROM {q(layer)}").fetchone()[0])
 
     def count(self, layer: str, where: Filter | None = None) -> int:
         """Return the number of matching features (a bbox alone is counted on the R-tree)."""
