@@ -159,3 +159,22 @@ def test_columns_and_row_dicts_encode_the_same_features_and_kinds():
     features = [{"geometry": g, "properties": p} for g, p in zip(shapely.set_precision(geoms, 1.0), rows, strict=True)]
     reference = mapbox_vector_tile.encode([{"name": "t", "features": features}], default_options=options)
     assert [props for props, _ in _decoded(reference)] == [props for props, _ in by_columns]
+
+
+@pytest.mark.parametrize("z", [9, 11, 13, 15])
+def test_geopackage_tiles_made_from_arrays_decode_as_the_frame_based_reference(parcels, z):
+    from geo.storage.values import MvtTile
+    from geo.tms import get_tms, tile_grid
+
+    store, frame = parcels
+    point = frame.geometry.iloc[7].representative_point()
+    tile = get_tms("WebMercatorQuad").tile(point.x, point.y, z)
+    grid = tile_grid("WebMercatorQuad", z, tile.x, tile.y)
+    spec = MvtTile("parcels", grid.lonlat_bbox(64 / 4096), grid, ("id", "status"), cell=grid.pixel_size_deg() * 8)
+    fast, fast_count = store.mvt_layer("parcels", spec)
+    reference, reference_count = FeatureStore.mvt_layer(store, "parcels", spec)
+    assert fast_count == reference_count > 0
+    options = {"y_coord_down": True}
+    decoded = mapbox_vector_tile.decode(fast, default_options=options)["parcels"]["features"]
+    expected = mapbox_vector_tile.decode(reference, default_options=options)["parcels"]["features"]
+    assert [(f["properties"], f["geometry"]) for f in decoded] == [(f["properties"], f["geometry"]) for f in expected]

@@ -15,6 +15,7 @@ import geopandas as gpd
 from geo.errors import UnknownCollection, UnknownFeature
 from geo.storage.base import FeatureStore, check_layer_version, check_settable, check_version
 from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
+from geo.storage.generic import mvt_layer_from_arrays
 from geo.storage.gpkg import admin, edits, tiles
 from geo.storage.gpkg import layer as gpkg_layer
 from geo.storage.gpkg import tokens as token_rows
@@ -33,6 +34,7 @@ from geo.storage.values import (
     Filter,
     Health,
     HistoryEntry,
+    MvtTile,
     RecordPut,
     RecordRevision,
     ReportKey,
@@ -170,6 +172,15 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         with self._db.reading() as conn:
             fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
             return tiles.gpkg_rows_by_fid(conn, layer, _GEOM, fids, wanted, types)
+
+    def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
+        """Choose the tile's rows on the R-tree in SQL, read them as arrays and encode them (no data frame)."""
+        types = self.columns(layer)
+        names = [c for c in tile.properties if c in types or c == self.id_column]
+        with self._db.reading() as conn:
+            fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, tile.bbox, where, types, tile.cell, tile.limit)
+            geoms, columns = tiles.gpkg_tile_arrays(conn, layer, _GEOM, fids, names, types)
+        return mvt_layer_from_arrays(geoms, columns, tile)
 
     def nearest(
         self,
