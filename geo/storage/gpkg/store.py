@@ -63,6 +63,8 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
     path : the .gpkg file; created (with the planmap system tables) when absent.
     """
 
+    local_reads = True  # WAL readers never wait on writers
+
     def __init__(self, path: str | Path) -> None:
         self._db = Database(path)
         self._accounts = AccountSQL("", "?")
