@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 import geopandas as gpd
+import shapely
 from geopandas.array import GeometryArray
 
-from geo.spatial_index import SpatialIndex
+from geo.spatial_index import SpatialIndex, envelope_distance_lower_m
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,30 @@ class _Entry:
         for name, values in extra.items():
             frame[name] = values
         return gpd.GeoDataFrame(frame, geometry="geometry", copy=False)
+
+
+def nearest_in_window(
+    geoms: np.ndarray,
+    columns: dict[str, np.ndarray],
+    crs: Any,
+    point: tuple[float, float],
+    radius_m: float,
+    limit: int | None,
+    geometry: bool,
+) -> pd.DataFrame:
+    """Measure the features read from a search box (in id order) as the whole-layer index would.
+
+    Envelopes farther than the radius are dropped before anything is projected, then the rest is
+    measured with a ``SpatialIndex`` of its own; only the hits are assembled into a frame.
+    """
+    lon, lat = point
+    near = np.flatnonzero(envelope_distance_lower_m(lon, lat, shapely.bounds(geoms), radius_m) <= radius_m)
+    entry = _Entry(
+        "", {name: values[near] for name, values in columns.items()}, geoms[near], crs, SpatialIndex(geoms[near])
+    )
+    hits = entry.index.within(lon, lat, radius_m, limit)
+    positions = np.asarray(hits.index, dtype=np.int64)
+    return entry.rows(positions, geometry, distance_m=hits.distance_m, bearing_deg=hits.bearing_deg)
 
 
 INDEX_MAX_FEATURES = 200_000

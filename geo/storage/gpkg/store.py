@@ -13,15 +13,16 @@ import pandas as pd
 import geopandas as gpd
 
 from geo.errors import UnknownCollection, UnknownFeature
+from geo.spatial_index import search_box
 from geo.storage.base import FeatureStore, check_layer_version, check_settable, check_version
-from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
+from geo.storage.codec import STORE_CRS, encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
 from geo.storage.generic import mvt_layer_from_arrays
 from geo.storage.gpkg import admin, edits, tiles
 from geo.storage.gpkg import layer as gpkg_layer
 from geo.storage.gpkg import tokens as token_rows
 from geo.storage.gpkg.database import Database, now_iso
 from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
-from geo.storage.gpkg.nearest import NearestIndexes
+from geo.storage.gpkg.nearest import NearestIndexes, nearest_in_window
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
@@ -198,7 +199,13 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         for one are read through the R-tree in the search box and measured per query (bounded memory)."""
         if self._nearest.indexed(layer, lambda: self._size_bound(layer)):
             return self._nearest.nearest(layer, lon, lat, radius_m, limit, columns, geometry)
-        return super().nearest(layer, lon, lat, radius_m, limit, columns, geometry)
+        types = self.columns(layer)
+        wanted = read_columns(columns, types, self.id_column)
+        with self._db.reading() as conn:
+            box = search_box(lon, lat, radius_m)
+            fids = sorted(tiles.gpkg_candidate_fids(conn, layer, _GEOM, box, None, types, None, None))
+            geoms, arrays = tiles.gpkg_tile_arrays(conn, layer, _GEOM, fids, wanted, types)
+        return nearest_in_window(geoms, arrays, STORE_CRS, (lon, lat), radius_m, limit, geometry)
 
     def _size_bound(self, layer: str) -> int:
         """Return the layer's largest fid: at least its feature count, read from the B-tree at once (count(*)
