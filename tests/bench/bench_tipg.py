@@ -266,7 +266,7 @@ def decoded_ids(base: str, urls: list[str]) -> list[tuple[frozenset[str], int]]:
 
 
 def equal_work_tiles(
-    servers: dict[str, tuple[Server, str]], n: int, per_zoom: int = 14
+    servers: dict[str, tuple[Server, str]], n: int, per_zoom: int = 40
 ) -> tuple[list[tuple[int, int, int]], dict[str, tuple[float, float]]]:
     """Return z12-z16 tiles where every cold system sends the same parcels, and features/bytes per tile by system."""
     tiles = workload(f"bench_{n}", seed=23, per_zoom=per_zoom, zooms=range(12, 17))[0]
