@@ -371,7 +371,8 @@ def bench_size(n: int, reload: bool, data_dir: Path, workers: int, before: Path 
     for (row, system, c), res in results.items():
         tipg = results.get((row, "tipg", c))
         tipg_rate = len(tipg[0]) / tipg[1] if tipg else 0.0
-        lines.append(_line(n, what[row], system, c, *res, sizes.get(row, {}).get(system, ()), tipg_rate))
+        size = sizes.get(row, {}).get(system.removesuffix(" warm"), ())  # a warm server sends the cold one's tiles
+        lines.append(_line(n, what[row], system, c, *res, size, tipg_rate))
     return lines
 
 
