@@ -10,7 +10,7 @@ import numpy as np
 
 import shapely
 
-from geo.mvt_encode import encode_tile
+from geo.mvt_encode import Columns, columns_of, encode_tile
 
 EXTENT = 4096
 """MVT coordinate units per tile side."""
@@ -18,11 +18,12 @@ EXTENT = 4096
 
 @dataclass(frozen=True)
 class TileLayer:
-    """One MVT layer: a name, geometries in tile units (0..extent, y down) and one property dict each."""
+    """One MVT layer: a name, geometries in tile units (0..extent, y down) and their properties: one dict
+    per feature, or columns (one array per property, None or NaN where a feature lacks it)."""
 
     name: str
     geometries: np.ndarray
-    properties: Sequence[Mapping[str, Any]]
+    properties: Sequence[Mapping[str, Any]] | Columns
 
 
 def prepare(geoms: np.ndarray, extent: int, buffer: int, min_size: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -79,5 +80,7 @@ def encode(layers: Sequence[TileLayer], extent: int = EXTENT) -> bytes:
         geoms = _snap(np.asarray(layer.geometries, dtype=object))
         keep = ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
         if keep.any():
-            parts.append((layer.name, geoms[keep], [p for p, k in zip(layer.properties, keep, strict=True) if k]))
+            props = layer.properties
+            columns = props if isinstance(props, Mapping) else columns_of(props)
+            parts.append((layer.name, geoms[keep], {name: np.asarray(v)[keep] for name, v in columns.items()}))
     return encode_tile(parts, extent) if parts else b""

@@ -104,12 +104,25 @@ def info(settings: Settings) -> int:
     return 0
 
 
-def serve(settings: Settings, host: str, port: int, workers: int) -> int:
-    """Serve the API with uvicorn, with a deadline for each request's head (``server.protocol``)."""
+def default_workers() -> int:
+    """Return the worker count ``serve`` uses by default: one per core this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int | None) -> int:
+    """Serve the API with uvicorn (one worker per core by default), with a deadline for each request's head.
+
+    With several workers, the store's start-up work (schema migrations, the seed plan) runs once here,
+    before uvicorn starts them, so they do not race to do it; each worker then finds it done.
+    """
     import uvicorn
 
+    from server.main import prepare_store
     from server.protocol import server_options
 
+    workers = default_workers() if workers is None else workers
+    if workers > 1:
+        prepare_store(settings)
     options = server_options(settings.api)
     uvicorn.run(
         "server.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info", **options
@@ -304,7 +317,7 @@ def _parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="serve the API and maps")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8000)
-    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     _add_export_parser(sub)
     _add_token_parser(sub)
     add_user_parser(sub)

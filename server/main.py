@@ -19,6 +19,7 @@ from layers.registry import load_catalogue
 from server import uploads
 from server.auth import install_auth
 from server.errors import add_exception_handlers
+from server.fasttiles import CachedTiles
 from server.limits import RequestLimits
 from server.responses import document_errors
 from server.routers import ROUTERS, docs
@@ -34,6 +35,16 @@ def seed_plans(store: FeatureStore) -> None:
         ensure_seed(store)
     except (RecordExists, StoreUnavailable) as exc:
         logger.info("plans not seeded: %s", exc)
+
+
+def prepare_store(settings: Settings) -> None:
+    """Do the store's start-up work once (sweep old uploads, migrate, seed the plan) and close it again."""
+    uploads.sweep(settings.store.uploads, settings.store.upload_max_age_s)
+    store = settings.store.open()
+    try:
+        seed_plans(store)
+    finally:
+        store.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.clock = time.time  # tests move it to check session expiry and lock-outs without sleeping
     app.state.registry = load_catalogue()
-    install_auth(app, settings)  # added first = innermost: its 401s still get CORS headers
+    app.add_middleware(CachedTiles)  # innermost: cached tiles and 304s skip routing, after authentication
+    install_auth(app, settings)  # its 401s still get CORS headers
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)  # 9 costs ~3x the CPU for ~3% size
     app.add_middleware(
         RequestLimits,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from fastapi import Request, Response
 
 from geo.storage.base import FeatureStore
-from server.caching import cache_headers, none_match, not_modified, query_key, strong_etag
+from server.caching import cache_headers, none_match, not_modified, query_key, strong_etag, view_of
 
 EMPTY = b""
 
@@ -42,6 +42,11 @@ class TileCache:
             self._items.move_to_end(key)
             self.hits += 1
             return value
+
+    def peek(self, key: str) -> bytes | None:
+        """Return the cached tile without counting a hit or a miss (None when absent)."""
+        with self._lock:
+            return self._items.get(key)
 
     def put(self, key: str, value: bytes) -> None:
         """Store a tile, evicting the least recently used ones beyond ``max_items``."""
@@ -74,12 +79,23 @@ def layer_versions(store: FeatureStore, layer_ids: Sequence[str]) -> str:
 
 
 def tile_key(request: Request, versions: str, kind: str) -> str:
-    """Return the cache key: data versions, the request path (tile address) and the sorted query."""
-    return f"{kind}|{versions}|{request.url.path}|{query_key(request)}"
+    """Return the cache key: kind, the caller's view, data versions, the path (tile address) and the sorted query.
+
+    The view (public or token holder) is part of the key so that a tile built for a token holder, whose
+    filters may name non-public fields, is never answered to an anonymous caller from the cache.
+    """
+    return f"{kind}|{view_of(request)}|{versions}|{request.url.path}|{query_key(request)}"
 
 
 def _accepts_gzip(request: Request) -> bool:
     return "gzip" in request.headers.get("accept-encoding", "").lower()
+
+
+def _validators(request: Request, key: str, compress: bool) -> tuple[bool, dict[str, str]]:
+    """Return whether the client gets the gzip bytes, and the ETag and caching headers of that answer."""
+    gzipped = compress and _accepts_gzip(request)
+    etag = strong_etag(key + ("|gzip" if gzipped else ""))
+    return gzipped, cache_headers(etag, vary="Accept-Encoding" if compress else None)
 
 
 def tile_response(
@@ -90,16 +106,33 @@ def tile_response(
     With ``compress`` (vector tiles) the cache holds the gzip-compressed tile, built once, and clients
     that accept gzip get it as is (``Content-Encoding: gzip``, so the gzip middleware leaves it alone).
     """
-    gzipped = compress and _accepts_gzip(request)
-    etag = strong_etag(key + ("|gzip" if gzipped else ""))
-    headers = cache_headers(etag, vary="Accept-Encoding" if compress else None)
-    if none_match(request.headers.get("if-none-match"), etag):
+    gzipped, headers = _validators(request, key, compress)
+    if none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return not_modified(headers)
     data = cache.get(key)
     if data is None:
         data = build()
         data = gzip.compress(data, compresslevel=6, mtime=0) if compress and data else data
         cache.put(key, data)
+    return _answer(data, media_type, headers, gzipped, compress)
+
+
+def cached_tile_response(
+    request: Request, cache: TileCache, key: str, media_type: str, compress: bool
+) -> Response | None:
+    """Answer a tile from the cache alone, exactly as :func:`tile_response` would; None when it is not cached."""
+    data = cache.peek(key)
+    if data is None:
+        return None
+    cache.get(key)  # counts the hit and refreshes the entry's place in the LRU
+    gzipped, headers = _validators(request, key, compress)
+    if none_match(request.headers.get("if-none-match"), headers["ETag"]):
+        return not_modified(headers)
+    return _answer(data, media_type, headers, gzipped, compress)
+
+
+def _answer(data: bytes, media_type: str, headers: dict[str, str], gzipped: bool, compress: bool) -> Response:
+    """Return the 200 (or 204 for an empty tile) carrying ``data`` as the client accepts it."""
     if not data:
         return Response(status_code=204, headers=headers)
     if gzipped:

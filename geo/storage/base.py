@@ -106,6 +106,9 @@ class FeatureStore(ABC):
     """
 
     id_column = "id"
+    local_reads = False
+    """True when a small read (a data version) is a local file read that never waits on a network: callers
+    on an event loop may then make it in place instead of handing it to a thread."""
 
     def __enter__(self) -> FeatureStore:
         """Return the open store."""

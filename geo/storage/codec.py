@@ -156,7 +156,7 @@ def read_columns(columns: Sequence[str] | None, types: Mapping[str, str], id_col
     return wanted
 
 
-def _decode_column(values: Sequence[Any], kind: str | None) -> Any:
+def decode_column(values: Sequence[Any], kind: str | None) -> Any:
     """Return one column read back from a store as the array its planmap type calls for.
 
     Built column by column from plain lists: much cheaper than a frame of objects cast column by column
@@ -185,7 +185,7 @@ def frame_from_rows(
     floats ``float64`` (None as NaN), JSON text is parsed, and text, dates and datetimes stay Python objects.
     """
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
-    data = {name: _decode_column(values, types.get(name)) for name, values in zip(names, columns, strict=False)}
+    data = {name: decode_column(values, types.get(name)) for name, values in zip(names, columns, strict=False)}
     blobs = columns[len(names)] if to_wkb is None else [to_wkb(b) for b in columns[len(names)]]
     geometry = shapely.from_wkb(np.fromiter(blobs, dtype=object, count=len(blobs)))
     # A plain frame with the geometry column added, then wrapped: about half the cost of passing

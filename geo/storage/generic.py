@@ -7,9 +7,6 @@ candidates, PostGIS GROUP BY and ST_AsMVT) follow the same rules, and tests hold
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
@@ -86,27 +83,22 @@ def normalise_aggregate(frame: pd.DataFrame, spec: Aggregate) -> pd.DataFrame:
     return out.iloc[order].reset_index(drop=True)[[*keys, "count", *spec.sums]]
 
 
-def _properties(frame: gpd.GeoDataFrame, names: Sequence[str]) -> list[dict[str, object]]:
-    """Return one property dict per row without nulls (MVT has no null values)."""
-    columns = [frame[name].tolist() for name in names]
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    nullable = [name for name in names if frame[name].isna().any()]
-    for row in rows if nullable else ():
-        for name in nullable:
-            value = row[name]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                del row[name]
-    return rows
+def mvt_layer_from_arrays(geoms: np.ndarray, columns: dict[str, np.ndarray], tile: MvtTile) -> tuple[bytes, int]:
+    """Project, generalise, clip and encode a tile's candidates (lon/lat geometries and their property
+    columns, the tile's properties only) as one MVT layer; return it and its feature count."""
+    if not len(geoms):
+        return b"", 0
+    pixels = tile.grid.to_pixels(geoms, tile.extent)
+    prepared, kept = mvt.prepare(pixels, tile.extent, round(tile.buffer * tile.extent / mvt.EXTENT))
+    if not len(prepared):
+        return b"", 0
+    layer = mvt.TileLayer(tile.name, prepared, {name: np.asarray(v)[kept] for name, v in columns.items()})
+    return mvt.encode([layer], tile.extent), len(prepared)
 
 
 def mvt_layer_from_frame(frame: gpd.GeoDataFrame, tile: MvtTile) -> tuple[bytes, int]:
     """Project, generalise, clip and encode a tile's candidates as one MVT layer; return it and its count."""
     if frame.empty:
         return b"", 0
-    pixels = tile.grid.to_pixels(frame.geometry.to_numpy(), tile.extent)
-    geoms, kept = mvt.prepare(pixels, tile.extent, round(tile.buffer * tile.extent / mvt.EXTENT))
-    if not len(geoms):
-        return b"", 0
     names = [p for p in tile.properties if p in frame.columns]
-    layer = mvt.TileLayer(tile.name, geoms, _properties(frame.loc[kept], names))
-    return mvt.encode([layer], tile.extent), len(geoms)
+    return mvt_layer_from_arrays(frame.geometry.to_numpy(), {name: frame[name].to_numpy() for name in names}, tile)

@@ -104,6 +104,22 @@ def build_store(n: int, folder: Path) -> tuple[Path, float]:
     return path, time.perf_counter() - started
 
 
+def kept_store(n: int, folder: Path) -> Path:
+    """Return ``folder/parcels-<n>.gpkg``, written first unless it already holds ``n`` parcels (kept between runs)."""
+    from geo.storage.gpkg import GeoPackageStore
+
+    path = folder / f"parcels-{n}.gpkg"
+    if path.exists():
+        with GeoPackageStore(path) as store:
+            if "farmland" in store.layers() and store.count("farmland") == n:
+                return path
+        path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    path, seconds = build_store(n, folder)
+    print(f"wrote {n:,} parcels to {path} in {seconds:.0f} s", flush=True)
+    return path
+
+
 class Server:
     """A uvicorn process serving one GeoPackage (fresh process = empty tile cache)."""
 

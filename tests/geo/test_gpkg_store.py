@@ -111,3 +111,20 @@ def test_readers_see_the_old_or_the_new_layer_during_a_replace(store):
     stop.set()
     reader.join()
     assert set(counts) <= {50, 10, 30} and store.count("parcels") == 30
+
+
+def test_large_layers_answer_nearest_through_the_rtree_as_the_index_does(store, monkeypatch):
+    from geo.storage.gpkg import nearest
+
+    lon, lat = 112.1072, 27.5093
+    indexed = store.nearest("parcels", lon, lat, 3_000, limit=12, columns=["id", "n"])
+    assert store._nearest._cache  # a whole-layer index answered
+    monkeypatch.setattr(nearest, "INDEX_MAX_FEATURES", 10)
+    store._nearest.clear()
+    windowed = store.nearest("parcels", lon, lat, 3_000, limit=12, columns=["id", "n"])
+    assert not store._nearest._cache  # no whole-layer index for a layer above the bound
+    assert windowed["id"].tolist() == indexed["id"].tolist() and windowed["n"].tolist() == indexed["n"].tolist()
+    assert windowed["distance_m"].to_numpy() == pytest.approx(indexed["distance_m"].to_numpy(), abs=0.01)
+    assert windowed["bearing_deg"].to_numpy() == pytest.approx(indexed["bearing_deg"].to_numpy(), abs=0.01)
+    plain = store.nearest("parcels", lon, lat, 3_000, geometry=False)
+    assert "geometry" not in plain.columns and plain["id"].iloc[0] == indexed["id"].iloc[0]

@@ -127,3 +127,54 @@ def test_vectorised_encoder_matches_mapbox_vector_tile_on_mixed_geometries():
         decoded = shapely.geometry.shape(feature["geometry"])
         assert decoded.geom_type.removeprefix("Multi") == expected.geom_type.removeprefix("Multi")
         assert decoded.equals(expected), (decoded.wkt[:200], expected.wkt[:200])
+
+
+def _decoded(data: bytes) -> list[tuple[dict, str]]:
+    layer = mapbox_vector_tile.decode(data, default_options={"y_coord_down": True})["t"]
+    return [(f["properties"], shapely.geometry.shape(f["geometry"]).wkt) for f in layer["features"]]
+
+
+def test_columns_and_row_dicts_encode_the_same_features_and_kinds():
+    geoms = np.array(list(shapely.buffer(shapely.points(np.arange(10) * 300 + 100, 500), 80, quad_segs=2)))
+    kinds = np.array([True, 1, 1.0, "1", None, np.nan, False, 0, 2.5, "x"], dtype=object)
+    columns = {
+        "id": np.array([f"f{i}" for i in range(10)], dtype=object),
+        "mixed": kinds,
+        "pct": np.array([1.5, np.nan, 3.0, 3.0, 0.0, -1.0, 2.0, 2.0, 1.5, 9.0]),
+        "empty": np.array([None] * 10, dtype=object),
+    }
+    rows = [
+        {k: v[i] for k, v in columns.items() if v[i] is not None and not (isinstance(v[i], float) and np.isnan(v[i]))}
+        for i in range(10)
+    ]
+    by_columns = _decoded(mvt.encode([mvt.TileLayer("t", geoms, columns)]))
+    by_rows = _decoded(mvt.encode([mvt.TileLayer("t", geoms, rows)]))
+    assert by_columns == by_rows
+    mixed = [props.get("mixed", "absent") for props, _ in by_columns]
+    assert mixed == [True, 1, 1.0, "1", "absent", "absent", False, 0, 2.5, "x"]
+    assert [type(v) for v in mixed[:4]] == [bool, int, float, str] and type(mixed[7]) is int
+    assert all("empty" not in props for props, _ in by_columns)
+    assert [props.get("pct") for props, _ in by_columns] == [1.5, None, 3.0, 3.0, 0.0, -1.0, 2.0, 2.0, 1.5, 9.0]
+    options = {"quantize_bounds": None, "y_coord_down": True}
+    features = [{"geometry": g, "properties": p} for g, p in zip(shapely.set_precision(geoms, 1.0), rows, strict=True)]
+    reference = mapbox_vector_tile.encode([{"name": "t", "features": features}], default_options=options)
+    assert [props for props, _ in _decoded(reference)] == [props for props, _ in by_columns]
+
+
+@pytest.mark.parametrize("z", [9, 11, 13, 15])
+def test_geopackage_tiles_made_from_arrays_decode_as_the_frame_based_reference(parcels, z):
+    from geo.storage.values import MvtTile
+    from geo.tms import get_tms, tile_grid
+
+    store, frame = parcels
+    point = frame.geometry.iloc[7].representative_point()
+    tile = get_tms("WebMercatorQuad").tile(point.x, point.y, z)
+    grid = tile_grid("WebMercatorQuad", z, tile.x, tile.y)
+    spec = MvtTile("parcels", grid.lonlat_bbox(64 / 4096), grid, ("id", "status"), cell=grid.pixel_size_deg() * 8)
+    fast, fast_count = store.mvt_layer("parcels", spec)
+    reference, reference_count = FeatureStore.mvt_layer(store, "parcels", spec)
+    assert fast_count == reference_count > 0
+    options = {"y_coord_down": True}
+    decoded = mapbox_vector_tile.decode(fast, default_options=options)["parcels"]["features"]
+    expected = mapbox_vector_tile.decode(reference, default_options=options)["parcels"]["features"]
+    assert [(f["properties"], f["geometry"]) for f in decoded] == [(f["properties"], f["geometry"]) for f in expected]

@@ -132,3 +132,17 @@ def test_planmap_serve_runs_uvicorn_with_the_server_options(monkeypatch, tmp_pat
     assert app == "server.main:create_app" and kwargs["port"] == 8123
     assert kwargs["http"].keywords == {"header_timeout_s": 4.0} and kwargs["timeout_keep_alive"] == 5
     assert kwargs["h11_max_incomplete_event_size"] == 16 * 1024
+    assert kwargs["workers"] == cli.default_workers() >= 1
+
+
+def test_planmap_serve_prepares_the_store_once_before_starting_workers(monkeypatch, tmp_path):
+    import uvicorn
+
+    from geo.storage.gpkg import GeoPackageStore
+    from layers.plans import list_plans
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: None)
+    assert cli.main(["--data-dir", str(tmp_path), "serve", "--workers", "2"]) == 0
+    [gpkg] = tmp_path.glob("**/*.gpkg")
+    with GeoPackageStore(gpkg) as store:
+        assert [stored.plan.year for stored in list_plans(store)] == [2025]  # the seed plan, written before forking

@@ -1,8 +1,10 @@
 """Nearest features for the GeoPackage store: an in-memory geodesic index per layer, kept until it changes.
 
-SQLite has no distance functions and no KNN index, so the store keeps each layer's geometries in a
-``geo.spatial_index.SpatialIndex`` (built once per data version, shared by the server's threads) and
-answers every ``nearest`` from it: a field team's query then costs milliseconds even at 1M parcels.
+SQLite has no distance functions and no KNN index, so the store keeps the geometries of each layer of
+up to ``INDEX_MAX_FEATURES`` features in a ``geo.spatial_index.SpatialIndex`` (built once per data
+version, shared by the server's threads) and answers every ``nearest`` from it: a field team's query then
+costs a millisecond or two. Larger layers are never indexed whole (at 1M parcels the index took 2.4 GiB
+and 13 s to build on the first request): their queries read the search box through the R-tree instead.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 import geopandas as gpd
+import shapely
 from geopandas.array import GeometryArray
 
-from geo.spatial_index import SpatialIndex
+from geo.spatial_index import SpatialIndex, envelope_distance_lower_m
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,34 @@ class _Entry:
         return gpd.GeoDataFrame(frame, geometry="geometry", copy=False)
 
 
+def nearest_in_window(
+    geoms: np.ndarray,
+    columns: dict[str, np.ndarray],
+    crs: Any,
+    point: tuple[float, float],
+    radius_m: float,
+    limit: int | None,
+    geometry: bool,
+) -> pd.DataFrame:
+    """Measure the features read from a search box (in id order) as the whole-layer index would.
+
+    Envelopes farther than the radius are dropped before anything is projected, then the rest is
+    measured with a ``SpatialIndex`` of its own; only the hits are assembled into a frame.
+    """
+    lon, lat = point
+    near = np.flatnonzero(envelope_distance_lower_m(lon, lat, shapely.bounds(geoms), radius_m) <= radius_m)
+    entry = _Entry(
+        "", {name: values[near] for name, values in columns.items()}, geoms[near], crs, SpatialIndex(geoms[near])
+    )
+    hits = entry.index.within(lon, lat, radius_m, limit)
+    positions = np.asarray(hits.index, dtype=np.int64)
+    return entry.rows(positions, geometry, distance_m=hits.distance_m, bearing_deg=hits.bearing_deg)
+
+
+INDEX_MAX_FEATURES = 200_000
+"""Layers up to this size get a whole-layer index; larger ones are searched through the R-tree per query."""
+
+
 class NearestIndexes:
     """Per (layer, columns) indexes of one store, rebuilt when the layer's data version changes.
 
@@ -59,7 +90,16 @@ class NearestIndexes:
     ) -> None:
         self._version, self._read = version, read
         self._cache: dict[tuple[str, tuple[str, ...] | None], _Entry] = {}
+        self._sizes: dict[str, tuple[str, int]] = {}
         self._lock = threading.Lock()
+
+    def indexed(self, layer: str, count: Callable[[], int]) -> bool:
+        """Return whether ``layer`` is small enough for a whole-layer index (``count`` is asked once per version)."""
+        version = self._version(layer)
+        known = self._sizes.get(layer)
+        if known is None or known[0] != version:
+            known = self._sizes[layer] = (version, count())
+        return known[1] <= INDEX_MAX_FEATURES
 
     def _entry(self, layer: str, columns: Sequence[str] | None) -> _Entry:
         key = (layer, tuple(columns) if columns is not None else None)
@@ -100,3 +140,4 @@ class NearestIndexes:
         """Drop every index (the store is closing)."""
         with self._lock:
             self._cache.clear()
+            self._sizes.clear()

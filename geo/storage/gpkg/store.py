@@ -13,14 +13,16 @@ import pandas as pd
 import geopandas as gpd
 
 from geo.errors import UnknownCollection, UnknownFeature
+from geo.spatial_index import search_box
 from geo.storage.base import FeatureStore, check_layer_version, check_settable, check_version
-from geo.storage.codec import encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
+from geo.storage.codec import STORE_CRS, encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
+from geo.storage.generic import mvt_layer_from_arrays
 from geo.storage.gpkg import admin, edits, tiles
 from geo.storage.gpkg import layer as gpkg_layer
 from geo.storage.gpkg import tokens as token_rows
 from geo.storage.gpkg.database import Database, now_iso
 from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
-from geo.storage.gpkg.nearest import NearestIndexes
+from geo.storage.gpkg.nearest import NearestIndexes, nearest_in_window
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
@@ -33,6 +35,7 @@ from geo.storage.values import (
     Filter,
     Health,
     HistoryEntry,
+    MvtTile,
     RecordPut,
     RecordRevision,
     ReportKey,
@@ -60,6 +63,8 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
     ----------
     path : the .gpkg file; created (with the planmap system tables) when absent.
     """
+
+    local_reads = True  # WAL readers never wait on writers
 
     def __init__(self, path: str | Path) -> None:
         self._db = Database(path)
@@ -171,6 +176,15 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
             return tiles.gpkg_rows_by_fid(conn, layer, _GEOM, fids, wanted, types)
 
+    def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
+        """Choose the tile's rows on the R-tree in SQL, read them as arrays and encode them (no data frame)."""
+        types = self.columns(layer)
+        names = [c for c in tile.properties if c in types or c == self.id_column]
+        with self._db.reading() as conn:
+            fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, tile.bbox, where, types, tile.cell, tile.limit)
+            geoms, columns = tiles.gpkg_tile_arrays(conn, layer, _GEOM, fids, names, types)
+        return mvt_layer_from_arrays(geoms, columns, tile)
+
     def nearest(
         self,
         layer: str,
@@ -181,8 +195,24 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         columns: Sequence[str] | None = None,
         geometry: bool = True,
     ) -> pd.DataFrame:
-        """Measure from the layer's in-memory geodesic index (built once per data version)."""
-        return self._nearest.nearest(layer, lon, lat, radius_m, limit, columns, geometry)
+        """Measure from the layer's in-memory geodesic index (built once per data version); layers too large
+        for one are read through the R-tree in the search box and measured per query (bounded memory)."""
+        if self._nearest.indexed(layer, lambda: self._size_bound(layer)):
+            return self._nearest.nearest(layer, lon, lat, radius_m, limit, columns, geometry)
+        types = self.columns(layer)
+        wanted = read_columns(columns, types, self.id_column)
+        with self._db.reading() as conn:
+            box = search_box(lon, lat, radius_m)
+            fids = sorted(tiles.gpkg_candidate_fids(conn, layer, _GEOM, box, None, types, None, None))
+            geoms, arrays = tiles.gpkg_tile_arrays(conn, layer, _GEOM, fids, wanted, types)
+        return nearest_in_window(geoms, arrays, STORE_CRS, (lon, lat), radius_m, limit, geometry)
+
+    def _size_bound(self, layer: str) -> int:
+        """Return the layer's largest fid: at least its feature count, read from the B-tree at once (count(*)
+        reads every page)."""
+        self._check_layer(layer)
+        with self._db.reading() as conn:
+            return int(conn.execute(f"SELECT coalesce(max(fid), 0) FROM {q(layer)}").fetchone()[0])
 
     def count(self, layer: str, where: Filter | None = None) -> int:
         """Return the number of matching features (a bbox alone is counted on the R-tree)."""

@@ -1,0 +1,101 @@
+"""Cached vector tiles and 304s answered before routing (``server.fasttiles``) answer exactly as the routes do."""
+
+import re
+from datetime import date
+
+import mapbox_vector_tile
+import pytest
+from fastapi.testclient import TestClient
+
+from geo.storage.base import HistoryEntry
+from layers.tokens import create_token
+from server.fasttiles import _address
+
+TILE = "/collections/farmland/tiles/WebMercatorQuad/10/843/427"
+XYZ = "/tiles/farmland/10/843/427.mvt"
+PLAN = "/tiles/WebMercatorQuad/10/843/427"
+PLAN_XYZ = "/tiles/plan/10/843/427.mvt"
+
+
+def fast_answers(client) -> int:
+    return getattr(client.app.state, "fast_tile_answers", 0)
+
+
+def comparable(headers) -> dict[str, str]:
+    """Return the headers with the per-request CSP nonce and the date masked."""
+    out = {k.lower(): v for k, v in headers.items() if k.lower() != "date"}
+    out["content-security-policy"] = re.sub(r"nonce-[^']+", "nonce-X", out.get("content-security-policy", ""))
+    return out
+
+
+def test_tile_paths_are_recognised_like_the_routes():
+    assert _address(TILE) == _address(XYZ.replace(".mvt", ".mvt"))
+    assert _address(PLAN_XYZ).layer is None and _address(PLAN).layer is None
+    assert _address("/tiles/WebMercatorQuad/tilejson.json") is None
+    assert _address("/tiles/farmland/10/843/427.png") is None
+    assert _address("/collections/farmland/items") is None
+
+
+@pytest.mark.parametrize("path", [TILE, XYZ, PLAN, PLAN_XYZ, TILE + "?status=completed"])
+@pytest.mark.parametrize("gzip", [True, False])
+def test_cached_answers_carry_the_same_headers_and_body_as_the_route(writable_client, path, gzip):
+    client = writable_client
+    headers = {"Origin": "http://example.org", "Accept-Encoding": "gzip" if gzip else "identity"}
+    before = fast_answers(client)
+    first = client.get(path, headers=headers)  # the route builds and caches the tile
+    assert first.status_code in (200, 204) and fast_answers(client) == before
+    second = client.get(path, headers=headers)
+    assert fast_answers(client) == before + 1
+    assert second.status_code == first.status_code and second.content == first.content
+    assert comparable(second.headers) == comparable(first.headers)
+    assert "access-control-allow-origin" in second.headers and second.headers["x-frame-options"] == "DENY"
+    if first.status_code == 200:
+        assert mapbox_vector_tile.decode(second.content) == mapbox_vector_tile.decode(first.content)
+    revalidated = client.get(path, headers={**headers, "If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304 and fast_answers(client) == before + 2
+    routed_304 = comparable(revalidated.headers)
+    client.app.state.tile_cache = None  # the route's own 304 (no cache to answer from)
+    again = client.get(path, headers={**headers, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and fast_answers(client) == before + 2
+    assert comparable(again.headers) == routed_304
+
+
+def test_a_write_changes_the_tile_at_once(writable_client, writable_store):
+    client = writable_client
+    first = client.get(TILE)
+    assert client.get(TILE, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    fid = writable_store.read("farmland", limit=1)["id"].iloc[0]
+    entry = HistoryEntry("farmland", fid, date(2025, 6, 1), "completed", percent=100.0)
+    writable_store.record_progress(entry, {"status": "completed", "progress_pct": 100.0})
+    after = client.get(TILE, headers={"If-None-Match": first.headers["etag"]})
+    assert after.status_code in (200, 204) and after.headers["etag"] != first.headers["etag"]
+
+
+def test_lit_tiles_always_go_to_the_route(writable_client):
+    client = writable_client
+    before = fast_answers(client)
+    for _ in range(2):
+        assert client.get(TILE + "?lights=true").status_code in (200, 204)
+    assert fast_answers(client) == before
+
+
+def test_a_token_holders_cached_tile_is_never_answered_to_anonymous_callers(writable_client, writable_store):
+    client = writable_client
+    viewer = {"Authorization": "Bearer " + create_token(writable_store, "wang", "viewer")}
+    private = TILE + "?filter=investment_wan > 100"
+    assert client.get(private, headers=viewer).status_code in (200, 204)
+    assert client.get(private, headers=viewer).status_code in (200, 204)
+    before = fast_answers(client)
+    anonymous = client.get(private)
+    assert anonymous.status_code == 400 and fast_answers(client) == before
+    assert "authorization" in client.get(private, headers=viewer).headers["vary"].lower()
+
+
+def test_cached_tiles_still_need_a_token_when_reads_are_private(app_factory, writable_store_url, writable_store):
+    viewer = {"Authorization": "Bearer " + create_token(writable_store, "wang", "viewer")}
+    with TestClient(app_factory(writable_store_url, public_reads=False)) as client:
+        assert client.get(XYZ, headers=viewer).status_code in (200, 204)
+        assert client.get(XYZ, headers=viewer).status_code in (200, 204) and fast_answers(client) == 1
+        refused = client.get(XYZ)
+        assert refused.status_code == 401 and refused.json()["code"] == "NotAuthenticated"
+        assert fast_answers(client) == 1
