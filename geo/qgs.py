@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Literal
 
+from geo.crs import as_crs
 from geo.types import BBox
 
 QGIS_VERSION = "3.22.0-Białowieża"
@@ -176,8 +177,10 @@ def _labeling(parent: ET.Element, layer: VectorLayer, font: str) -> None:
 
 
 def _srs(parent: ET.Element, authid: str) -> None:
-    """Add ``<spatialrefsys>`` naming a CRS by its authority id (QGIS looks the rest up)."""
-    ET.SubElement(ET.SubElement(parent, "spatialrefsys"), "authid").text = authid
+    """Add ``<spatialrefsys>``: the CRS's WKT, which QGIS reads first (it ignores an authority id alone)."""
+    srs = ET.SubElement(parent, "spatialrefsys")
+    ET.SubElement(srs, "wkt").text = as_crs(authid).to_wkt()
+    ET.SubElement(srs, "authid").text = authid
 
 
 def _extent(parent: ET.Element, tag: str, bbox: BBox) -> None:
@@ -213,6 +216,9 @@ def project_xml(project: Project) -> bytes:
     root = ET.Element("qgis", projectname=project.title, version=QGIS_VERSION)
     ET.SubElement(root, "title").text = project.title
     _srs(ET.SubElement(root, "projectCrs"), project.crs)
+    # QGIS reads <projectCrs> only when this project property says the project has a CRS.
+    properties = ET.SubElement(ET.SubElement(root, "properties"), "SpatialRefSys")
+    ET.SubElement(properties, "ProjectionsEnabled", type="int").text = "1"
     tree = ET.SubElement(root, "layer-tree-group")
     for layer in project.layers:
         ET.SubElement(
