@@ -236,6 +236,14 @@ def project_xml(project: Project) -> bytes:
     _extent(canvas, "extent", project.extent)
     ET.SubElement(canvas, "rotation").text = "0"
     _srs(ET.SubElement(canvas, "destinationsrs"), project.crs)
+    # QGIS desktop opens on the canvas extent above; the view settings give the same extent to QGIS's API
+    # (print layouts, scripts) and make "zoom to full extent" return to it.
+    view = ET.SubElement(root, "ProjectViewSettings", UseProjectScales="0", rotation="0")
+    ET.SubElement(view, "Scales")
+    for tag in ("DefaultViewExtent", "PresetFullExtent"):
+        keys = ("xmin", "ymin", "xmax", "ymax")
+        extent = ET.SubElement(view, tag, {k: repr(float(v)) for k, v in zip(keys, project.extent, strict=True)})
+        _srs(extent, project.crs)
     layers = ET.SubElement(root, "projectlayers")
     for layer in project.layers:
         _map_layer(layers, layer, project.label_font)

@@ -58,3 +58,12 @@ def test_project_crs_and_extent():
         "3.0",
         "4.0",
     ]
+    for tag in ("DefaultViewExtent", "PresetFullExtent"):
+        view = root.find(f"ProjectViewSettings/{tag}")
+        assert view is not None and [view.get(k) for k in ("xmin", "ymin", "xmax", "ymax")] == [
+            "1.0",
+            "2.0",
+            "3.0",
+            "4.0",
+        ]
+        assert view.findtext("spatialrefsys/authid") == "EPSG:3857"

@@ -11,11 +11,15 @@ import json
 import os
 import subprocess
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from PIL import Image, ImageColor
+
+from geo.crs import transform_xy
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 READER = Path(__file__).parent / "scripts" / "qgis_read_project.py"
@@ -42,12 +46,20 @@ def server_url(demo_gpkg, app_factory, serve):
         yield base
 
 
-def open_in_qgis(project: Path) -> dict:
-    """Return what QGIS reports of the project's layers (it reads their features from the server)."""
+def open_in_qgis(project: Path, image: Path | None = None) -> dict:
+    """Return what QGIS reports of the project's layers (it reads their features from the server).
+
+    With ``image``, QGIS also renders the project's initial view there as a PNG.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env.update(QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(project.parent))
     done = subprocess.run(
-        [SYSTEM_PYTHON, str(READER), str(project)], capture_output=True, text=True, env=env, timeout=300, check=False
+        [SYSTEM_PYTHON, str(READER), str(project), *([str(image)] if image else [])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -67,8 +79,16 @@ def download(base: str, tmp_path: Path, params: dict[str, str] | None = None) ->
 def test_qgis_opens_every_layer_from_the_server(qgis, server_url, demo_gpkg, registry, tmp_path):
     from geo.storage.gpkg import GeoPackageStore
 
-    project = open_in_qgis(download(server_url, tmp_path))
-    assert project["crs"] == "EPSG:3857"
+    project = open_in_qgis(download(server_url, tmp_path), tmp_path / "view.png")
+    assert project["crs"] == project["extentCrs"] == "EPSG:3857"
+    with GeoPackageStore(demo_gpkg) as store:
+        minx, miny, maxx, maxy = store.bounds("counties")
+    xs, ys = transform_xy([minx, maxx], [miny, maxy], "OGC:CRS84", 3857)
+    assert project["extent"] == project["fullExtent"] == pytest.approx([xs[0], ys[0], xs[1], ys[1]])
+    with Image.open(tmp_path / "view.png") as image:  # drawn by QGIS from the features it read
+        colors = Counter(image.convert("RGB").get_flattened_data())
+    for spec in registry.get("reservoirs").statuses:
+        assert colors[ImageColor.getrgb(spec.color)] > 0, spec.value  # markers in the catalogue's colours
     layers = {layer["name"]: layer for layer in project["layers"]}
     assert sorted(layers) == sorted(layer.title_zh for layer in registry)
     assert project["layers"][-1]["name"] == registry.get("counties").title_zh  # boundaries drawn underneath
@@ -95,6 +115,11 @@ def test_qgis_opens_every_layer_from_the_server(qgis, server_url, demo_gpkg, reg
 @pytest.mark.qgis
 def test_qgis_keeps_the_views_filters(qgis, server_url, tmp_path):
     project = open_in_qgis(download(server_url, tmp_path, FILTERED))
+    whole = ET.fromstring(httpx.get(f"{server_url}/map.qgs", timeout=60).content)
+    city = [float(whole.findtext(f"mapcanvas/extent/{k}") or "nan") for k in ("xmin", "ymin", "xmax", "ymax")]
+    inner = project["extent"]  # the county's, inside the city's
+    assert city[0] <= inner[0] < inner[2] <= city[2] and city[1] <= inner[1] < inner[3] <= city[3]
+    assert (inner[2] - inner[0]) * (inner[3] - inner[1]) < 0.8 * (city[2] - city[0]) * (city[3] - city[1])
     layers = {layer["name"]: layer for layer in project["layers"]}
     assert sorted(layers) == ["区县界", "病险水库除险加固", "高标准农田建设"]
     query = {"county": FILTERED["county"], "status": FILTERED["status"]}
