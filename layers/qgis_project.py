@@ -44,15 +44,18 @@ class QgisView:
 
 
 def _literal(value: str) -> str:
-    """Return a QGIS expression string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    """Return a QGIS expression string literal, quoted as ``QgsExpression.quotedString`` does."""
+    escaped = value.replace("\\", "\\\\").replace("'", "''").replace("\n", "\\n").replace("\t", "\\t")
+    return f"'{escaped}'"
 
 
 def _in(field: str, values: tuple[str, ...] | list[str]) -> str:
+    """Return the expression "``field`` is one of ``values``"."""
     return f'"{field}" IN ({", ".join(_literal(v) for v in values)})'
 
 
 def _can_be_overdue(layer: Layer) -> bool:
+    """Return whether a layer's projects have due dates and a completed state (as the web maps decide)."""
     return "due_date" in layer.field_names and "completed" in {s.value for s in layer.statuses}
 
 

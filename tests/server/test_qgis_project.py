@@ -180,3 +180,12 @@ def test_map_pages_link_to_their_qgis_project(client, page):
     if page.endswith("farmland"):
         assert params["layers"] == "farmland"
     assert client.get(href).status_code == 200
+
+
+@pytest.mark.qgis
+def test_qgis_reads_a_view_of_hostile_text(qgis, server_url, tmp_path):
+    nasty = "<&>'\"\\ 岳塘"
+    project = open_in_qgis(download(server_url, tmp_path, {"county": nasty, "layers": "farmland"}))
+    farmland = next(layer for layer in project["layers"] if layer["name"] == "高标准农田建设")
+    assert farmland["valid"] and farmland["ids"] == []
+    assert farmland["subset"].startswith("\"county\" IN ('<&>''\"\\\\ 岳塘')")
