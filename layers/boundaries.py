@@ -18,6 +18,8 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import WGS84, convert_geometry
 from geo.measure import GeometryInput, geodesic_area_m2
+from geo.storage.base import FeatureStore, Filter
+from geo.types import BBox
 
 CITY = "430300"
 COUNTIES = ("430302", "430304", "430321", "430381", "430382")
@@ -177,3 +179,19 @@ def county_of(geoms: GeometryInput, boundaries: gpd.GeoDataFrame | None = None) 
 def county_name(adcode: str) -> str:
     """Return the Chinese name of a division (``430304`` -> ``岳塘区``); raise KeyError for unknown codes."""
     return DIVISIONS[adcode].name
+
+
+XIANGTAN_BBOX: BBox = (112.42, 27.35, 113.08, 28.10)
+"""Fallback extent of Xiangtan (CRS84) when the store has no county boundaries."""
+
+
+def view_bounds(store: FeatureStore, county: tuple[str, ...] = ()) -> BBox:
+    """Return the extent to show: the selected counties, else the whole city (CRS84)."""
+    if "counties" not in store.layers():
+        return XIANGTAN_BBOX
+    if county:
+        frame = store.read("counties", Filter(ids=list(county)))
+        if not frame.empty:
+            minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+            return (minx, miny, maxx, maxy)
+    return store.bounds("counties") or XIANGTAN_BBOX

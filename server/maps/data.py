@@ -14,14 +14,11 @@ import geopandas as gpd
 from geo import geojson
 from geo.crs import CoordSys, convert_frame
 from geo.storage.base import FeatureStore, Filter
-from geo.types import BBox
+from layers.boundaries import view_bounds
 from layers.models import Layer, StatusSpec
 from layers.progress import status_as_of
 from layers.query import Selection, to_filter
 from server.maps.i18n import OVERDUE, Lang, alias
-
-XIANGTAN_BBOX: BBox = (112.42, 27.35, 113.08, 28.10)
-"""Fallback extent of Xiangtan (CRS84) when the store has no county boundaries."""
 
 _POPUP_SKIP = {"id", "name", "county", "status", "progress_pct", "is_demo", "source", "updated_at", "latest_month"}
 
@@ -106,13 +103,5 @@ def popup_fields(layer: Layer, lang: Lang) -> list[dict[str, str]]:
     ]
 
 
-def map_bounds(store: FeatureStore, county: tuple[str, ...] = ()) -> BBox:
-    """Return the extent to fit: the selected counties, else the whole city (CRS84)."""
-    if "counties" not in store.layers():
-        return XIANGTAN_BBOX
-    if county:
-        frame = store.read("counties", Filter(ids=list(county)))
-        if not frame.empty:
-            minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
-            return (minx, miny, maxx, maxy)
-    return store.bounds("counties") or XIANGTAN_BBOX
+map_bounds = view_bounds
+"""The extent a map fits: the selected counties, else the whole city (CRS84); see ``layers.boundaries``."""

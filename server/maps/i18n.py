@@ -15,6 +15,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "plan_title": ("湘潭市2025年重点项目分布图", "Xiangtan 2025 work-plan projects"),
     "progress_title": ("项目进度", "Progress"),
     "nearby_title": ("附近项目", "Projects nearby"),
+    "open_in_qgis": ("在QGIS中打开", "Open in QGIS"),
     "legend": ("图例", "Legend"),
     "basemap_offline": ("离线底图", "Offline basemap"),
     "basemap_osm": ("OpenStreetMap(在线)", "OpenStreetMap (online)"),

@@ -12,6 +12,7 @@ from layers.registry import LayerRegistry
 from server.maps.data import MapQuery, display_statuses, layer_frame
 from server.maps.i18n import Lang, text, title
 from server.maps.plan import build_plan_map
+from server.maps.qgis import qgis_href
 from server.maps.render import render_page
 
 
@@ -38,6 +39,11 @@ def nav_links(lang: Lang, here: str = "") -> list[dict[str, str]]:
     return links
 
 
+def qgis_link(query: MapQuery) -> dict[str, str]:
+    """Return the "Open in QGIS" link: the view (layers and filters) as a downloadable QGIS project."""
+    return {"href": qgis_href(query), "label": text("open_in_qgis", query.lang)}
+
+
 def plan_page(
     store: FeatureStore, registry: LayerRegistry, query: MapQuery, here: str = "", tianditu_key: str | None = None
 ) -> str:
@@ -49,7 +55,7 @@ def plan_page(
         fmap,
         query.lang,
         heading=text("plan_title", query.lang),
-        links=nav_links(query.lang, here),
+        links=[*nav_links(query.lang, here), qgis_link(query)],
         summary="",
     )
 
@@ -81,6 +87,6 @@ def layer_page(store: FeatureStore, registry: LayerRegistry, layer_id: str, quer
         heading=title(layer, query.lang),
         layer=layer,
         rows=rows,
-        links=nav_links(query.lang, here),
+        links=[*nav_links(query.lang, here), qgis_link(query)],
         back=back,
     )

@@ -24,6 +24,7 @@ from server.maps.i18n import parse_lang
 from server.maps.nearby import NearbyQuery, nearby_page
 from server.maps.pages import layer_page, plan_page
 from server.maps.progress import progress_page
+from server.maps.qgis import QGS_PATH, qgis_document
 from server.maps.report import report_page
 from server.responses import ERROR_RESPONSES, GeoJSONResponse
 from server.routers.features import FeatureIdParam
@@ -73,6 +74,19 @@ def plan_map(
 ) -> str:
     """Show every plan layer on one interactive map."""
     return plan_page(store, registry, query, here=_here(request), tianditu_key=settings.maps.tianditu_key)
+
+
+@router.get(
+    QGS_PATH,
+    operation_id="getQgisProject",
+    response_class=Response,
+    responses={200: {"content": {"application/x-qgis-project": {}}, "description": "QGIS 3 project (.qgs)"}},
+)
+def qgis_project_file(request: Request, store: StoreDep, registry: RegistryDep, query: MapQueryDep) -> Response:
+    """Return the map view as a QGIS project whose layers read this server's OGC API Features live."""
+    data = qgis_document(store, registry, query, str(request.base_url))
+    headers = {"Content-Disposition": 'attachment; filename="planmap.qgs"', "Cache-Control": "no-cache"}
+    return Response(data, media_type="application/x-qgis-project", headers=headers)
 
 
 @router.get("/map/data/{collectionId}", operation_id="getMapData", response_class=GeoJSONResponse)
