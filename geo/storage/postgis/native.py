@@ -39,14 +39,18 @@ bound AS (
         ELSE least(%(r)s::float8, max(d)) END AS r FROM knn
 ),
 hits AS (
-    SELECT {select}, ST_AsBinary(t.geom) AS wkb, ST_Distance(t.geom::geography, p.g::geography) AS distance_m,
-        coalesce(degrees(ST_Azimuth(p.g::geography, ST_Scale(ST_ClosestPoint(
-            ST_Scale(t.geom, %(k)s, 1), ST_Scale(p.g, %(k)s, 1)), 1 / %(k)s, 1)::geography)), 0) AS bearing_deg
+    SELECT {select}, t.geom, ST_Distance(t.geom::geography, p.g::geography) AS distance_m
     FROM {table} t, p, bound
     WHERE t.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)
         AND ST_DWithin(t.geom::geography, p.g::geography, bound.r + 1)
+),
+top AS (
+    SELECT * FROM hits WHERE distance_m <= (SELECT r FROM bound) ORDER BY distance_m, "id" LIMIT %(limit)s
 )
-SELECT * FROM hits WHERE distance_m <= (SELECT r FROM bound) ORDER BY distance_m, "id" LIMIT %(limit)s
+SELECT {columns}, ST_AsBinary(top.geom) AS wkb, top.distance_m,
+    coalesce(degrees(ST_Azimuth(p.g::geography, ST_Scale(ST_ClosestPoint(
+        ST_Scale(top.geom, %(k)s, 1), ST_Scale(p.g, %(k)s, 1)), 1 / %(k)s, 1)::geography)), 0) AS bearing_deg
+FROM top, p ORDER BY top.distance_m, top."id"
 """
 
 
@@ -63,7 +67,9 @@ def nearest(
         types = db.columns(conn, layer)
         wanted = read_columns(columns, types, _ID)
         select = ", ".join(f"t.{q(c)}" for c in wanted)
-        sql = _NEAREST.format(table=db.t(layer), select=select)
+        # The WKB and the bearing are made for the answer's rows only, after the LIMIT.
+        columns_sql = ", ".join(f"top.{q(c)}" for c in wanted)
+        sql = _NEAREST.format(table=db.t(layer), select=select, columns=columns_sql)
         params: dict[str, Any] = {"lon": lon, "lat": lat, "r": float(radius_m), "k": _lon_scale(lat)}
         params |= {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "knn": limit or 0, "limit": limit}
         rows = conn.execute(sql, params).fetchall()
