@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from geo.errors import StoreUnavailable
@@ -11,9 +12,18 @@ from layers.errors import DataNotBuilt
 from layers.registry import LayerRegistry
 
 
-def open_plan_store(url: str, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> FeatureStore:
-    """Open the store at ``url``: a PostGIS DSN (postgresql://..., tables in ``schema``) or a GeoPackage path."""
-    return open_store(url, schema=schema, pool_size=pool_size, timeout=timeout)
+def open_plan_store(
+    url: str,
+    schema: str = "planmap",
+    pool_size: int = 4,
+    timeout: float = 10.0,
+    replicas: Sequence[str] = (),
+    replica_wait_s: float = 0.5,
+) -> FeatureStore:
+    """Open the store at ``url``: a PostGIS DSN (tables in ``schema``, reads on ``replicas``) or a GeoPackage path."""
+    return open_store(
+        url, schema=schema, pool_size=pool_size, timeout=timeout, replicas=replicas, replica_wait_s=replica_wait_s
+    )
 
 
 def missing_layers(store: FeatureStore, registry: LayerRegistry) -> list[str]:
