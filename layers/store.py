@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from geo.errors import StoreUnavailable
@@ -45,6 +46,7 @@ def health_report(store: FeatureStore, registry: LayerRegistry) -> dict[str, Any
     ``status`` is ``ok`` only when the store can be read and written and holds every catalogue layer;
     otherwise ``unavailable`` (cannot be read), ``read-only`` (readable, writes would fail: disk full,
     a lock, a read-only file or standby) or ``incomplete`` (plan layers missing), with the problems named.
+    With read replicas, ``replicas`` lists each one's state; one out of use leaves the status as it is.
     """
     health = store.health()
     body: dict[str, Any] = {"readable": health.readable, "writable": health.writable}
@@ -58,6 +60,9 @@ def health_report(store: FeatureStore, registry: LayerRegistry) -> dict[str, Any
         return {"status": "unavailable", **body, "readable": False, "problems": [*problems, str(exc)]}
     status = "incomplete" if missing else "ok" if health.writable else "read-only"
     body = {"status": status, **body, "versions": versions}
+    replicas = store.replicas()
+    if replicas:  # informative only: reads go to the primary while a replica is out of use
+        body["replicas"] = [asdict(state) for state in replicas]
     if missing:
         body["missing"] = missing
     if problems:

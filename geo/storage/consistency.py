@@ -41,6 +41,16 @@ class ReadScope:
     source: str | None = None
 
 
+@dataclass(frozen=True)
+class ReplicaState:
+    """One read replica as a store sees it: in use or not, reads it answered, the replay position last seen."""
+
+    name: str
+    up: bool
+    reads: int
+    replayed: str | None
+
+
 _SCOPE: ContextVar[ReadScope | None] = ContextVar("planmap_read_scope", default=None)
 
 

@@ -152,8 +152,9 @@ def test_reads_are_answered_while_the_replica_is_down_and_it_is_used_again_after
         with replica.stopped():
             assert pct(client, fid) == expected
             assert tile_pct(client, fid, tile)[0] == expected[0]
-            assert client.get("/healthz").status_code == 200
-            assert client.app.state.store.replicas()[0].up is False
+            health = client.get("/healthz")
+            assert health.status_code == 200 and health.json()["status"] == "ok"
+            assert [r["up"] for r in health.json()["replicas"]] == [False]
         deadline = time.monotonic() + 30
         while not client.app.state.store.replicas()[0].up:
             assert time.monotonic() < deadline, "the replica was not taken back within 30 s"
@@ -161,6 +162,7 @@ def test_reads_are_answered_while_the_replica_is_down_and_it_is_used_again_after
         reads = replica_reads(client)
         assert pct(client, fid) == expected
         assert replica_reads(client) > reads
+        assert client.get("/healthz").json()["replicas"][0]["up"] is True
 
 
 def test_a_malformed_position_cookie_is_ignored(target):

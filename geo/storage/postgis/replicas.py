@@ -13,14 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from geo.errors import StoreUnavailable
-from geo.storage.consistency import POSITION, PRIMARY, ReadScope, current_scope
+from geo.storage.consistency import POSITION, PRIMARY, ReadScope, ReplicaState, current_scope
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +53,6 @@ def server_name(dsn: str) -> str:
     """Return ``host:port/dbname`` of a DSN, without its user or password (for logs and status)."""
     info = conninfo_to_dict(dsn)
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
-
-
-@dataclass
-class ReplicaState:
-    """One replica as the router sees it: in use or not, reads answered, the replay position last seen."""
-
-    name: str
-    up: bool
-    reads: int
-    replayed: str | None
 
 
 class _Replica:

@@ -22,12 +22,12 @@ import shapely
 
 from geo.storage.base import FeatureStore, check_layer_version
 from geo.storage.codec import encode_frame, frame_from_rows, read_columns
+from geo.storage.consistency import ReplicaState
 from geo.storage.postgis import admin, edits, native
 from geo.storage.postgis import history as history_rows
 from geo.storage.postgis import tokens as token_rows
 from geo.storage.postgis.database import Connection, Database, check_identifier
 from geo.storage.postgis.dialect import POSTGIS
-from geo.storage.postgis.replicas import ReplicaState
 from geo.storage.sql import Params, render_where
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
