@@ -2,9 +2,10 @@
 
 With ``PLANMAP_DATABASE_REPLICA_URLS`` set, reads go to replicas (``geo.storage.postgis.replicas``). A write
 request (any method but GET, HEAD and OPTIONS) reads from the primary, so its ``If-Match`` checks and
-idempotency lookups see the latest data. When it wrote, the answer sets the ``planmap_read_after`` cookie to
-the primary's WAL position after the write, and the client's next reads, on any worker, wait for a replica
-to replay that far (``PLANMAP_DATABASE_REPLICA_WAIT_S`` at most) or go to the primary.
+idempotency lookups see the latest data. When a request wrote data (a GET too: archiving a report), the
+answer sets the ``planmap_read_after`` cookie to the primary's WAL position after the write, and the
+client's next reads, on any worker, wait for a replica to replay that far (``PLANMAP_DATABASE_REPLICA_WAIT_S``
+at most) or go to the primary.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ class ReadScope:
     Attributes
     ----------
     primary : read from the primary (a write request).
-    after : the write position (a PostgreSQL LSN such as ``0/3000148``) the reads must see, or None.
+    after : the write position (a PostgreSQL LSN such as ``0/3000148``) the reads must see, or None; the
+        store moves it past the request's own writes.
     wrote : set by the store: the position after this request's writes, or None when it wrote nothing.
     source : set by the store: the database this request's reads were pinned to (``PRIMARY`` or a replica).
     """

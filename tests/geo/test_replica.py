@@ -86,6 +86,19 @@ def test_a_client_reads_its_own_write_while_the_replica_lags(store, replica):
     assert own.source == store.replicas()[0].name
 
 
+def test_a_read_request_that_writes_reads_its_write_back(store, replica):
+    with replica.paused():
+        with read_scope() as scope:
+            assert ns(store) == [1, 2, 3]
+            store.put_record("note", "k", {"n": 1}, expected_version=None, author="test")
+            assert store.record("note", "k").doc == {"n": 1}  # the replica lags: the primary answers
+            assert ns(store) == [1, 2, 3]
+        assert scope.wrote is not None and scope.source == PRIMARY
+        with read_scope() as other:
+            assert store.record("note", "k") is None
+        assert other.source == store.replicas()[0].name
+
+
 def test_versions_are_the_same_on_the_primary_and_the_replica(store, replica):
     store.write_layer("sites", sites([3, 2, 1]))
     replica.caught_up()

@@ -144,11 +144,12 @@ class Database:
         return self.conn() if self.router is None else self.router.read()
 
     @contextmanager
-    def conn(self, transaction: bool = False) -> Iterator[Connection]:
+    def conn(self, transaction: bool = False, *, tracked: bool = True) -> Iterator[Connection]:
         """Lend a pooled primary connection (autocommit), optionally inside one transaction.
 
-        With replicas, where the WAL ends after the transaction commits is recorded for the reads that must
-        see it (``ReadRouter.note_write``).
+        With replicas, where the WAL ends after a ``tracked`` transaction commits is recorded for the reads
+        that must see it (``ReadRouter.note_write``); writes only ever read back on the primary (accounts,
+        sessions) need not be.
         """
         try:
             with self._pool.connection(timeout=self.timeout) as conn:
@@ -157,7 +158,7 @@ class Database:
                     return
                 with conn.transaction():
                     yield conn
-                if self.router is not None:
+                if self.router is not None and tracked:
                     self.router.note_write(conn)
         except psycopg.errors.DiskFull as exc:
             raise StoreFull(f"the PostgreSQL server's disk is full: {exc}") from exc

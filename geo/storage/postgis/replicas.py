@@ -122,16 +122,14 @@ class ReadRouter:
     def note_write(self, conn: Connection) -> None:
         """Record where the primary's WAL ends after a commit on ``conn``, for the reads that must see it.
 
-        In a write request it goes to the request's scope (the server hands it to the client); outside any
-        request to the router, so a command reads what it wrote. Incidental writes of a read request (a
-        session's last-seen time) are not recorded: what they change is read from the primary anyway.
+        In a request it goes to the request's scope: its later reads must see it, and the server hands it to
+        the client. Outside any request it goes to the router, so a command reads what it wrote.
         """
-        scope = current_scope()
-        if scope is not None and not scope.primary:
-            return
         position = _current(conn)
+        scope = current_scope()
         if scope is not None:
             scope.wrote = later(scope.wrote, _lsn_text(position))
+            scope.after = later(scope.after, scope.wrote)
         else:
             with self._lock:
                 self.written = max(self.written, position)

@@ -427,7 +427,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
         return self._db.conn()
 
     def _account_writing(self) -> AbstractContextManager[Any]:
-        return self._db.conn(transaction=True)
+        return self._db.conn(transaction=True, tracked=False)
 
     def record(self, kind: str, key: str) -> StoredRecord | None:
         """Return the live document ``kind``/``key``, or None."""
