@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import httpx
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +22,7 @@ from layers.tokens import create_token
 from server.main import create_app
 from server.replication import COOKIE
 from server.settings import ApiSettings, Settings, StoreSettings
+from tests.conftest import REPLICA_URL
 
 pytestmark = pytest.mark.postgis
 LAYER = "farmland"
@@ -34,8 +42,6 @@ def target(replica, writable_store_url):
 
 
 def settings(target, replicas: bool, **store) -> Settings:
-    from tests.conftest import REPLICA_URL
-
     urls = [REPLICA_URL] if replicas else []
     return Settings(
         store=StoreSettings(
@@ -170,3 +176,72 @@ def test_a_malformed_position_cookie_is_ignored(target):
         fid, _ = first_feature(client)
         response = client.get(f"/collections/{LAYER}/items/{fid}", headers={"Cookie": f"{COOKIE}=1/2/3;<x>"})
         assert response.status_code == 200 and response.json()["id"] == fid
+
+
+def test_serve_with_two_workers_reads_a_report_through_either_worker(target, replica, planner, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "PLANMAP_DATABASE_URL": target.url,
+        "PLANMAP_DATABASE_SCHEMA": target.schema,
+        "PLANMAP_DATABASE_POOL_SIZE": "2",
+        "PLANMAP_DATABASE_REPLICA_URLS": f"{REPLICA_URL},{REPLICA_URL}",  # the comma-separated form
+        "PLANMAP_DATABASE_REPLICA_WAIT_S": "0.2",
+        "PLANMAP_DATA_DIR": str(tmp_path),
+    }
+    cli = Path(sys.executable).with_name("planmap")
+    cmd = [str(cli), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
+    log = tmp_path / "serve.log"  # a file, not a pipe: a full pipe would stall the workers' access log
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(base):
+            assert time.monotonic() < deadline and proc.poll() is None, "planmap serve did not start"
+            time.sleep(0.2)
+        with target.open() as store:
+            fid = store.read(LAYER, limit=1)["id"].iloc[0]
+        item = f"/collections/{LAYER}/items/{fid}"
+        started: set[int] = set()  # both workers open their store (and read the primary's position) first
+        while len(started) < 2:
+            assert time.monotonic() < deadline, f"only workers {sorted(started)} started"
+            with httpx.Client(base_url=base, timeout=10) as client:
+                started.add(client.get("/healthz").json()["pid"])
+            time.sleep(0.1)
+        with replica.paused():
+            with httpx.Client(base_url=base, timeout=10) as writer:
+                etag = writer.get(item).headers["etag"]
+                posted = writer.post(
+                    f"{item}/progress",
+                    json={"status": "in_progress", "percent": 41, "note": "two workers"},
+                    headers={"Authorization": f"Bearer {planner}", "If-Match": etag},
+                )
+                assert posted.status_code == 200, posted.text
+                cookie = f"{COOKIE}={posted.cookies[COOKIE]}"
+            seen: dict[int, tuple[float, float]] = {}
+            for _ in range(200):
+                with httpx.Client(base_url=base, timeout=10) as client:  # a new connection: any worker
+                    pid = client.get("/healthz").json()["pid"]
+                    mine = client.get(item, headers={"Cookie": cookie}).json()["properties"]["progress_pct"]
+                    others = client.get(item).json()["properties"]["progress_pct"]
+                    seen[pid] = (mine, others)
+                if len(seen) == 2:
+                    break
+            assert len(seen) == 2, f"only workers {sorted(seen)} answered"
+            assert all(mine == 41 and others != 41 for mine, others in seen.values()), seen
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            assert proc.wait(timeout=30) == 0, log.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(base + "/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -28,6 +28,7 @@ PoolFactory = Callable[[str, str], ConnectionPool[Connection]]
 
 _REPLAYED = "SELECT pg_last_wal_replay_lsn()::text"
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+_LAG_HOLD_S = 1.0
 
 
 def lsn_value(text: str | None) -> int:
@@ -63,6 +64,7 @@ class _Replica:
         self.pool: ConnectionPool[Connection] | None = None
         self.replayed = 0
         self.reads = 0
+        self.lagging_until = 0.0
 
 
 class ReadRouter:
@@ -195,8 +197,13 @@ class ReadRouter:
         return pool, conn
 
     def _caught_up(self, replica: _Replica, conn: Connection, after: int) -> bool:
-        """Wait up to ``wait_s`` for the replica to replay position ``after``; return whether it did."""
-        deadline, pause = time.monotonic() + self.wait_s, 0.002
+        """Wait up to ``wait_s`` for the replica to replay position ``after``; return whether it did.
+
+        A replica found lagging is asked once, without waiting, for the next second: while it is far
+        behind, reads that need more go to the primary at once instead of each waiting ``wait_s``.
+        """
+        now = time.monotonic()
+        deadline, pause = (now if now < replica.lagging_until else now + self.wait_s), 0.002
         while True:
             row = conn.execute(_REPLAYED).fetchone()
             if row is None or row[0] is None:
@@ -205,6 +212,7 @@ class ReadRouter:
             if replica.replayed >= after:
                 return True
             if time.monotonic() + pause > deadline:
+                replica.lagging_until = time.monotonic() + _LAG_HOLD_S
                 return False
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
