@@ -64,3 +64,9 @@ if [ "$(id -u)" = 0 ] && ! psql -Xqw "postgresql://postgres@127.0.0.1:5432/postg
     as_postgres psql -XqtAc "SELECT pg_reload_conf()" >/dev/null
   fi
 fi
+
+# A streaming replica of this cluster on port 5433 for the read-routing tests (PLANMAP_TEST_REPLICA_URL's
+# default); made after the test database so it holds it too (physical replication copies every database).
+if [ "$(id -u)" = 0 ]; then
+  bash "$(dirname "$0")/replica.sh"
+fi

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from geo.errors import StoreUnavailable
@@ -11,9 +13,18 @@ from layers.errors import DataNotBuilt
 from layers.registry import LayerRegistry
 
 
-def open_plan_store(url: str, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> FeatureStore:
-    """Open the store at ``url``: a PostGIS DSN (postgresql://..., tables in ``schema``) or a GeoPackage path."""
-    return open_store(url, schema=schema, pool_size=pool_size, timeout=timeout)
+def open_plan_store(
+    url: str,
+    schema: str = "planmap",
+    pool_size: int = 4,
+    timeout: float = 10.0,
+    replicas: Sequence[str] = (),
+    replica_wait_s: float = 0.5,
+) -> FeatureStore:
+    """Open the store at ``url``: a PostGIS DSN (tables in ``schema``, reads on ``replicas``) or a GeoPackage path."""
+    return open_store(
+        url, schema=schema, pool_size=pool_size, timeout=timeout, replicas=replicas, replica_wait_s=replica_wait_s
+    )
 
 
 def missing_layers(store: FeatureStore, registry: LayerRegistry) -> list[str]:
@@ -35,6 +46,7 @@ def health_report(store: FeatureStore, registry: LayerRegistry) -> dict[str, Any
     ``status`` is ``ok`` only when the store can be read and written and holds every catalogue layer;
     otherwise ``unavailable`` (cannot be read), ``read-only`` (readable, writes would fail: disk full,
     a lock, a read-only file or standby) or ``incomplete`` (plan layers missing), with the problems named.
+    With read replicas, ``replicas`` lists each one's state; one out of use leaves the status as it is.
     """
     health = store.health()
     body: dict[str, Any] = {"readable": health.readable, "writable": health.writable}
@@ -48,6 +60,9 @@ def health_report(store: FeatureStore, registry: LayerRegistry) -> dict[str, Any
         return {"status": "unavailable", **body, "readable": False, "problems": [*problems, str(exc)]}
     status = "incomplete" if missing else "ok" if health.writable else "read-only"
     body = {"status": status, **body, "versions": versions}
+    replicas = store.replicas()
+    if replicas:  # informative only: reads go to the primary while a replica is out of use
+        body["replicas"] = [asdict(state) for state in replicas]
     if missing:
         body["missing"] = missing
     if problems:

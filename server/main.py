@@ -21,6 +21,7 @@ from server.auth import install_auth
 from server.errors import add_exception_handlers
 from server.fasttiles import CachedTiles
 from server.limits import RequestLimits
+from server.replication import ReadYourWrites
 from server.responses import document_errors
 from server.routers import ROUTERS, docs
 from server.security import SecurityHeaders
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["ETag", "Content-Crs", "Link", "Content-Disposition"],
     )
+    if settings.store.database_replica_urls:
+        app.add_middleware(ReadYourWrites)
     # Outermost: every answer gets the headers, the middlewares' own 401/413/429 included.
     app.add_middleware(SecurityHeaders, tianditu=settings.maps.tianditu_key is not None)
     add_exception_handlers(app)

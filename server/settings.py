@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from geo.complexity import ReadLimits
 from geo.storage.base import FeatureStore
@@ -31,6 +32,16 @@ class StoreSettings(BaseSettings):
     database_timeout_s: float = Field(
         10.0, gt=0, le=120, description="longest wait for a database connection before a 503 (PostGIS only)"
     )
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="streaming replicas of the database that answer reads, comma-separated DSNs (PostGIS only)",
+    )
+    database_replica_wait_s: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="longest wait for a replica to replay a client's last write before its read goes to the primary",
+    )
     upload_dir: Path | None = Field(
         None, description="where uploads are kept while served; default <data_dir>/.uploads"
     )
@@ -38,6 +49,12 @@ class StoreSettings(BaseSettings):
     upload_max_age_s: float = Field(
         3600.0, gt=0, description="uploads left older than this (by a killed worker) are removed at start-up"
     )
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        """Read the replicas from a comma-separated string (the environment's form) as well as from a list."""
+        return [u.strip() for u in value.split(",") if u.strip()] if isinstance(value, str) else value
 
     @property
     def gpkg(self) -> Path:
@@ -62,7 +79,12 @@ class StoreSettings(BaseSettings):
     def open(self) -> FeatureStore:
         """Open the configured store (PostGIS schema and pool size applied when it is a database)."""
         return open_plan_store(
-            self.url, schema=self.database_schema, pool_size=self.database_pool_size, timeout=self.database_timeout_s
+            self.url,
+            schema=self.database_schema,
+            pool_size=self.database_pool_size,
+            timeout=self.database_timeout_s,
+            replicas=self.database_replica_urls,
+            replica_wait_s=self.database_replica_wait_s,
         )
 
 

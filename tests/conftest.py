@@ -293,3 +293,81 @@ def listener() -> Iterator[Listener]:
         server.close()
         for conn in held:
             conn.close()
+
+
+REPLICA_URL = os.environ.get("PLANMAP_TEST_REPLICA_URL", "postgresql://postgres@127.0.0.1:5433/planmap_test")
+REPLICA_CLUSTER = os.environ.get("PLANMAP_TEST_REPLICA_CLUSTER", "15/replica")
+
+
+def replica_available() -> bool:
+    """Return whether PLANMAP_TEST_REPLICA_URL answers as a hot standby (``.ci/replica.sh`` starts one)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(REPLICA_URL, connect_timeout=3, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except Exception:  # noqa: BLE001 - any failure means "not available"
+        return False
+    return bool(row and row[0])
+
+
+@dataclass(frozen=True)
+class Replica:
+    """The test cluster's streaming replica: its URL, and ways to hold back or stop it within a test."""
+
+    url: str
+    cluster: str
+
+    def _sql(self, url: str, sql: str):
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+            return conn.execute(sql).fetchone()[0]
+
+    def caught_up(self, timeout: float = 30.0) -> None:
+        """Wait until the replica has replayed everything the primary has written so far."""
+        import psycopg
+
+        target = self._sql(PG_URL, "SELECT pg_current_wal_lsn()::text")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self._sql(self.url, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"):
+                    return
+            except psycopg.OperationalError:
+                pass  # still starting
+            if time.monotonic() > deadline:
+                pytest.fail(f"the replica did not replay up to {target} within {timeout:.0f} s")
+            time.sleep(0.02)
+
+    @contextmanager
+    def paused(self):
+        """Pause the replica's WAL replay (it lags behind every write) for the block; resume it after."""
+        self.caught_up()
+        self._sql(self.url, "SELECT pg_wal_replay_pause()::text")
+        try:
+            yield
+        finally:
+            self._sql(self.url, "SELECT pg_wal_replay_resume()::text")
+
+    @contextmanager
+    def stopped(self):
+        """Stop the replica's cluster for the block; start it again after, whatever happens."""
+        import subprocess
+
+        version, name = self.cluster.split("/")
+        ctl = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name]
+        subprocess.run([*ctl, "stop", "-m", "fast"], check=True, capture_output=True)
+        try:
+            yield
+        finally:
+            subprocess.run([*ctl, "start"], check=True, capture_output=True)
+            self.caught_up()
+
+
+@pytest.fixture(scope="session")
+def replica(require) -> Replica:
+    """The streaming replica of the test cluster (PLANMAP_TEST_REPLICA_URL); required in CI."""
+    require(postgis_available(), "PostGIS")
+    require(replica_available(), f"a streaming replica at {REPLICA_URL} (.ci/replica.sh)")
+    return Replica(REPLICA_URL, REPLICA_CLUSTER)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from geo.storage.base import FeatureStore, Filter, HistoryEntry, SortKey
 from geo.storage.gpkg import GeoPackageStore
@@ -13,7 +14,13 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def open_store(
-    url_or_path: str | os.PathLike[str], *, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0
+    url_or_path: str | os.PathLike[str],
+    *,
+    schema: str = "planmap",
+    pool_size: int = 4,
+    timeout: float = 10.0,
+    replicas: Sequence[str] = (),
+    replica_wait_s: float = 0.5,
 ) -> FeatureStore:
     """Open the store a setting names: a PostgreSQL URL or the path of a GeoPackage file.
 
@@ -23,6 +30,8 @@ def open_store(
         (GeoPackageStore; the file is created when absent).
     schema, pool_size, timeout : the PostgreSQL schema holding planmap's tables, the most pooled connections
         and the longest wait for one in seconds (PostGIS only).
+    replicas, replica_wait_s : streaming replicas answering reads, and the longest wait for one to replay a
+        write a read must see (PostGIS only; see ``PostGISStore``).
 
     Returns
     -------
@@ -32,7 +41,7 @@ def open_store(
     Raises
     ------
     ValueError
-        For a URL of any other scheme.
+        For a URL of any other scheme, or replicas given with a GeoPackage.
     StoreUnavailable
         When the database cannot be reached.
 
@@ -48,7 +57,16 @@ def open_store(
         # Imported here so psycopg stays optional for GeoPackage-only installs.
         from geo.storage.postgis import PostGISStore
 
-        return PostGISStore(target, schema=schema, pool_size=pool_size, timeout=timeout)
+        return PostGISStore(
+            target,
+            schema=schema,
+            pool_size=pool_size,
+            timeout=timeout,
+            replicas=replicas,
+            replica_wait_s=replica_wait_s,
+        )
     if "://" in target:
         raise ValueError(f"unsupported store URL {target!r}: use postgresql://... or a GeoPackage path")
+    if replicas:
+        raise ValueError("read replicas need a PostgreSQL store: set the database URL too")
     return GeoPackageStore(target)

@@ -14,6 +14,7 @@ import geopandas as gpd
 
 from geo.errors import FeatureExists, StaleVersion, UnknownFeature
 from geo.spatial_index import SpatialIndex, search_box
+from geo.storage.consistency import ReplicaState
 from geo.storage.generic import aggregate_frame, mvt_layer_from_frame, thin_frame
 from geo.storage.values import (
     APPROVED_ON,
@@ -253,6 +254,10 @@ class FeatureStore(ABC):
     @abstractmethod
     def health(self) -> Health:
         """Return whether the store can be read and written now (schema complete, file or server reachable)."""
+
+    def replicas(self) -> list[ReplicaState]:
+        """Return the state of each read replica (the PostGIS store's; none by default)."""
+        return []
 
     @abstractmethod
     def reset(self, *, confirm: bool = False) -> None:

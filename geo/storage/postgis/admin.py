@@ -86,7 +86,7 @@ def swap_in(db: Database, staging: str) -> None:
 
 def meta_keys(db: Database) -> list[str]:
     """Return the stored metadata keys, sorted."""
-    with db.conn() as conn:
+    with db.read() as conn:
         rows = conn.execute(f"SELECT key FROM {db.s}.planmap_meta ORDER BY key").fetchall()
     return [r[0] for r in rows]
 

@@ -7,8 +7,8 @@ store's answers match the GeoPackage's for the same data.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -17,6 +17,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from geo.errors import StoreFull, StoreReadOnly, StoreUnavailable, UnknownCollection
+from geo.storage.postgis.replicas import ReadRouter
 from geo.storage.schema import migrate as schema
 from geo.storage.sql import quote_ident
 from geo.storage.values import Health
@@ -41,6 +42,22 @@ def _configure(conn: Connection) -> None:
     conn.execute("SET DateStyle TO ISO")
 
 
+def make_pool(dsn: str, name: str, size: int, timeout: float) -> ConnectionPool[Connection]:
+    """Return an unopened pool of autocommit connections configured like every planmap connection."""
+    return ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=max(size, 1),
+        kwargs={"autocommit": True, "connect_timeout": max(int(timeout), 1)},
+        configure=_configure,
+        # A pooled connection is checked before it is lent, so a database restart costs only the
+        # requests in flight then, not every stale connection afterwards.
+        check=ConnectionPool.check_connection,
+        open=False,
+        name=name,
+    )
+
+
 def version_string(row: tuple[Any, ...] | None, prefix: str) -> str:
     """Format ``(uid JSON text, counter)`` as ``<uid>.<prefix><counter>`` (0 when there is none)."""
     uid = json.loads(row[0]) if row and row[0] else ""
@@ -56,34 +73,46 @@ class Database:
     schema : the schema; created, with the PostGIS extension, when missing.
     pool_size : the most connections held open.
     timeout : seconds to wait for a connection before raising ``StoreUnavailable``.
+    replicas : streaming replicas of this database that answer reads (``read``); none by default.
+    replica_wait_s : longest wait for a replica to replay a write a read must see, before reading the primary.
     """
 
-    def __init__(self, dsn: str, *, schema: str, pool_size: int, timeout: float) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str,
+        pool_size: int,
+        timeout: float,
+        replicas: Sequence[str] = (),
+        replica_wait_s: float = 0.5,
+    ) -> None:
         check_identifier(schema, "schema")
         self.dsn, self.schema, self.timeout = dsn, schema, timeout
         self.s = quote_ident(schema)
-        self._pool: ConnectionPool[Connection] = ConnectionPool(
-            dsn,
-            min_size=1,
-            max_size=max(pool_size, 1),
-            kwargs={"autocommit": True, "connect_timeout": max(int(timeout), 1)},
-            configure=_configure,
-            # A pooled connection is checked before it is lent, so a database restart costs only the
-            # requests in flight then, not every stale connection afterwards.
-            check=ConnectionPool.check_connection,
-            open=False,
-            name=f"planmap-{schema}",
-        )
+        self._pool = make_pool(dsn, f"planmap-{schema}", pool_size, timeout)
+        self.router: ReadRouter | None = None
         try:
             # One direct attempt first: the pool only reports a timeout, libpq says what went wrong.
             psycopg.connect(dsn, connect_timeout=max(int(timeout), 1)).close()
             self._pool.open(wait=True, timeout=timeout)
             self.migrate()
+            if replicas:
+                self.router = ReadRouter(
+                    replicas,
+                    primary=self.conn,
+                    make_pool=lambda url, name: make_pool(url, name, pool_size, timeout),
+                    # A replica that cannot lend a connection at once is skipped, not waited for.
+                    timeout=min(timeout, 1.0),
+                    wait_s=replica_wait_s,
+                )
+                with self._pool.connection(timeout=timeout) as conn:
+                    self.router.opened(conn)
         except (PoolTimeout, psycopg.Error) as exc:
-            self._pool.close()
+            self.close()
             raise StoreUnavailable(f"cannot open PostGIS schema {schema!r}: {exc}") from exc
         except BaseException:
-            self._pool.close()
+            self.close()
             raise
 
     def health(self) -> Health:
@@ -110,9 +139,18 @@ class Database:
         """Return a table name qualified by the schema, quoted."""
         return f"{self.s}.{quote_ident(table)}"
 
+    def read(self) -> AbstractContextManager[Connection]:
+        """Lend a connection for reads only: from a replica when there are any (``ReadRouter``), else the primary."""
+        return self.conn() if self.router is None else self.router.read()
+
     @contextmanager
-    def conn(self, transaction: bool = False) -> Iterator[Connection]:
-        """Lend a pooled connection (autocommit), optionally inside one transaction."""
+    def conn(self, transaction: bool = False, *, tracked: bool = True) -> Iterator[Connection]:
+        """Lend a pooled primary connection (autocommit), optionally inside one transaction.
+
+        With replicas, where the WAL ends after a ``tracked`` transaction commits is recorded for the reads
+        that must see it (``ReadRouter.note_write``); writes only ever read back on the primary (accounts,
+        sessions) need not be.
+        """
         try:
             with self._pool.connection(timeout=self.timeout) as conn:
                 if not transaction:
@@ -120,6 +158,8 @@ class Database:
                     return
                 with conn.transaction():
                     yield conn
+                if self.router is not None and tracked:
+                    self.router.note_write(conn)
         except psycopg.errors.DiskFull as exc:
             raise StoreFull(f"the PostgreSQL server's disk is full: {exc}") from exc
         except psycopg.errors.ReadOnlySqlTransaction as exc:
@@ -132,7 +172,9 @@ class Database:
         schema.upgrade_postgis(self.dsn, self.schema, max(int(self.timeout), 1))
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
+        if self.router is not None:
+            self.router.close()
         self._pool.close()
 
     def columns(self, conn: Connection, layer: str) -> dict[str, str]:

@@ -57,7 +57,7 @@ def history(db: Database, layer: str | None, feature_ids: Sequence[str] | None, 
         parts.append(f"coalesce(data->>'{APPROVED_ON}', '') <= %s")
         params.extend([until, until.isoformat()])
     sql = f'SELECT {_HISTORY} FROM {db.s}.planmap_history WHERE {" AND ".join(parts)} ORDER BY "date", seq'
-    with db.conn() as conn:
+    with db.read() as conn:
         frame = pd.DataFrame(conn.execute(sql, params).fetchall(), columns=list(HISTORY_COLUMNS))
     frame["is_demo"] = frame["is_demo"].astype(bool)
     return frame
@@ -129,7 +129,7 @@ def record_progress(
 
 def version(db: Database, layer: str) -> str:
     """Return ``<dataset uid>.<write counter>`` for the layer."""
-    with db.conn() as conn:
+    with db.read() as conn:
         current = layer_version(db, conn, layer)
         if current.endswith(".0"):
             db.columns(conn, layer)
@@ -146,7 +146,7 @@ def layer_version(db: Database, conn: Connection, layer: str) -> str:
 
 def feature_version(db: Database, layer: str, feature_id: str) -> str:
     """Return ``<dataset uid>.f<last history seq>`` for the feature."""
-    with db.conn() as conn:
+    with db.read() as conn:
         return feature_version_on(db, conn, layer, feature_id)
 
 
@@ -161,6 +161,6 @@ def feature_version_on(db: Database, conn: Connection, layer: str, feature_id: s
 
 def get_meta(db: Database, key: str) -> Any:
     """Return the JSON value stored under ``key``, or None."""
-    with db.conn() as conn:
+    with db.read() as conn:
         row = conn.execute(f"SELECT value FROM {db.s}.planmap_meta WHERE key = %s", [key]).fetchone()
     return None if row is None else json.loads(row[0])

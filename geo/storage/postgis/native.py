@@ -63,7 +63,7 @@ def nearest(
     geodesic distance bounds the exact search, so a large radius does not measure every feature in it.
     """
     x0, y0, x1, y1 = search_box(lon, lat, radius_m)
-    with db.conn() as conn:
+    with db.read() as conn:
         types = db.columns(conn, layer)
         wanted = read_columns(columns, types, _ID)
         select = ", ".join(f"t.{q(c)}" for c in wanted)
@@ -95,7 +95,7 @@ def tile_candidates(
     cell: float | None,
 ) -> gpd.GeoDataFrame:
     """Choose the tile's rows in SQL on the GiST index (``thin_frame``'s rule) and read only those."""
-    with db.conn() as conn:
+    with db.read() as conn:
         types = db.columns(conn, layer)
         wanted = read_columns(columns, types, _ID)
         p = POSTGIS.params()
@@ -110,7 +110,7 @@ def mvt_layer(db: Database, layer: str, tile: MvtTile, where: Filter | None) -> 
     srid = MVT_SRID.get(str(tile.grid.tms.id))
     if srid is None:
         return None
-    with db.conn() as conn:
+    with db.read() as conn:
         types = db.columns(conn, layer)
         wanted = read_columns(tile.properties, types, _ID)
         p = POSTGIS.params()
@@ -159,7 +159,7 @@ def _candidates(
 
 def aggregate(db: Database, layer: str, spec: Aggregate, where: Filter | None) -> pd.DataFrame:
     """Count and sum per group with one GROUP BY query."""
-    with db.conn() as conn:
+    with db.read() as conn:
         types = db.columns(conn, layer)
         p = POSTGIS.params()
         cond = render_where(where, types, dialect=POSTGIS, params=p, layer=layer)

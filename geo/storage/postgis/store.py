@@ -22,6 +22,7 @@ import shapely
 
 from geo.storage.base import FeatureStore, check_layer_version
 from geo.storage.codec import encode_frame, frame_from_rows, read_columns
+from geo.storage.consistency import ReplicaState
 from geo.storage.postgis import admin, edits, native
 from geo.storage.postgis import history as history_rows
 from geo.storage.postgis import tokens as token_rows
@@ -76,10 +77,25 @@ class PostGISStore(AccountVerbs, FeatureStore):
     schema : the schema holding planmap's tables; created, with the PostGIS extension, when missing.
     pool_size : the most connections held open.
     timeout : seconds to wait for a connection before raising ``StoreUnavailable``.
+    replicas : DSNs of streaming replicas of the database. Reads go to them and writes, and every read of a
+        write request, to the primary (``geo.storage.postgis.replicas``); a client reads its own writes
+        through ``geo.storage.consistency``.
+    replica_wait_s : longest wait for a replica to replay a write a read must see before reading the primary.
     """
 
-    def __init__(self, dsn: str, *, schema: str = "planmap", pool_size: int = 4, timeout: float = 10.0) -> None:
-        self._db = Database(dsn, schema=schema, pool_size=pool_size, timeout=timeout)
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "planmap",
+        pool_size: int = 4,
+        timeout: float = 10.0,
+        replicas: Sequence[str] = (),
+        replica_wait_s: float = 0.5,
+    ) -> None:
+        self._db = Database(
+            dsn, schema=schema, pool_size=pool_size, timeout=timeout, replicas=replicas, replica_wait_s=replica_wait_s
+        )
         self._accounts = AccountSQL(f"{self._db.s}.", "%s")
         self._records = RecordSQL(f"{self._db.s}.", "%s")
         self._replies = ReplySQL(f"{self._db.s}.", "%s")
@@ -96,12 +112,12 @@ class PostGISStore(AccountVerbs, FeatureStore):
             f"WHERE n.nspname = %s AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM {self._db.s}.planmap_meta m "
             "WHERE m.key = 'columns:' || c.relname) ORDER BY c.relname"
         )
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             return [r[0] for r in conn.execute(sql, [self.schema])]
 
     def columns(self, layer: str) -> dict[str, str]:
         """Return the layer's attribute columns and planmap types."""
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             return self._db.columns(conn, layer)
 
     def write_layer(
@@ -194,7 +210,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
         columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Return the matching features, using the GiST index for spatial conditions."""
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             types = self._db.columns(conn, layer)
             sql, _, wanted, p = self._select(layer, where, sortby, columns, types)
             rows = conn.execute(sql, {**p.values, "limit": limit, "offset": offset}).fetchall()
@@ -214,7 +230,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
 
         Page and count are sent together, so the server counts while the page is decoded here.
         """
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             types = self._db.columns(conn, layer)
             sql, count_sql, wanted, p = self._select(layer, where, sortby, columns, types)
             with conn.pipeline():
@@ -226,7 +242,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
 
     def count(self, layer: str, where: Filter | None = None) -> int:
         """Return the number of matching features."""
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             types = self._db.columns(conn, layer)
             _, count_sql, _, p = self._select(layer, where, (), None, types)
             row = conn.execute(count_sql, p.values).fetchone()
@@ -234,7 +250,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
 
     def bounds(self, layer: str) -> BBox | None:
         """Return the extent recorded when the layer was written (geometries change only then)."""
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             self._db.columns(conn, layer)
             sql = f"SELECT value FROM {self._db.s}.planmap_meta WHERE key = %s"
             row = conn.execute(sql, [f"extent:{layer}"]).fetchone()
@@ -307,7 +323,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
 
     def report_reply(self, layer: str, key: str) -> StoredReply | None:
         """Return the report recorded under ``key`` in ``layer``, or None."""
-        with self._db.conn() as conn:
+        with self._db.conn() as conn:  # on the primary: a retried report must find its first answer
             return self._replies.get(conn, layer, key)
 
     def save_reply(self, layer: str, key: str, response: Mapping[str, Any]) -> StoredReply:
@@ -341,12 +357,16 @@ class PostGISStore(AccountVerbs, FeatureStore):
 
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON value under ``key``."""
-        with self._db.conn() as conn:
+        with self._db.conn(transaction=True) as conn:
             self._db.set_meta(conn, key, value)
 
     def health(self) -> Health:
         """Check the server answers, the schema is complete and the database accepts writes."""
         return self._db.health()
+
+    def replicas(self) -> list[ReplicaState]:
+        """Return the state of each replica reads may go to (none without replicas)."""
+        return [] if self._db.router is None else self._db.router.state()
 
     def add_token(self, token: StoredToken) -> None:
         """Store ``token`` as its user's live token, revoking the one the user had, in one transaction."""
@@ -401,20 +421,22 @@ class PostGISStore(AccountVerbs, FeatureStore):
                 stage.close()
             admin.swap_in(self._db, staging)
 
+    # Accounts, sessions and tokens are read on the primary, as writes are: a revoked token or an ended
+    # session must count at once, whatever a replica has replayed.
     def _account_reading(self) -> AbstractContextManager[Any]:
         return self._db.conn()
 
     def _account_writing(self) -> AbstractContextManager[Any]:
-        return self._db.conn(transaction=True)
+        return self._db.conn(transaction=True, tracked=False)
 
     def record(self, kind: str, key: str) -> StoredRecord | None:
         """Return the live document ``kind``/``key``, or None."""
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             return self._records.get(conn, kind, key)
 
     def records(self, kind: str) -> list[StoredRecord]:
         """Return the live documents of ``kind``, by key."""
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             return self._records.all(conn, kind)
 
     def put_record(
@@ -431,5 +453,5 @@ class PostGISStore(AccountVerbs, FeatureStore):
 
     def record_revisions(self, kind: str | None, key: str | None = None) -> list[RecordRevision]:
         """Return the revisions of a document (of every document of ``kind``), oldest first."""
-        with self._db.conn() as conn:
+        with self._db.read() as conn:
             return self._records.revisions(conn, kind, key)
