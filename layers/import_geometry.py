@@ -143,6 +143,35 @@ def conform_geometry(
     return _MULTI[target](kept), note, None
 
 
+def _conform_plain(geoms: Geometries, target: LayerGeometry) -> npt.NDArray[np.intp]:
+    """Conform, in place and as whole arrays, the geometries that need no repair; return the other rows.
+
+    A present, finite, valid geometry of the layer's single type (a Polygon for a MultiPolygon layer) is
+    promoted to its Multi type, and one of the layer's type without empty parts is kept, as
+    :func:`conform_geometry` does; everything else is left to it, row by row.
+    """
+    single = {"Point": 0, "MultiPoint": 0, "MultiLineString": 1, "MultiPolygon": 3}[target]
+    multi = {"Point": -1, "MultiPoint": 4, "MultiLineString": 5, "MultiPolygon": 6}[target]
+    present = ~shapely.is_missing(geoms)
+    flat = shapely.force_2d(geoms[present])
+    types = shapely.get_type_id(flat)
+    plain = np.isin(types, (single, multi)) & ~shapely.is_empty(flat)
+    coords, owner = shapely.get_coordinates(flat, return_index=True)
+    plain[owner[~np.isfinite(coords).all(axis=1)]] = False
+    plain[plain] = shapely.is_valid(flat[plain])
+    multis = np.flatnonzero(plain & (types == multi))
+    parts, part_of = shapely.get_parts(flat[multis], return_index=True)
+    plain[multis[part_of[shapely.is_empty(parts)]]] = False
+    singles = plain & (types == single)
+    if target != "Point" and singles.any():
+        make = {"MultiPoint": shapely.multipoints, "MultiLineString": shapely.multilinestrings}
+        make_multi = make.get(target, shapely.multipolygons)
+        flat[singles] = make_multi(flat[singles], indices=np.arange(int(singles.sum())))
+    rows = np.flatnonzero(present)
+    geoms[rows[plain]] = flat[plain]
+    return np.sort(np.concatenate([np.flatnonzero(~present), rows[~plain]]))
+
+
 def _swap_rows(geoms: Geometries, area: BaseGeometry) -> npt.NDArray[np.intp]:
     """Return rows outside the area whose swapped coordinates fall inside (lat/lon given in the wrong order)."""
     present = ~shapely.is_missing(geoms)
@@ -171,8 +200,9 @@ def place_geometries(
     present = ~shapely.is_missing(out.geoms)
     if not source.equals(pyproj.CRS.from_epsg(4326)):
         out.geoms[present] = transform_geometry(out.geoms[present], source, 4326)
-    for row, geom in enumerate(out.geoms):
-        out.geoms[row], note, problem = conform_geometry(geom, target, repair)
+    rest = _conform_plain(out.geoms, target)
+    for row in rest.tolist():
+        out.geoms[row], note, problem = conform_geometry(out.geoms[row], target, repair)
         if problem:
             out.problems.append((row, problem))
         elif note:

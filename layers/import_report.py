@@ -128,10 +128,10 @@ class ImportReport(BaseModel):
                     issue.location = origins[issue.row - 1]
         return issues
 
-    def add_problems(self, issues: list[RowIssue]) -> None:
-        """Add problems, keeping at most ``MAX_LISTED`` listed."""
+    def add_problems(self, issues: list[RowIssue], total: int | None = None) -> None:
+        """Add problems, keeping at most ``MAX_LISTED`` listed; ``total`` counts them when not all are given."""
         issues = self._located(issues)
-        self.problems_total += len(issues)
+        self.problems_total += len(issues) if total is None else total
         self.problems.extend(issues[: max(0, MAX_LISTED - len(self.problems))])
 
     def add_skipped(self, issues: list[RowIssue], rows: int) -> None:
