@@ -46,7 +46,9 @@ def _text(values: pd.Series, spec: FieldSpec, out: np.ndarray, todo: np.ndarray)
     ok = todo & present & ~blank & ~bad
     if spec.values is not None:
         ok &= stripped.isin(spec.values).to_numpy()
-    out[ok] = stripped.to_numpy(dtype=object)[ok]
+    # keep the cell's own string where stripping changes nothing: a copy per cell would double the memory
+    kept = np.where((stripped == text).to_numpy(), text.to_numpy(dtype=object), stripped.to_numpy(dtype=object))
+    out[ok] = kept[ok]
     return todo & present & ~blank & ~ok
 
 
@@ -100,16 +102,20 @@ def coerce_column(
     rule's ``translate``) gives for that cell.
     """
     out = np.full(len(values), None, dtype=object)
-    todo = values.notna().to_numpy()
+    todo = values.notna().to_numpy().copy()
+    textual = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+    kind = pd.api.types.infer_dtype(values[todo], skipna=True) if values.dtype == object else values.dtype.kind
     simple = rule is None or not (rule.format or rule.unit)
-    if simple and rule is not None and rule.values and values.dtype == object:
+    if simple and rule is not None and rule.values and textual:
         todo = _mapped(values, rule, out, todo)
-    if simple and not (rule and rule.values) and values.dtype.kind in "fiu" and spec.type in ("int", "float"):
-        if spec.values is None:
+    elif simple and rule is None and spec.type in ("int", "float") and spec.values is None:
+        if kind in ("f", "i", "u", "floating", "integer", "mixed-integer-float"):
             todo = _numeric(values, spec, out)
-    elif simple and spec.type == "str" and values.dtype == object:
-        if pd.api.types.infer_dtype(values[todo], skipna=True) in ("string", "empty"):
-            todo = _text(values, spec, out, todo)
+    elif simple and rule is None and spec.type == "bool" and kind in ("b", "boolean"):
+        out[todo] = values[todo].astype(bool).tolist()
+        todo = np.zeros(len(values), dtype=bool)
+    elif simple and spec.type == "str" and textual and kind in ("string", "empty", "O", "U"):
+        todo = _text(values, spec, out, todo)
     rows = np.flatnonzero(todo)
     checked, problems = _cell_by_cell(values.to_numpy(dtype=object), rows, spec, aliases, rule)
     for row, value in zip(rows.tolist(), checked, strict=True):

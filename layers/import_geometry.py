@@ -23,6 +23,8 @@ CANDIDATE_CRS = ("OGC:CRS84", "EPSG:4547", "EPSG:4546", "EPSG:4526", "EPSG:4525"
 Xiangtan (CM 114E and 111E) without and with the zone prefix, and Web Mercator."""
 
 AREA_BUFFER_M = 1000.0
+CONFORM_BLOCK = 100_000
+"""Geometries conformed at a time."""
 _GUESS_MARGIN_DEG = 0.1
 _FAMILIES: dict[str, tuple[str, ...]] = {
     "Point": ("Point",),
@@ -148,12 +150,20 @@ def _conform_plain(geoms: Geometries, target: LayerGeometry) -> npt.NDArray[np.i
 
     A present, finite, valid geometry of the layer's single type (a Polygon for a MultiPolygon layer) is
     promoted to its Multi type, and one of the layer's type without empty parts is kept, as
-    :func:`conform_geometry` does; everything else is left to it, row by row.
+    :func:`conform_geometry` does; everything else is left to it, row by row. Blocks of ``CONFORM_BLOCK``
+    rows at a time bound the memory the replaced geometries hold.
     """
+    rest = [_conform_block(geoms[i : i + CONFORM_BLOCK], target) + i for i in range(0, len(geoms), CONFORM_BLOCK)]
+    return np.concatenate(rest) if rest else np.array([], dtype=np.intp)
+
+
+def _conform_block(geoms: Geometries, target: LayerGeometry) -> npt.NDArray[np.intp]:
     single = {"Point": 0, "MultiPoint": 0, "MultiLineString": 1, "MultiPolygon": 3}[target]
     multi = {"Point": -1, "MultiPoint": 4, "MultiLineString": 5, "MultiPolygon": 6}[target]
     present = ~shapely.is_missing(geoms)
-    flat = shapely.force_2d(geoms[present])
+    flat = geoms[present]
+    dims = shapely.has_z(flat) | shapely.has_m(flat)
+    flat[dims] = shapely.force_2d(flat[dims])
     types = shapely.get_type_id(flat)
     plain = np.isin(types, (single, multi)) & ~shapely.is_empty(flat)
     coords, owner = shapely.get_coordinates(flat, return_index=True)
@@ -174,10 +184,10 @@ def _conform_plain(geoms: Geometries, target: LayerGeometry) -> npt.NDArray[np.i
 
 def _swap_rows(geoms: Geometries, area: BaseGeometry) -> npt.NDArray[np.intp]:
     """Return rows outside the area whose swapped coordinates fall inside (lat/lon given in the wrong order)."""
-    present = ~shapely.is_missing(geoms)
-    swapped = shapely.transform(geoms, lambda xy: xy[:, ::-1])
     box = shapely.box(*area.bounds).buffer(_GUESS_MARGIN_DEG)
-    return np.flatnonzero(present & ~shapely.intersects(box, geoms) & shapely.intersects(box, swapped))
+    away = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.intersects(box, geoms))
+    swapped = shapely.transform(geoms[away], lambda xy: xy[:, ::-1])  # only those away: no copy of every row
+    return away[shapely.intersects(box, swapped)]
 
 
 def place_geometries(
@@ -190,10 +200,13 @@ def place_geometries(
 ) -> PlacedGeometries:
     """Reproject to WGS84, fix swapped lat/lon, convert GCJ-02/BD-09, conform types and check the place.
 
+    An object array given as ``geoms`` is changed in place (and returned as ``geoms``), so that a million
+    source geometries are not held twice.
+
     Raises ``ValueError`` (a file-level problem) when the CRS cannot be told or ``coordsys`` is asked for
     projected data. Per-row problems and repairs are returned, not raised.
     """
-    out = PlacedGeometries(geoms=np.array(geoms, dtype=object))
+    out = PlacedGeometries(geoms=np.asarray(geoms, dtype=object))
     source = _source_crs(out.geoms, crs, area if area is not None else shapely.box(-180, -90, 180, 90), out)
     if coordsys not in ("wgs84", "cgcs2000") and not source.is_geographic:
         raise ValueError(f"coordsys={coordsys} applies to lon/lat data, but the file is in {out.crs}")

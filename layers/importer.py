@@ -124,7 +124,8 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
         return None
     counties = _counties(store)
     area = plan_area(counties) if layer.id != COUNTIES else None
-    geometry = np.asarray(src.frame.geometry.array, dtype=object)
+    geometry = np.array(src.frame.geometry.array, dtype=object)
+    src.frame = gpd.GeoDataFrame(geometry=[], crs=src.crs)  # the geometries are placed in place: hold no others
     try:
         placed = place_geometries(geometry, src.crs, layer.geometry_type, area, options.coordsys, options.repair)
     except ValueError as exc:
