@@ -1,6 +1,7 @@
 """Import benchmark: ``planmap import`` of a large farmland file from another system, wall time and peak RSS.
 
-Run: ``.venv/bin/python tests/bench/run.py import [--sizes 100000 1000000] [--stores gpkg postgis]``.
+Run: ``.venv/bin/python tests/bench/run.py import [--sizes 100000 1000000] [--stores gpkg postgis]``; to compare
+checkouts in one run, alternating, give each with ``--tree PATH``.
 
 The source file (cached in ``--cache``, default ``~/.cache/planmap-bench``) is built deterministically in a
 subprocess: rectangles of 5-200 mu scattered over a box larger than Xiangtan (so a share lies outside the
@@ -94,11 +95,11 @@ def source_file(n: int, cache: Path, fmt: str) -> Path:
     return path
 
 
-def _run(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Run a child; return (wall s, peak RSS MiB, exit code, stdout)."""
+def _run(args: list[str], env: dict[str, str], tree: Path) -> tuple[float, float, int, str]:
+    """Run a child in ``tree``; return (wall s, peak RSS MiB, exit code, stdout)."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tree)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -118,9 +119,9 @@ def _drop_schema(schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def run_import(path: Path, mapping: Path, store: str, work: Path) -> dict[str, object]:
-    """Import ``path`` into a fresh store of kind ``store``; return the measured figures."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PLANMAP_DATA_DIR=str(work), **LIMITS)
+def run_import(path: Path, mapping: Path, store: str, work: Path, tree: Path = ROOT) -> dict[str, object]:
+    """Import ``path`` with the code in ``tree`` into a fresh store of kind ``store``; return the figures."""
+    env = dict(os.environ, PYTHONPATH=str(tree), PLANMAP_DATA_DIR=str(work), **LIMITS)
     schema = f"planmap_bench_import_{uuid.uuid4().hex[:8]}"
     if store == "postgis":
         env |= {"PLANMAP_DATABASE_URL": PG_URL, "PLANMAP_DATABASE_SCHEMA": schema}
@@ -129,7 +130,7 @@ def run_import(path: Path, mapping: Path, store: str, work: Path) -> dict[str, o
     cli = [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())", "import"]
     cli += ["farmland", str(path), "--mapping", str(mapping), "--on-invalid", "skip", "--source", "bench"]
     try:
-        wall, rss, code, text = _run(cli, env)
+        wall, rss, code, text = _run(cli, env, tree)
     finally:
         if store == "postgis":
             _drop_schema(schema)
@@ -148,12 +149,12 @@ def run_import(path: Path, mapping: Path, store: str, work: Path) -> dict[str, o
     }
 
 
-def table(rows: list[dict[str, object]], label: str) -> str:
+def table(rows: list[dict[str, object]]) -> str:
     """Return the results as a Markdown table."""
     head = "| code | rows | store | wall s | peak RSS MiB | read | imported | skipped | exit |\n"
     head += "|---|---:|---|---:|---:|---:|---:|---:|---:|\n"
     lines = [
-        f"| {label} | {r['n']} | {r['store']} | {r['wall_s']:.1f} | {r['rss_mib']:.0f} | {r['read']} "
+        f"| {r['label']} | {r['n']} | {r['store']} | {r['wall_s']:.1f} | {r['rss_mib']:.0f} | {r['read']} "
         f"| {r['imported']} | {r['skipped']} | {r['exit']} |"
         for r in rows
     ]
@@ -167,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stores", nargs="+", choices=("gpkg", "postgis"), default=["gpkg", "postgis"])
     parser.add_argument("--format", choices=("gpkg", "fgb"), default="gpkg")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "planmap-bench")
-    parser.add_argument("--label", default="this tree", help="names the code measured in the table")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        action="append",
+        help="a checkout whose code to measure (repeat to compare; runs alternate); default this one",
+    )
     parser.add_argument("--no-save", action="store_true", help="print only; do not write results/import.md")
     args = parser.parse_args(argv)
     mapping = args.cache / "import-mapping.json"
@@ -178,10 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             path = source_file(n, args.cache, args.format)
             for store in args.stores:
-                row = run_import(path, mapping, store, Path(tmp)) | {"n": n}
-                rows.append(row)
-                print(table([row], args.label).splitlines()[-1], flush=True)
-    text = table(rows, args.label)
+                for tree in args.tree or [ROOT]:
+                    row = run_import(path, mapping, store, Path(tmp), tree.resolve()) | {"n": n}
+                    rows.append(row | {"label": tree.resolve().name if args.tree else "this tree"})
+                    print(table([rows[-1]]).splitlines()[-1], flush=True)
+    text = table(rows)
     print(text)
     if not args.no_save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
