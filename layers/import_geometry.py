@@ -15,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import convert_geometry, gk_zone_for_bounds, transform_geometry
 from geo.crsguess import guess_crs
+from geo.measure import area_mu
 from geo.types import CoordSys
 from layers.models import LayerGeometry
 
@@ -46,6 +47,57 @@ class PlacedGeometries:
     problems: list[tuple[int, str]] = field(default_factory=list)
     repairs: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    clipped: list[tuple[int, float | None, float | None]] = field(default_factory=list)
+    """Rows clipped to the city: (row, area before, area after in mu; None for non-polygon layers)."""
+
+
+OUTSIDE_CITY = "wholly outside the Xiangtan city boundary (on_invalid=clip)"
+
+
+def city_polygon(counties: gpd.GeoDataFrame) -> BaseGeometry:
+    """Return the union of the county boundaries (the city), prepared for repeated tests."""
+    city = shapely.union_all(np.asarray(counties.geometry.array, dtype=object))
+    shapely.prepare(city)
+    return city
+
+
+def clip_to_city(geoms: Geometries, city: BaseGeometry, target: LayerGeometry, out: PlacedGeometries) -> None:
+    """Clip, in place, the geometries crossing the city edge; name those wholly outside as problems.
+
+    Only the rows not covered by the city's bounding box are tested exactly, then only those not within
+    the (prepared) city are intersected. Rows already named as problems are left alone.
+    """
+    bad = {row for row, _ in out.problems}
+    present = np.flatnonzero(~shapely.is_missing(geoms))
+    rows = np.array([r for r in present.tolist() if r not in bad], dtype=np.intp) if bad else present
+    if not len(rows):
+        return
+    inside_box = shapely.within(geoms[rows], shapely.box(*city.bounds))
+    edge = rows[~inside_box] if not inside_box.all() else rows[:0]
+    edge = np.concatenate([edge, rows[inside_box][~shapely.within(geoms[rows[inside_box]], city)]])
+    edge.sort()
+    if not len(edge):
+        return
+    touching = shapely.intersects(city, geoms[edge])
+    out.problems += [(int(r), OUTSIDE_CITY) for r in edge[~touching]]
+    cut_rows = edge[touching]
+    if not len(cut_rows):
+        return
+    before = geoms[cut_rows]
+    cut = shapely.intersection(before, city)
+    family = _FAMILIES[target]
+    polygonal = target == "MultiPolygon"
+    areas_before = area_mu(before) if polygonal else None
+    done: list[tuple[int, float | None]] = []
+    for i, (row, geom) in enumerate(zip(cut_rows.tolist(), cut, strict=True)):
+        kept = [p for p in _parts(geom) if p.geom_type in family and not p.is_empty]
+        if not kept:
+            out.problems.append((row, OUTSIDE_CITY))
+            continue
+        geoms[row] = _MULTI[target](kept) if target in _MULTI else kept[0]
+        done.append((row, float(areas_before[i]) if areas_before is not None else None))
+    after = area_mu(geoms[[r for r, _ in done]]).tolist() if polygonal and done else [None] * len(done)
+    out.clipped += [(row, was, now) for (row, was), now in zip(done, after, strict=True)]
 
 
 def plan_area(counties: gpd.GeoDataFrame, buffer_m: float = AREA_BUFFER_M) -> BaseGeometry:
@@ -197,6 +249,7 @@ def place_geometries(
     area: BaseGeometry | None,
     coordsys: CoordSys = "wgs84",
     repair: bool = True,
+    clip_to: BaseGeometry | None = None,
 ) -> PlacedGeometries:
     """Reproject to WGS84, fix swapped lat/lon, convert GCJ-02/BD-09, conform types and check the place.
 
@@ -204,7 +257,8 @@ def place_geometries(
     source geometries are not held twice.
 
     Raises ``ValueError`` (a file-level problem) when the CRS cannot be told or ``coordsys`` is asked for
-    projected data. Per-row problems and repairs are returned, not raised.
+    projected data. Per-row problems and repairs are returned, not raised. With ``clip_to`` (the city),
+    geometries crossing its edge are clipped to it and those wholly outside it named as problems.
     """
     out = PlacedGeometries(geoms=np.asarray(geoms, dtype=object))
     source = _source_crs(out.geoms, crs, area if area is not None else shapely.box(-180, -90, 180, 90), out)
@@ -227,7 +281,14 @@ def place_geometries(
     if coordsys not in ("wgs84", "cgcs2000"):
         out.geoms = convert_geometry(out.geoms, coordsys, "wgs84")
     if area is not None:
-        outside = ~shapely.is_missing(out.geoms) & ~shapely.intersects(area, out.geoms)
-        problem = f"outside Xiangtan (more than {AREA_BUFFER_M / 1000:g} km beyond the county boundaries)"
-        out.problems += [(int(row), problem) for row in np.flatnonzero(outside)]
+        _check_place(out, area, target, clip_to)
     return out
+
+
+def _check_place(out: PlacedGeometries, area: BaseGeometry, target: LayerGeometry, city: BaseGeometry | None) -> None:
+    """Name the rows outside the area as problems; with ``city``, clip those crossing its edge."""
+    outside = ~shapely.is_missing(out.geoms) & ~shapely.intersects(area, out.geoms)
+    problem = f"outside Xiangtan (more than {AREA_BUFFER_M / 1000:g} km beyond the county boundaries)"
+    out.problems += [(int(row), problem) for row in np.flatnonzero(outside)]
+    if city is not None:
+        clip_to_city(out.geoms, city, target, out)

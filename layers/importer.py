@@ -42,9 +42,9 @@ from layers.import_frame import (
     derive_measures,
     finish_frame,
 )
-from layers.import_geometry import dropped_dimensions, place_geometries, plan_area
+from layers.import_geometry import city_polygon, dropped_dimensions, place_geometries, plan_area
 from layers.import_mapping import parse_mapping
-from layers.import_report import MAX_LISTED, REMOVE_SHARE, ImportOptions, ImportReport, RowIssue
+from layers.import_report import MAX_LISTED, REMOVE_SHARE, ClippedRow, ImportOptions, ImportReport, RowIssue
 from layers.models import Layer
 from layers.progress import done_statuses, initial_status
 
@@ -127,7 +127,10 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
     geometry = np.array(src.frame.geometry.array, dtype=object)
     src.frame = gpd.GeoDataFrame(geometry=[], crs=src.crs)  # the geometries are placed in place: hold no others
     try:
-        placed = place_geometries(geometry, src.crs, layer.geometry_type, area, options.coordsys, options.repair)
+        city = city_polygon(counties) if area is not None and options.on_invalid == "clip" else None
+        placed = place_geometries(
+            geometry, src.crs, layer.geometry_type, area, options.coordsys, options.repair, clip_to=city
+        )
     except ValueError as exc:
         report.add_problems([RowIssue(column="geometry", problem=str(exc))])
         return None
@@ -140,11 +143,23 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
     skipped = _reject_or_skip(sorted(rows, key=lambda r: r[0]), attrs["id"], options, report)
     if skipped is None:
         return None
+    clipped = [(r, before, after) for r, before, after in placed.clipped if r not in skipped]
+    ids = _issues([(r, None, "clipped") for r, _, _ in clipped], attrs["id"])
+    report.add_clipped(
+        [
+            ClippedRow(row=i.row or r + 1, id=i.id, area_mu_before=_round(b), area_mu_after=_round(a))
+            for (r, b, a), i in zip(clipped, ids, strict=True)
+        ]
+    )
     frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(placed.geoms, index=attrs.index), crs=4326)
     keep = ~np.isin(np.arange(len(frame)), sorted(skipped))
     kept_ids = {str(i) for i in attrs["id"].to_numpy()[~keep] if not is_missing(i)} - set(attrs["id"][keep])
     provided = set(report.mapping.values()) | set(report.rules) | {"id"}
     return frame[keep], provided, counties, kept_ids
+
+
+def _round(mu: float | None) -> float | None:
+    return None if mu is None else round(mu, 2)
 
 
 def _reject_or_skip(
