@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,15 @@ def test_clip_skips_rows_far_away_and_reject_stays_all_or_nothing(store, registr
     assert rejected.status == "rejected" and rejected.clipped == [] and rejected.problems_total == 1
     assert_unchanged(store, "farmland", before)
     assert np.isin(["C-0"], store.read("farmland")["id"]).sum() == 0
+
+
+def test_the_command_line_clips(writable_gpkg, tmp_path, capsys):
+    from server.cli import main
+
+    path, _ = edge_file(tmp_path)
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(MAPPING), encoding="utf-8")
+    args = ["--data-dir", str(writable_gpkg.parent), "import", "farmland", str(path), "--mapping", str(mapping)]
+    assert main([*args, "--on-invalid", "clip", "--allow-remove", "1000000"]) == 0
+    out = capsys.readouterr().out
+    assert "clipped 1 row(s) to the city" in out and "clipped: row 2 id C-1" in out and "skipped 1 row(s)" in out
