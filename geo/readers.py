@@ -41,6 +41,8 @@ _ZIP_DATASETS = {".shp": "shapefile", ".gpkg": "gpkg", ".geojson": "geojson", ".
 _SHP_REQUIRED = (".shx", ".dbf")
 _MEMBER_MAGIC = {"gpkg": (b"SQLite format 3\x00", "a GeoPackage"), "fgb": (b"fgb\x03", "a FlatGeobuf file")}
 _MEMBER_MAGIC["shapefile"] = (b"\x00\x00\x27\x0a", "a shapefile")
+READ_CHUNK = 200_000
+"""Features read from GDAL at a time (see :func:`_read_frame`)."""
 _JSON_START = b"\xef\xbb\xbf \t\r\n"
 _OGR_ERRORS: tuple[type[Exception], ...] = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError)
 _OGR_ERRORS += (pyogrio.errors.FieldError, pyogrio.errors.GeometryError, pyogrio.errors.CRSError)
@@ -167,6 +169,23 @@ def _gpkg_layer(path: str, layer: str | None) -> str:
     return _pick(names, layer, "spatial layer in the GeoPackage")
 
 
+def _read_frame(gdal_path: str, layer: str | None, encoding: str | None, count: int, most: int) -> gpd.GeoDataFrame:
+    """Read up to ``most`` features, ``READ_CHUNK`` at a time when the file says how many it has.
+
+    GDAL's buffers for a million features take more memory than the frame they become; reading in
+    chunks bounds them to one chunk's worth.
+    """
+    if count <= READ_CHUNK:
+        return pyogrio.read_dataframe(gdal_path, layer=layer, encoding=encoding, max_features=most)
+    chunks = [
+        pyogrio.read_dataframe(
+            gdal_path, layer=layer, encoding=encoding, skip_features=start, max_features=min(READ_CHUNK, most - start)
+        )
+        for start in range(0, min(count, most), READ_CHUNK)
+    ]
+    return gpd.GeoDataFrame(pd.concat(chunks, ignore_index=True), crs=chunks[0].crs)
+
+
 def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None, limits: ReadLimits) -> SourceData:
     gdal_offline()
     try:
@@ -174,7 +193,7 @@ def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None,
         # GeoJSON was prescanned; opening it for its info would parse the whole text once more
         info = pyogrio.read_info(gdal_path, layer=name) if fmt != "geojson" else {"features": 0}
         limits.check_features(int(info["features"]))
-        frame = pyogrio.read_dataframe(gdal_path, layer=name, encoding=encoding, max_features=limits.max_features + 1)
+        frame = _read_frame(gdal_path, name, encoding, int(info["features"]), limits.max_features + 1)
         kind = str(info.get("geometry_type") or "")
     except _OGR_ERRORS as exc:
         raise InvalidDataFile(f"cannot read the {fmt} file: {exc}") from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,8 +11,9 @@ import geopandas as gpd
 
 from geo.measure import area_mu, geodesic_length_m
 from layers.boundaries import county_name, county_of
-from layers.import_fields import ValueProblem, coerce_value, enum_aliases, is_missing
-from layers.import_mapping import FieldRule, translate
+from layers.import_columns import coerce_column, recoerce
+from layers.import_fields import enum_aliases
+from layers.import_mapping import FieldRule
 from layers.models import FieldSpec, Layer
 
 DERIVED_TOLERANCE = 0.05
@@ -39,15 +39,8 @@ def coerce_columns(
     problems: Issues = []
     for column, name in mapping.items():
         spec, rule = layer.field(name), rules.get(name)
-        values: list[Any] = []
-        for row, value in enumerate(raw[column].tolist()):
-            try:
-                given = translate(value, rule, spec) if rule is not None else value
-                values.append(coerce_value(given, spec, aliases.get(name)))
-            except ValueProblem as exc:
-                values.append(None)
-                problems.append((row, column, str(exc)))
-        out[name] = pd.Series(values, index=raw.index, dtype=object)
+        out[name], found = coerce_column(raw[column], spec, aliases.get(name), rule)
+        problems += [(row, column, text) for row, text in found]
     for name, rule in rules.items():
         if rule.column is None:
             out[name] = pd.Series([rule.value] * len(raw), index=raw.index, dtype=object)
@@ -117,7 +110,7 @@ def derive_measures(frame: gpd.GeoDataFrame, layer: Layer) -> list[str]:
 
 def typed_column(values: pd.Series, spec: FieldSpec) -> pd.Series:
     """Return a column in the dtype the store infers the field's type from (nullable ints, date objects)."""
-    converted = values.map(lambda v: None if is_missing(v) else coerce_value(v, spec))
+    converted = recoerce(values, spec)
     if spec.type in _DTYPES:
         return converted.astype(_DTYPES[spec.type])
     if spec.type == "bool":

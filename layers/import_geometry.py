@@ -15,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import convert_geometry, gk_zone_for_bounds, transform_geometry
 from geo.crsguess import guess_crs
+from geo.measure import area_mu
 from geo.types import CoordSys
 from layers.models import LayerGeometry
 
@@ -23,6 +24,8 @@ CANDIDATE_CRS = ("OGC:CRS84", "EPSG:4547", "EPSG:4546", "EPSG:4526", "EPSG:4525"
 Xiangtan (CM 114E and 111E) without and with the zone prefix, and Web Mercator."""
 
 AREA_BUFFER_M = 1000.0
+CONFORM_BLOCK = 100_000
+"""Geometries conformed at a time."""
 _GUESS_MARGIN_DEG = 0.1
 _FAMILIES: dict[str, tuple[str, ...]] = {
     "Point": ("Point",),
@@ -44,6 +47,57 @@ class PlacedGeometries:
     problems: list[tuple[int, str]] = field(default_factory=list)
     repairs: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    clipped: list[tuple[int, float | None, float | None]] = field(default_factory=list)
+    """Rows clipped to the city: (row, area before, area after in mu; None for non-polygon layers)."""
+
+
+OUTSIDE_CITY = "wholly outside the Xiangtan city boundary (on_invalid=clip)"
+
+
+def city_polygon(counties: gpd.GeoDataFrame) -> BaseGeometry:
+    """Return the union of the county boundaries (the city), prepared for repeated tests."""
+    city = shapely.union_all(np.asarray(counties.geometry.array, dtype=object))
+    shapely.prepare(city)
+    return city
+
+
+def clip_to_city(geoms: Geometries, city: BaseGeometry, target: LayerGeometry, out: PlacedGeometries) -> None:
+    """Clip, in place, the geometries crossing the city edge; name those wholly outside as problems.
+
+    Only the rows not covered by the city's bounding box are tested exactly, then only those not within
+    the (prepared) city are intersected. Rows already named as problems are left alone.
+    """
+    bad = {row for row, _ in out.problems}
+    present = np.flatnonzero(~shapely.is_missing(geoms))
+    rows = np.array([r for r in present.tolist() if r not in bad], dtype=np.intp) if bad else present
+    if not len(rows):
+        return
+    inside_box = shapely.within(geoms[rows], shapely.box(*city.bounds))
+    edge = rows[~inside_box] if not inside_box.all() else rows[:0]
+    edge = np.concatenate([edge, rows[inside_box][~shapely.within(geoms[rows[inside_box]], city)]])
+    edge.sort()
+    if not len(edge):
+        return
+    touching = shapely.intersects(city, geoms[edge])
+    out.problems += [(int(r), OUTSIDE_CITY) for r in edge[~touching]]
+    cut_rows = edge[touching]
+    if not len(cut_rows):
+        return
+    before = geoms[cut_rows]
+    cut = shapely.intersection(before, city)
+    family = _FAMILIES[target]
+    polygonal = target == "MultiPolygon"
+    areas_before = area_mu(before) if polygonal else None
+    done: list[tuple[int, float | None]] = []
+    for i, (row, geom) in enumerate(zip(cut_rows.tolist(), cut, strict=True)):
+        kept = [p for p in _parts(geom) if p.geom_type in family and not p.is_empty]
+        if not kept:
+            out.problems.append((row, OUTSIDE_CITY))
+            continue
+        geoms[row] = _MULTI[target](kept) if target in _MULTI else kept[0]
+        done.append((row, float(areas_before[i]) if areas_before is not None else None))
+    after = area_mu(geoms[[r for r, _ in done]]).tolist() if polygonal and done else [None] * len(done)
+    out.clipped += [(row, was, now) for (row, was), now in zip(done, after, strict=True)]
 
 
 def plan_area(counties: gpd.GeoDataFrame, buffer_m: float = AREA_BUFFER_M) -> BaseGeometry:
@@ -143,12 +197,49 @@ def conform_geometry(
     return _MULTI[target](kept), note, None
 
 
+def _conform_plain(geoms: Geometries, target: LayerGeometry) -> npt.NDArray[np.intp]:
+    """Conform, in place and as whole arrays, the geometries that need no repair; return the other rows.
+
+    A present, finite, valid geometry of the layer's single type (a Polygon for a MultiPolygon layer) is
+    promoted to its Multi type, and one of the layer's type without empty parts is kept, as
+    :func:`conform_geometry` does; everything else is left to it, row by row. Blocks of ``CONFORM_BLOCK``
+    rows at a time bound the memory the replaced geometries hold.
+    """
+    rest = [_conform_block(geoms[i : i + CONFORM_BLOCK], target) + i for i in range(0, len(geoms), CONFORM_BLOCK)]
+    return np.concatenate(rest) if rest else np.array([], dtype=np.intp)
+
+
+def _conform_block(geoms: Geometries, target: LayerGeometry) -> npt.NDArray[np.intp]:
+    single = {"Point": 0, "MultiPoint": 0, "MultiLineString": 1, "MultiPolygon": 3}[target]
+    multi = {"Point": -1, "MultiPoint": 4, "MultiLineString": 5, "MultiPolygon": 6}[target]
+    present = ~shapely.is_missing(geoms)
+    flat = geoms[present]
+    dims = shapely.has_z(flat) | shapely.has_m(flat)
+    flat[dims] = shapely.force_2d(flat[dims])
+    types = shapely.get_type_id(flat)
+    plain = np.isin(types, (single, multi)) & ~shapely.is_empty(flat)
+    coords, owner = shapely.get_coordinates(flat, return_index=True)
+    plain[owner[~np.isfinite(coords).all(axis=1)]] = False
+    plain[plain] = shapely.is_valid(flat[plain])
+    multis = np.flatnonzero(plain & (types == multi))
+    parts, part_of = shapely.get_parts(flat[multis], return_index=True)
+    plain[multis[part_of[shapely.is_empty(parts)]]] = False
+    singles = plain & (types == single)
+    if target != "Point" and singles.any():
+        make = {"MultiPoint": shapely.multipoints, "MultiLineString": shapely.multilinestrings}
+        make_multi = make.get(target, shapely.multipolygons)
+        flat[singles] = make_multi(flat[singles], indices=np.arange(int(singles.sum())))
+    rows = np.flatnonzero(present)
+    geoms[rows[plain]] = flat[plain]
+    return np.sort(np.concatenate([np.flatnonzero(~present), rows[~plain]]))
+
+
 def _swap_rows(geoms: Geometries, area: BaseGeometry) -> npt.NDArray[np.intp]:
     """Return rows outside the area whose swapped coordinates fall inside (lat/lon given in the wrong order)."""
-    present = ~shapely.is_missing(geoms)
-    swapped = shapely.transform(geoms, lambda xy: xy[:, ::-1])
     box = shapely.box(*area.bounds).buffer(_GUESS_MARGIN_DEG)
-    return np.flatnonzero(present & ~shapely.intersects(box, geoms) & shapely.intersects(box, swapped))
+    away = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.intersects(box, geoms))
+    swapped = shapely.transform(geoms[away], lambda xy: xy[:, ::-1])  # only those away: no copy of every row
+    return away[shapely.intersects(box, swapped)]
 
 
 def place_geometries(
@@ -158,21 +249,27 @@ def place_geometries(
     area: BaseGeometry | None,
     coordsys: CoordSys = "wgs84",
     repair: bool = True,
+    clip_to: BaseGeometry | None = None,
 ) -> PlacedGeometries:
     """Reproject to WGS84, fix swapped lat/lon, convert GCJ-02/BD-09, conform types and check the place.
 
+    An object array given as ``geoms`` is changed in place (and returned as ``geoms``), so that a million
+    source geometries are not held twice.
+
     Raises ``ValueError`` (a file-level problem) when the CRS cannot be told or ``coordsys`` is asked for
-    projected data. Per-row problems and repairs are returned, not raised.
+    projected data. Per-row problems and repairs are returned, not raised. With ``clip_to`` (the city),
+    geometries crossing its edge are clipped to it and those wholly outside it named as problems.
     """
-    out = PlacedGeometries(geoms=np.array(geoms, dtype=object))
+    out = PlacedGeometries(geoms=np.asarray(geoms, dtype=object))
     source = _source_crs(out.geoms, crs, area if area is not None else shapely.box(-180, -90, 180, 90), out)
     if coordsys not in ("wgs84", "cgcs2000") and not source.is_geographic:
         raise ValueError(f"coordsys={coordsys} applies to lon/lat data, but the file is in {out.crs}")
     present = ~shapely.is_missing(out.geoms)
     if not source.equals(pyproj.CRS.from_epsg(4326)):
         out.geoms[present] = transform_geometry(out.geoms[present], source, 4326)
-    for row, geom in enumerate(out.geoms):
-        out.geoms[row], note, problem = conform_geometry(geom, target, repair)
+    rest = _conform_plain(out.geoms, target)
+    for row in rest.tolist():
+        out.geoms[row], note, problem = conform_geometry(out.geoms[row], target, repair)
         if problem:
             out.problems.append((row, problem))
         elif note:
@@ -184,7 +281,14 @@ def place_geometries(
     if coordsys not in ("wgs84", "cgcs2000"):
         out.geoms = convert_geometry(out.geoms, coordsys, "wgs84")
     if area is not None:
-        outside = ~shapely.is_missing(out.geoms) & ~shapely.intersects(area, out.geoms)
-        problem = f"outside Xiangtan (more than {AREA_BUFFER_M / 1000:g} km beyond the county boundaries)"
-        out.problems += [(int(row), problem) for row in np.flatnonzero(outside)]
+        _check_place(out, area, target, clip_to)
     return out
+
+
+def _check_place(out: PlacedGeometries, area: BaseGeometry, target: LayerGeometry, city: BaseGeometry | None) -> None:
+    """Name the rows outside the area as problems; with ``city``, clip those crossing its edge."""
+    outside = ~shapely.is_missing(out.geoms) & ~shapely.intersects(area, out.geoms)
+    problem = f"outside Xiangtan (more than {AREA_BUFFER_M / 1000:g} km beyond the county boundaries)"
+    out.problems += [(int(row), problem) for row in np.flatnonzero(outside)]
+    if city is not None:
+        clip_to_city(out.geoms, city, target, out)

@@ -17,7 +17,7 @@ from layers.import_mapping import ImportMapping
 
 ImportMode = Literal["replace", "upsert"]
 ImportStatus = Literal["applied", "dry_run", "rejected"]
-OnInvalid = Literal["reject", "skip"]
+OnInvalid = Literal["reject", "skip", "clip"]
 MAX_LISTED = 500
 """Most problems, repairs and ids listed in a report (the totals are always given)."""
 REMOVE_SHARE = 0.1
@@ -45,7 +45,9 @@ class ImportOptions:
     today : the date of history entries for features without an update or completion date.
     allow_remove : how many stored features a ``replace`` may remove (default: ``REMOVE_SHARE`` of them).
     on_invalid : ``reject`` the whole file when a row has a problem, or ``skip`` such rows (each listed
-        in the report with its reasons; a stored feature with a skipped row's id is left as it is).
+        in the report with its reasons; a stored feature with a skipped row's id is left as it is), or
+        ``clip`` geometries crossing the city edge to the city (each listed in ``clipped``), skipping rows
+        wholly outside it and rows with other problems as ``skip`` does.
     zip_limits : entry, member, ratio and size limits for zip archives.
     read_limits : most features, vertices per feature and vertices in all.
     """
@@ -67,6 +69,16 @@ class ImportOptions:
     read_limits: ReadLimits = field(default_factory=ReadLimits)
 
 
+class ClippedRow(BaseModel):
+    """A row whose geometry crossed the city edge and was clipped to the city (``on_invalid=clip``)."""
+
+    row: int = Field(description="1-based record number in the file")
+    id: str | None = None
+    area_mu_before: float | None = Field(None, description="geodesic area before clipping (polygon layers)")
+    area_mu_after: float | None = Field(None, description="geodesic area after clipping (polygon layers)")
+    location: str | None = None
+
+
 class RowIssue(BaseModel):
     """One problem or repair: the 1-based record number in the file, the feature id and the column."""
 
@@ -79,6 +91,10 @@ class RowIssue(BaseModel):
 
 def _at(issue: RowIssue) -> str:
     return f" ({issue.location})" if issue.location else ""
+
+
+def _mu(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 class ImportReport(BaseModel):
@@ -112,6 +128,9 @@ class ImportReport(BaseModel):
     problems_total: int = 0
     skipped: list[RowIssue] = Field(default_factory=list, description="on_invalid=skip: the reasons rows were left out")
     skipped_rows: int = Field(0, description="how many rows were left out")
+    clipped: list[ClippedRow] = Field(
+        default_factory=list, description="on_invalid=clip: every row clipped to the city, with its areas"
+    )
     version_before: str | None = None
     version_after: str | None = None
     _origins: list[str] | None = PrivateAttr(default=None)
@@ -128,10 +147,10 @@ class ImportReport(BaseModel):
                     issue.location = origins[issue.row - 1]
         return issues
 
-    def add_problems(self, issues: list[RowIssue]) -> None:
-        """Add problems, keeping at most ``MAX_LISTED`` listed."""
+    def add_problems(self, issues: list[RowIssue], total: int | None = None) -> None:
+        """Add problems, keeping at most ``MAX_LISTED`` listed; ``total`` counts them when not all are given."""
         issues = self._located(issues)
-        self.problems_total += len(issues)
+        self.problems_total += len(issues) if total is None else total
         self.problems.extend(issues[: max(0, MAX_LISTED - len(self.problems))])
 
     def add_skipped(self, issues: list[RowIssue], rows: int) -> None:
@@ -139,6 +158,14 @@ class ImportReport(BaseModel):
         issues = self._located(issues)
         self.skipped_rows += rows
         self.skipped.extend(issues[: max(0, MAX_LISTED - len(self.skipped))])
+
+    def add_clipped(self, rows: list[ClippedRow]) -> None:
+        """Add clipped rows (every one is listed)."""
+        origins = self._origins
+        for row in rows:
+            if origins and 0 < row.row <= len(origins):
+                row.location = origins[row.row - 1]
+        self.clipped.extend(rows)
 
     def add_repairs(self, issues: list[RowIssue]) -> None:
         """Add repairs, keeping at most ``MAX_LISTED`` listed."""
@@ -155,10 +182,15 @@ class ImportReport(BaseModel):
         )
         lines.append(f"  repairs {self.repairs_total}, history entries {self.history_entries}")
         lines += [f"  skipped {self.skipped_rows} row(s)"] if self.skipped_rows else []
+        lines += [f"  clipped {len(self.clipped)} row(s) to the city"] if self.clipped else []
         lines += [f"  mapping: {c} -> {f}" for c, f in self.mapping.items()]
         lines += [f"  rule: {f} {json.dumps(r, ensure_ascii=False, default=str)}" for f, r in self.rules.items()]
         lines += [f"  warning: {w}" for w in self.warnings]
         lines += [f"  repair: row {r.row}{_at(r)} id {r.id} [{r.column}] {r.problem}" for r in self.repairs]
+        lines += [
+            f"  clipped: row {c.row} id {c.id} area {_mu(c.area_mu_before)} -> {_mu(c.area_mu_after)} mu"
+            for c in self.clipped
+        ]
         lines += [f"  skipped: row {p.row}{_at(p)} id {p.id} [{p.column}] {p.problem}" for p in self.skipped]
         lines += [f"  problem: row {p.row}{_at(p)} id {p.id} [{p.column}] {p.problem}" for p in self.problems]
         return "\n".join(lines)

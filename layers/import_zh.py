@@ -15,6 +15,7 @@ from layers.import_report import ImportReport, RowIssue
 
 _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^outside Xiangtan \(more than (.+) km beyond"), "位于湘潭市范围外（超出区县边界 {0} 公里以上）"),
+    (re.compile(r"^wholly outside the Xiangtan city boundary"), "完全位于湘潭市边界之外（裁剪模式下跳过）"),
     (re.compile(r"^no geometry$"), "缺少几何（坐标为空）"),
     (re.compile(r"^coordinates are not finite numbers$"), "坐标不是有效数值"),
     (re.compile(r"^not a number: (.*)$"), "坐标不是数字：{0}"),

@@ -42,9 +42,9 @@ from layers.import_frame import (
     derive_measures,
     finish_frame,
 )
-from layers.import_geometry import dropped_dimensions, place_geometries, plan_area
+from layers.import_geometry import city_polygon, dropped_dimensions, place_geometries, plan_area
 from layers.import_mapping import parse_mapping
-from layers.import_report import MAX_LISTED, REMOVE_SHARE, ImportOptions, ImportReport, RowIssue
+from layers.import_report import MAX_LISTED, REMOVE_SHARE, ClippedRow, ImportOptions, ImportReport, RowIssue
 from layers.models import Layer
 from layers.progress import done_statuses, initial_status
 
@@ -70,8 +70,10 @@ def _existing(store: FeatureStore, layer: Layer) -> gpd.GeoDataFrame:
 
 
 def _issues(rows: list[tuple[int, str | None, str]], ids: pd.Series | None) -> list[RowIssue]:
+    id_array = ids.to_numpy(dtype=object) if ids is not None else np.array([], dtype=object)
+
     def id_of(row: int) -> str | None:
-        value = ids.iloc[row] if ids is not None and row < len(ids) else None
+        value = id_array[row] if row < len(id_array) else None
         return None if is_missing(value) else str(value)
 
     return [RowIssue(row=row + 1, id=id_of(row), column=column, problem=text) for row, column, text in rows]
@@ -122,9 +124,13 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
         return None
     counties = _counties(store)
     area = plan_area(counties) if layer.id != COUNTIES else None
-    geometry = np.asarray(src.frame.geometry.array, dtype=object)
+    geometry = np.array(src.frame.geometry.array, dtype=object)
+    src.frame = gpd.GeoDataFrame(geometry=[], crs=src.crs)  # the geometries are placed in place: hold no others
     try:
-        placed = place_geometries(geometry, src.crs, layer.geometry_type, area, options.coordsys, options.repair)
+        city = city_polygon(counties) if area is not None and options.on_invalid == "clip" else None
+        placed = place_geometries(
+            geometry, src.crs, layer.geometry_type, area, options.coordsys, options.repair, clip_to=city
+        )
     except ValueError as exc:
         report.add_problems([RowIssue(column="geometry", problem=str(exc))])
         return None
@@ -134,9 +140,17 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
     rows = [(p.row, p.column, p.problem) for p in src.problems] + problems
     unread = {p.row for p in src.problems}
     rows += [(r, "geometry", p) for r, p in placed.problems if not (r in unread and p == "no geometry")]
-    skipped = _reject_or_skip(_issues(sorted(rows, key=lambda r: r[0]), attrs["id"]), len(attrs), options, report)
+    skipped = _reject_or_skip(sorted(rows, key=lambda r: r[0]), attrs["id"], options, report)
     if skipped is None:
         return None
+    clipped = [(r, before, after) for r, before, after in placed.clipped if r not in skipped]
+    ids = _issues([(r, None, "clipped") for r, _, _ in clipped], attrs["id"])
+    report.add_clipped(
+        [
+            ClippedRow(row=i.row or r + 1, id=i.id, area_mu_before=_round(b), area_mu_after=_round(a))
+            for (r, b, a), i in zip(clipped, ids, strict=True)
+        ]
+    )
     frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(placed.geoms, index=attrs.index), crs=4326)
     keep = ~np.isin(np.arange(len(frame)), sorted(skipped))
     kept_ids = {str(i) for i in attrs["id"].to_numpy()[~keep] if not is_missing(i)} - set(attrs["id"][keep])
@@ -144,20 +158,32 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
     return frame[keep], provided, counties, kept_ids
 
 
-def _reject_or_skip(issues: list[RowIssue], rows: int, options: ImportOptions, report: ImportReport) -> Any:
+def _round(mu: float | None) -> float | None:
+    return None if mu is None else round(mu, 2)
+
+
+def _reject_or_skip(
+    rows: list[tuple[int, str | None, str]], ids: pd.Series, options: ImportOptions, report: ImportReport
+) -> Any:
     """Return the 0-based rows to leave out (none when all is well), or None when the file is rejected.
 
     With ``on_invalid="skip"`` rows with problems are listed as skipped and the others imported; problems
-    that concern the whole file, or a file whose every row has one, still reject it.
+    that concern the whole file, or a file whose every row has one, still reject it. Only the issues the
+    report lists are built (a file can have a million bad rows); the totals count them all.
     """
-    if options.on_invalid == "reject" or any(i.row is None for i in issues):
-        report.add_problems(issues)
+
+    def listed(extra: list[RowIssue]) -> list[RowIssue]:
+        return _issues(rows[:MAX_LISTED], ids) + extra
+
+    if options.on_invalid == "reject" or any(r[0] is None for r in rows):
+        report.add_problems(listed([]), total=len(rows))
         return None if report.problems_total else set()
-    skipped = {i.row - 1 for i in issues if i.row is not None}
-    if skipped and len(skipped) == rows:
-        report.add_problems(issues + [RowIssue(problem="every row has a problem; nothing would be imported")])
+    skipped = {r[0] for r in rows}
+    if skipped and len(skipped) == len(ids):
+        everything = RowIssue(problem="every row has a problem; nothing would be imported")
+        report.add_problems(listed([everything]), total=len(rows) + 1)
         return None
-    report.add_skipped(issues, len(skipped))
+    report.add_skipped(listed([]), len(skipped))
     return skipped
 
 
@@ -187,11 +213,10 @@ def _diff(
     stored = existing.set_index("id", drop=False)
     names = [n for n in layer.field_names if n != "id"]
     kinds: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "removed": []}
-    for _, row in new.iterrows():
-        if row["id"] not in stored.index:
-            kinds["added"].append(row["id"])
-        else:
-            kinds["unchanged" if _same(row, stored.loc[row["id"]], names) else "updated"].append(row["id"])
+    known = new["id"].isin(stored.index).to_numpy()
+    kinds["added"] = new["id"].to_numpy()[~known].tolist()
+    for _, row in new[known].iterrows():  # only features already stored are compared field by field
+        kinds["unchanged" if _same(row, stored.loc[row["id"]], names) else "updated"].append(row["id"])
     if report.mode == "replace":
         kinds["removed"] = sorted(set(stored.index) - set(new["id"]) - kept)
     report.added, report.updated = len(kinds["added"]), len(kinds["updated"])
@@ -228,28 +253,42 @@ def _history(
         return []
     before = dict(zip(existing["id"], existing["status"], strict=True)) if "status" in existing.columns else {}
     initial, done, today = initial_status(layer), done_statuses(layer), options.today or date.today()
-    entries = []
-    for _, row in new.iterrows():
-        if row["status"] == before.get(row["id"], initial):
-            continue
-        when = row.get("completed_date") if row["status"] in done else None
-        when = when if isinstance(when, date) else row.get("updated_at")
-        when = when if isinstance(when, date) else today
-        # never before the feature's latest report, so that replaying the history ends on the imported status
-        when = max(when, last.get(row["id"], when))
-        percent = row.get("progress_pct")
-        entries.append(
-            HistoryEntry(
-                layer=layer.id,
-                feature_id=row["id"],
-                date=when,
-                status=row["status"],
-                percent=None if is_missing(percent) else float(percent),
-                note=f"导入 import: {options.source or options.file_name or 'file'}",
-                author=options.author,
-            )
+    prior = np.where(new["id"].isin(before).to_numpy(), new["id"].map(before).to_numpy(dtype=object), initial)
+    changed = new[new["status"].to_numpy(dtype=object) != prior]
+    if changed.empty:
+        return []
+    when = _dates(changed, "completed_date").where(changed["status"].isin(done).to_numpy())
+    when = when.fillna(_dates(changed, "updated_at")).fillna(pd.Timestamp(today))
+    # never before the feature's latest report, so that replaying the history ends on the imported status
+    latest = pd.to_datetime(changed["id"].map(last))
+    when = when.where(latest.isna() | (when >= latest), latest)
+    percent = changed.get("progress_pct")
+    percents = [None] * len(changed) if percent is None else pd.to_numeric(percent).astype(float).tolist()
+    note = f"导入 import: {options.source or options.file_name or 'file'}"
+    return [
+        HistoryEntry(
+            layer=layer.id,
+            feature_id=feature,
+            date=day.date(),
+            status=status,
+            percent=None if pct is None or np.isnan(pct) else pct,
+            note=note,
+            author=options.author,
         )
-    return entries
+        for feature, day, status, pct in zip(
+            changed["id"].tolist(), when.tolist(), changed["status"].tolist(), percents, strict=True
+        )
+    ]
+
+
+def _dates(frame: pd.DataFrame, name: str) -> pd.Series:
+    """Return the ``date`` cells of column ``name`` as timestamps (NaT for anything else, or all without it)."""
+    if name not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    values = frame[name]
+    cells = values.to_numpy(dtype=object)
+    is_date = np.frompyfunc(lambda v: isinstance(v, date), 1, 1)(cells).astype(bool)
+    return pd.to_datetime(pd.Series(np.where(is_date, cells, None), index=values.index, dtype=object))
 
 
 def _build(

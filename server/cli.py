@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from tqdm import tqdm
 
 from geo.textlists import split_list
+from layers.import_report import OnInvalid
 from layers.plan_scope import plan_filter
 from layers.plans import current_plan
 from layers.progress import layer_progress
@@ -296,9 +297,10 @@ def _add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     imp.add_argument(
         "--on-invalid",
         dest="on_invalid",
-        choices=("reject", "skip"),
+        choices=get_args(OnInvalid),
         default="reject",
-        help="reject the whole file when a row has a problem (default), or skip such rows and list them",
+        help="reject the whole file when a row has a problem (default), skip such rows and list them, or clip "
+        "geometries crossing the city edge to the city (rows wholly outside and other problems skipped)",
     )
     imp.add_argument("--json", action="store_true", help="print the full report as JSON")
 

@@ -128,7 +128,7 @@ def encode_frame(
     """
     declared = dict(types or {})
     _check_frame(frame, id_column, declared)
-    out = frame.to_crs(STORE_CRS) if not frame.crs.equals(STORE_CRS) else frame.copy()
+    out = frame.to_crs(STORE_CRS) if not frame.crs.equals(STORE_CRS) else frame  # iloc below copies
     # Rows go in id order (code-point order, as SQLite's BINARY and PostgreSQL's "C" collations compare),
     # so a store's row order is its id order.
     out = out.iloc[np.argsort(out[id_column].astype(str).to_numpy(dtype=str), kind="stable")]

@@ -58,7 +58,8 @@ _FORM_FIELDS: dict[str, Any] = {
         "type": "string",
         "enum": list(get_args(OnInvalid)),
         "default": "reject",
-        "description": "reject the file when a row has a problem, or skip such rows (listed in `skipped`)",
+        "description": "reject the file when a row has a problem, skip such rows (listed in `skipped`), or clip "
+        "geometries crossing the city edge to the city (listed in `clipped`; rows wholly outside skipped)",
     },
     "allow_remove": {
         "type": "integer",

@@ -260,13 +260,13 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
 
     @staticmethod
     def _insert_history(conn: Any, entries: Sequence[HistoryEntry]) -> None:
-        now = now_iso()
-        rows = [e.to_row(now) for e in entries]
-        if not rows:
+        if not entries:
             return
-        names = list(rows[0])
+        now = now_iso()
+        names = list(entries[0].to_row(now))
         sql = f"INSERT INTO planmap_history ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        conn.executemany(sql, [tuple(r[n] for n in names) for r in rows])
+        # a generator: an import's half a million entries are not held as rows all at once
+        conn.executemany(sql, (tuple(e.to_row(now)[n] for n in names) for e in entries))
 
     def record_progress(
         self,
