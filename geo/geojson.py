@@ -167,9 +167,9 @@ def encode_features(
 ) -> list[dict[str, Any]]:
     """Return GeoJSON Feature objects for the rows of ``frame`` and their ready-to-write geometries.
 
-    Nothing is reprojected or reoriented here, nor rounded unless ``decimals`` is given (see :func:`prepare_geometries` and
-    :func:`round_coordinates`); missing values become None (see :func:`property_values`), and missing
-    or empty geometries ``null``.
+    Nothing is reprojected or reoriented here, nor rounded unless ``decimals`` is given (see
+    :func:`prepare_geometries` and :func:`round_coordinates`); missing values become None (see
+    :func:`property_values`), and missing or empty geometries ``null``.
 
     Parameters
     ----------

@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'rows':>9} {'format':8} {'store':6} {'planmap s':>10} {'ogr2ogr s':>10} {'ratio':>6} {'MB':>8} ", end="")
     print(f"{'ogr MB':>8} {'peak RSS':>9} {'ogr RSS':>9}")
     print("\n".join(versus))
-    print(f"best of {args.rounds} alternating round(s); ogr2ogr -f GeoJSON -lco COORDINATE_PRECISION=7 of the same table.")
+    print(f"best of {args.rounds} alternating round(s); ogr2ogr -f GeoJSON -lco COORDINATE_PRECISION=7, same table.")
     return 0
 
 
