@@ -163,12 +163,13 @@ def encode_features(
     *,
     id_column: str | None = "id",
     properties: Sequence[str] = (),
+    decimals: int | None = None,
 ) -> list[dict[str, Any]]:
     """Return GeoJSON Feature objects for the rows of ``frame`` and their ready-to-write geometries.
 
-    Nothing is reprojected, reoriented or rounded here (see :func:`prepare_geometries` and
-    :func:`round_coordinates`); missing values become None (see :func:`property_values`), and missing
-    or empty geometries ``null``.
+    Nothing is reprojected or reoriented here, nor rounded unless ``decimals`` is given (see
+    :func:`prepare_geometries` and :func:`round_coordinates`); missing values become None (see
+    :func:`property_values`), and missing or empty geometries ``null``.
 
     Parameters
     ----------
@@ -176,6 +177,7 @@ def encode_features(
     geoms : one shapely geometry (or None) per row, as they are to be written.
     id_column : the column holding each feature's ``id``; None (or a column the frame lacks) gives ``null`` ids.
     properties : the columns written into ``properties``, in order (the id column too, if listed).
+    decimals : round coordinates to this many decimals while encoding (as :func:`round_coordinates` would).
 
     Examples
     --------
@@ -187,7 +189,7 @@ def encode_features(
     keys = [str(n) for n in properties]
     columns = [property_values(frame[n]) for n in properties]
     rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)] if keys else None
-    shapes = geometry_dicts(geoms)
+    shapes = geometry_dicts(geoms, decimals)
     return [
         {"type": "Feature", "id": fid, "geometry": geom, "properties": rows[i] if rows else {}}
         for i, (fid, geom) in enumerate(zip(ids, shapes, strict=True))

@@ -29,13 +29,16 @@ def round_coordinates(geoms: np.ndarray, decimals: int) -> np.ndarray:
     return np.asarray(shapely.transform(geoms, lambda coords: np.round(coords, decimals)), dtype=object)
 
 
-def geometry_dicts(geoms: np.ndarray) -> list[dict[str, Any] | None]:
+def geometry_dicts(geoms: np.ndarray, decimals: int | None = None) -> list[dict[str, Any] | None]:
     """Return GeoJSON geometry objects for an array of geometries (None for missing or empty ones).
 
     Coordinates are Python floats, which ``orjson`` and ``json`` write in their shortest round-trip
     form, so rounded coordinates (see :func:`round_coordinates`) keep their few decimals. GEOS's own
     GeoJSON writer prints 17 significant digits (``112.845993`` as ``112.84599300000001``), so it is
     used only for what the vectorised path below does not cover: collections and 3D geometries.
+
+    With ``decimals`` the coordinates are rounded as :func:`round_coordinates` rounds them (the same
+    doubles), on the extracted vertex array, without building rounded geometries first.
 
     Examples
     --------
@@ -46,20 +49,21 @@ def geometry_dicts(geoms: np.ndarray) -> list[dict[str, Any] | None]:
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     out: list[dict[str, Any] | None] = [None] * len(geoms)
     plain = present & np.isin(shapely.get_type_id(geoms), list(_TYPE_NAMES)) & ~shapely.has_z(geoms)
-    for i, geometry in zip(np.flatnonzero(plain).tolist(), _plain_dicts(geoms[plain]), strict=True):
+    for i, geometry in zip(np.flatnonzero(plain).tolist(), _plain_dicts(geoms[plain], decimals), strict=True):
         out[i] = geometry
     other = np.flatnonzero(present & ~plain)
     if len(other):
-        parsed = orjson.loads("[" + ",".join(shapely.to_geojson(geoms[other])) + "]")
+        rest = geoms[other] if decimals is None else round_coordinates(geoms[other], decimals)
+        parsed = orjson.loads("[" + ",".join(shapely.to_geojson(rest)) + "]")
         for i, geometry in zip(other.tolist(), parsed, strict=True):
             out[i] = geometry
     return out
 
 
-def _plain_dicts(geoms: np.ndarray) -> list[dict[str, Any]]:
+def _plain_dicts(geoms: np.ndarray, decimals: int | None) -> list[dict[str, Any]]:
     """Return GeoJSON objects for 2D (Multi)Point/LineString/Polygon geometries, none empty."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
-    values = _part_coordinates(parts)
+    values = _part_coordinates(parts, decimals)
     ends = np.cumsum(np.bincount(owner, minlength=len(geoms))).tolist()
     out, start = [], 0
     for kind, end in zip(shapely.get_type_id(geoms).tolist(), ends, strict=True):
@@ -69,7 +73,7 @@ def _plain_dicts(geoms: np.ndarray) -> list[dict[str, Any]]:
     return out
 
 
-def _part_coordinates(parts: np.ndarray) -> list[Any]:
+def _part_coordinates(parts: np.ndarray, decimals: int | None) -> list[Any]:
     """Return the GeoJSON ``coordinates`` of single-part geometries, from one pass over all their vertices."""
     kinds = shapely.get_type_id(parts)
     polygons = np.flatnonzero(kinds == _POLYGON)
@@ -80,7 +84,8 @@ def _part_coordinates(parts: np.ndarray) -> list[Any]:
     sequence_part = np.concatenate([polygons[ring_of], others])
     order = np.argsort(sequence_part, kind="stable")
     ends = np.cumsum(shapely.get_num_coordinates(sequences[order])).tolist()
-    coords = shapely.get_coordinates(sequences[order]).tolist()
+    vertices = shapely.get_coordinates(sequences[order])
+    coords = (vertices if decimals is None else np.round(vertices, decimals)).tolist()
     kind_of = kinds.tolist()
     values: list[Any] = [[] if kind == _POLYGON else None for kind in kind_of]
     start = 0

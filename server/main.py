@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 from geo.errors import RecordExists, StoreUnavailable
+from geo.raster import configure_gdal
 from geo.storage.base import FeatureStore
 from layers.import_jobs import ImportJobs
 from layers.plans import ensure_seed
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_gdal(settings.tiles.gdal_cachemax)
         uploads.sweep(settings.store.uploads, settings.store.upload_max_age_s)
         store = settings.store.open()
         app.state.store = store

@@ -40,8 +40,8 @@ def crs_member(schema: ExportSchema) -> dict[str, Any] | None:
 def _features(frame: gpd.GeoDataFrame, decimals: int, id_column: str | None) -> bytes:
     """Encode a conformed page (CRS and axes settled by the schema), coordinates rounded to ``decimals``."""
     names = [c for c in frame.columns if c != frame.geometry.name]
-    geoms = geojson.round_coordinates(np.asarray(frame.geometry.array, dtype=object), decimals)
-    feats = geojson.encode_features(frame, geoms, id_column=id_column, properties=names)
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    feats = geojson.encode_features(frame, geoms, id_column=id_column, properties=names, decimals=decimals)
     return b",\n".join(geojson.dumps(feature) for feature in feats)
 
 

@@ -124,6 +124,18 @@ def _measure(store: Path, fmt: str, trace: bool) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _ogr2ogr(store: Path, out: Path) -> dict[str, float]:
+    """Time ``ogr2ogr -f GeoJSON`` of the whole ``farmland`` table (7 decimals, as planmap writes) with its peak RSS."""
+    out.unlink(missing_ok=True)
+    cmd = ["/usr/bin/time", "-f", "%M", "ogr2ogr", "-f", "GeoJSON", "-lco", "COORDINATE_PRECISION=7"]
+    started = time.perf_counter()
+    done = subprocess.run([*cmd, str(out), str(store), "farmland"], check=True, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    size = out.stat().st_size
+    out.unlink()
+    return {"seconds": elapsed, "bytes": size, "peak_rss_mb": int(done.stderr.strip().splitlines()[-1]) / 1024}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build synthetic stores, export each format in a subprocess, print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -131,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--formats", default="geojson,gpkg,csv,geojson-whole", help="geojson-whole: unstreamed reference"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="GeoJSON vs ogr2ogr rounds, alternating")
     parser.add_argument("--child", nargs=2, metavar=("STORE", "FORMAT"), help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -140,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'features':>9} {'format':13} {'seconds':>8} {'MB':>8} {'MB/s':>7} {'feat/s':>9} "
     header += f"{'base RSS':>9} {'peak RSS':>9} {'+RSS':>7} {'py peak':>8}"
     with tempfile.TemporaryDirectory() as tmp:
-        rows = []
+        rows: list[str] = []
+        versus: list[str] = []
         for n in (int(v) for v in args.sizes.split(",")):
             started = time.perf_counter()
             store = build_store(n, Path(tmp) / f"farmland-{n}.gpkg")
@@ -155,10 +169,26 @@ def main(argv: list[str] | None = None) -> int:
                     f"{traced['traced_peak_mb']:7.1f}M"
                 )
                 print(rows[-1], file=sys.stderr)
+            ours, gdal = [], []
+            for _ in range(args.rounds):  # planmap's GeoJSON export and ogr2ogr's, alternating
+                ours.append(_measure(store, "geojson", False))
+                gdal.append(_ogr2ogr(store, Path(tmp) / "ogr.geojson"))
+            best, ref = min(ours, key=lambda r: r["seconds"]), min(gdal, key=lambda r: r["seconds"])
+            versus.append(
+                f"{n:>9} {'geojson':8} {'gpkg':6} {best['seconds']:10.2f} {ref['seconds']:10.2f} "
+                f"{best['seconds'] / ref['seconds']:6.2f} {best['bytes'] / 2**20:8.1f} {ref['bytes'] / 2**20:8.1f} "
+                f"{best['peak_rss_mb']:8.0f}M {ref['peak_rss_mb']:8.0f}M"
+            )
+            print(versus[-1], file=sys.stderr)
     print(header)
     print("\n".join(rows))
     print("RSS: VmHWM in a fresh process per run, reset before the export; +RSS = peak minus RSS before it;")
     print("py peak = tracemalloc peak of Python allocations (separate run; GDAL/GEOS memory not included).")
+    print()
+    print(f"{'rows':>9} {'format':8} {'store':6} {'planmap s':>10} {'ogr2ogr s':>10} {'ratio':>6} {'MB':>8} ", end="")
+    print(f"{'ogr MB':>8} {'peak RSS':>9} {'ogr RSS':>9}")
+    print("\n".join(versus))
+    print(f"best of {args.rounds} alternating round(s); ogr2ogr -f GeoJSON -lco COORDINATE_PRECISION=7, same table.")
     return 0
 
 

@@ -47,3 +47,14 @@ def test_missing_and_empty_geometries_are_none():
 def test_rounded_coordinates_are_written_shortest(decimals, expected):
     line = shapely.LineString([(112.84599300000001, 27.517651999999998), (3065432.12345678, 1.00049999)])
     assert orjson.dumps(geometry_dicts(round_coordinates(np.array([line]), decimals))) == expected
+
+
+@pytest.mark.parametrize("decimals", [3, 7])
+def test_rounding_while_encoding_writes_the_same_text_as_rounding_first(decimals):
+    rng = np.random.default_rng(16)
+    jitter = [shapely.transform(wkt.loads(t), lambda c: c + np.sin(c * 997 + 1) * 1e-4) for t in SHAPES]
+    randoms = shapely.box(*(rng.uniform(112, 113, (4, 300)) + [[0], [0], [0.01], [0.01]]))
+    geoms = np.array([*jitter, None, shapely.Polygon(), *randoms, shapely.Point(1, 2, 3.123456789)], dtype=object)
+    before = orjson.dumps(geometry_dicts(round_coordinates(geoms, decimals)))
+    assert orjson.dumps(geometry_dicts(geoms, decimals)) == before
+    assert b"e-" not in before and len(before) > 10_000

@@ -126,3 +126,30 @@ def test_zonal_statistics_of_posted_geojson(raster_client, cog):
     assert zone["mean"] == pytest.approx(float(data.mean()), rel=0.05)
     bad = raster_client.post("/rasters/soil-cadmium/zonal", json={"type": "Polygon", "coordinates": "x"})
     assert bad.status_code == 400
+
+
+def test_gdal_block_cache_is_bounded_by_the_setting(tmp_path, demo_gpkg, cog, app_factory, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from geo import raster
+    from server.settings import TileSettings
+
+    monkeypatch.delenv("PLANMAP_GDAL_CACHEMAX", raising=False)
+    assert TileSettings().gdal_cachemax == 256
+    gpkg = tmp_path / "planmap.gpkg"
+    shutil.copyfile(demo_gpkg, gpkg)
+    target = tmp_path / raster_spec("soil-cadmium").filename
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(cog, target)
+    monkeypatch.setenv("PLANMAP_GDAL_CACHEMAX", "64")
+    try:
+        with TestClient(app_factory(gpkg)) as client:
+            assert raster.gdal_cache_mb() == 64
+            tile = get_tms("WebMercatorQuad").tile(*CITY, 11)
+            png = client.get(f"/rasters/soil-cadmium/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png")
+            with MemoryFile(png.content) as mem, mem.open() as src:
+                assert (src.read()[3] == 255).sum() > 1000
+        assert raster.gdal_cache_mb() == 64
+    finally:
+        raster.configure_gdal(256)
+    assert raster.gdal_cache_mb() == 256
