@@ -27,8 +27,8 @@ from typing import Any
 from geo.errors import GeoError
 from geo.storage.base import FeatureStore
 from layers.errors import ImportJobConflict, LayerError, UnknownImportJob
-from layers.import_report import ImportOptions
-from layers.import_zh import report_zh
+from layers.import_report import ImportOptions, ImportReport
+from layers.import_zh import every_skipped_csv, report_zh, skipped_csv
 from layers.importer import import_file
 from layers.models import Layer
 
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "planmap-importjob-"
 JOB_FILE = "job.json"
 PREVIEW_FILE = "preview.json"
+SKIPPED_FILE = "skipped.csv"
+"""Every row the last dry run or commit skipped (the report lists the first 500)."""
 MAX_QUEUED = 4
 """Most dry runs and commits waiting for the import thread; more are refused (409)."""
 RUNNING = ("dry_running", "committing")
@@ -190,6 +192,7 @@ class ImportJobs:
 
         def work() -> dict[str, Any]:
             report = import_file(store, layer, path, options, self._progress(job["id"], "checked"))
+            self._keep_skipped(job["id"], report)
             done = {"done": report.rows, "total": report.rows, "phase": "done"}
             return {"status": "dry_run_done", "report": report_zh(report), "progress": done, "result": None}
 
@@ -206,11 +209,21 @@ class ImportJobs:
         def work() -> dict[str, Any]:
             self.update(job["id"], progress={"done": 0, "total": total, "phase": "checking"})
             report = import_file(store, layer, path, options, self._progress(job["id"], "writing"))
+            self._keep_skipped(job["id"], report)
             status = "done" if report.status == "applied" else "failed"
             done = {"done": report.rows, "total": report.rows, "phase": status}
             return {"status": status, "result": report_zh(report), "progress": done}
 
         return self._submit(job["id"], ("dry_run_done",), "committing", work)
+
+    def _keep_skipped(self, job_id: str, report: ImportReport) -> None:
+        """Write every skipped row of the run to the job's folder (replacing the previous run's)."""
+        (self.directory(job_id) / SKIPPED_FILE).write_bytes(every_skipped_csv(report))
+
+    def skipped_csv(self, job: dict[str, Any]) -> bytes:
+        """Return every row the job's last run skipped, as CSV for Excel (empty but for the header before a run)."""
+        path = self.directory(job["id"]) / SKIPPED_FILE
+        return path.read_bytes() if path.is_file() else skipped_csv([])
 
     def shutdown(self) -> None:
         """Wait for the running import to end (the store is closed after this)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -134,6 +134,8 @@ class ImportReport(BaseModel):
     version_before: str | None = None
     version_after: str | None = None
     _origins: list[str] | None = PrivateAttr(default=None)
+    _every_skipped: list[tuple[int, str | None, str]] = PrivateAttr(default_factory=list)
+    _make_issues: Callable[[list[tuple[int, str | None, str]]], list[RowIssue]] | None = PrivateAttr(default=None)
 
     def locate_rows(self, origins: list[str] | None) -> None:
         """Name, on every row issue added from now on, where its row is in the file (a workbook's sheet and row)."""
@@ -153,11 +155,32 @@ class ImportReport(BaseModel):
         self.problems_total += len(issues) if total is None else total
         self.problems.extend(issues[: max(0, MAX_LISTED - len(self.problems))])
 
-    def add_skipped(self, issues: list[RowIssue], rows: int) -> None:
-        """Add the problems of ``rows`` skipped rows, keeping at most ``MAX_LISTED`` listed."""
+    def add_skipped(
+        self,
+        issues: list[RowIssue],
+        rows: int,
+        every: list[tuple[int, str | None, str]] | None = None,
+        make: Callable[[list[tuple[int, str | None, str]]], list[RowIssue]] | None = None,
+    ) -> None:
+        """Add the problems of ``rows`` skipped rows, keeping at most ``MAX_LISTED`` listed.
+
+        ``every`` holds all of them as (0-based row, column, problem) and ``make`` turns a slice of those into
+        issues: ``every_skipped`` lists them all (for the skipped-rows file) without building a million objects
+        in the report.
+        """
         issues = self._located(issues)
         self.skipped_rows += rows
         self.skipped.extend(issues[: max(0, MAX_LISTED - len(self.skipped))])
+        if every is not None and make is not None:
+            self._every_skipped, self._make_issues = every, make
+
+    def every_skipped(self, block: int = 10_000) -> Iterator[RowIssue]:
+        """Yield every skipped row's problem (not only the listed ones), in row order, located in the file."""
+        if self._make_issues is None:
+            yield from self.skipped
+            return
+        for start in range(0, len(self._every_skipped), block):
+            yield from self._located(self._make_issues(self._every_skipped[start : start + block]))
 
     def add_clipped(self, rows: list[ClippedRow]) -> None:
         """Add clipped rows (every one is listed)."""

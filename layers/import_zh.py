@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from layers.import_report import ImportReport, RowIssue
@@ -113,7 +114,12 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def skipped_csv(issues: list[dict[str, Any]]) -> bytes:
+def every_skipped_csv(report: ImportReport) -> bytes:
+    """Return every row the import skipped (not only the listed ones) as ``skipped_csv`` writes them."""
+    return skipped_csv(_issue(i) for i in report.every_skipped())
+
+
+def skipped_csv(issues: Iterable[dict[str, Any]]) -> bytes:
     """Return the skipped rows (row number, place, id, column, reason) as CSV in UTF-8 with a BOM (for Excel)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

@@ -183,7 +183,7 @@ def _reject_or_skip(
         everything = RowIssue(problem="every row has a problem; nothing would be imported")
         report.add_problems(listed([everything]), total=len(rows) + 1)
         return None
-    report.add_skipped(listed([]), len(skipped))
+    report.add_skipped(listed([]), len(skipped), every=rows, make=lambda part: _issues(part, ids))
     return skipped
 
 

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from geo.textlists import split_list
 from layers.import_report import OnInvalid
+from layers.import_zh import every_skipped_csv
 from layers.plan_scope import plan_filter
 from layers.plans import current_plan
 from layers.progress import layer_progress
@@ -265,6 +266,8 @@ def import_data(settings: Settings, args: argparse.Namespace) -> int:
         )
         with settings.store.open() as store:
             report = import_file(store, layer, args.file, options)
+        if args.skipped_csv:
+            Path(args.skipped_csv).write_bytes(every_skipped_csv(report))
     except (GeoError, LayerError, OSError, ValueError) as exc:
         print(f"planmap import: {exc}", file=sys.stderr)
         return 2
@@ -301,6 +304,13 @@ def _add_import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         default="reject",
         help="reject the whole file when a row has a problem (default), skip such rows and list them, or clip "
         "geometries crossing the city edge to the city (rows wholly outside and other problems skipped)",
+    )
+    imp.add_argument(
+        "--skipped-csv",
+        dest="skipped_csv",
+        metavar="FILE",
+        help="write every skipped row (row, place, id, column, reason in Chinese and English) to FILE as CSV; "
+        "the report itself lists the first 500",
     )
     imp.add_argument("--json", action="store_true", help="print the full report as JSON")
 

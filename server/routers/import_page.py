@@ -18,7 +18,6 @@ from layers.errors import ImportJobConflict
 from layers.import_inspect import ReadOptions, inspect_file, mapping_choices
 from layers.import_jobs import RUNNING, ImportJobs
 from layers.import_report import ImportMode, ImportOptions, OnInvalid
-from layers.import_zh import skipped_csv
 from layers.models import Layer
 from server.auth import PlannerDep, SessionDep
 from server.caching import NO_STORE
@@ -214,10 +213,10 @@ def commit_job(
 @router.get("/admin/import/jobs/{job_id}/skipped.csv", operation_id="getImportSkipped", summary="Skipped rows")
 def get_skipped(request: Request, job_id: JobId, who: PlannerDep) -> Response:
     """Return the rows the last dry run or commit skipped, with the reasons, as CSV for Excel (UTF-8, BOM)."""
-    job = _jobs(request).load(job_id, who.user)
-    report = job.get("result") or job.get("report") or {}
+    jobs = _jobs(request)
+    job = jobs.load(job_id, who.user)
     headers = {
         "Content-Disposition": f'attachment; filename="skipped-{job["layer"]}.csv"',
         "Cache-Control": NO_STORE,
     }
-    return Response(skipped_csv(report.get("skipped", [])), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(jobs.skipped_csv(job), media_type="text/csv; charset=utf-8", headers=headers)
