@@ -1,6 +1,6 @@
 """Field page benchmark: the nearby page on throttled phone connections, cold and from the service worker.
 
-Run: ``flock /work/bench.lock .venv/bin/python tests/bench/run.py field`` (``--runs 3``, ``--county 430381``).
+Run: ``.venv/bin/python tests/bench/run.py field`` (``--runs 3``, ``--county 430381``).
 Builds the demo data in a temporary directory, serves it with uvicorn on a free 127.0.0.1 port and drives
 Debian's chromium through Playwright. Each connection profile is applied with Chromium's own network
 emulation (CDP ``Network.emulateNetworkConditions`` on the page: Slow 3G = 400 kbit/s both ways, 400 ms
@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--county", default="430381")
-    parser.add_argument("--compare", type=Path, help="another planmap checkout to visit cold too (e.g. /work/main)")
+    parser.add_argument("--compare", type=Path, help="another planmap checkout to visit cold too (e.g. ../before)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
