@@ -45,6 +45,10 @@ def mu_to_m2(mu: _Area) -> _Area:
     return mu * MU_M2
 
 
+MEASURE_BLOCK = 20_000
+"""Geometries measured at a time."""
+
+
 def _as_geometry_array(geoms: GeometryInput) -> npt.NDArray[np.object_]:
     if isinstance(geoms, BaseGeometry):
         single = np.empty((), dtype=object)
@@ -85,6 +89,15 @@ def geodesic_area_m2(geoms: GeometryInput) -> FloatArray:
     1091966
     """
     arr = _as_geometry_array(geoms)
+    if arr.size <= MEASURE_BLOCK:
+        return _area_block(arr)
+    flat = arr.ravel()
+    # parts and rings are copies: a block at a time, a million polygons are not all copied at once
+    blocks = [_area_block(flat[i : i + MEASURE_BLOCK]) for i in range(0, flat.size, MEASURE_BLOCK)]
+    return np.concatenate(blocks).reshape(arr.shape)
+
+
+def _area_block(arr: npt.NDArray[np.object_]) -> FloatArray:
     parts, part_owner = shapely.get_parts(arr.ravel(), return_index=True)
     polygons = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
     rings, ring_poly = shapely.get_rings(parts[polygons], return_index=True)

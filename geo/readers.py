@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -41,7 +42,7 @@ _ZIP_DATASETS = {".shp": "shapefile", ".gpkg": "gpkg", ".geojson": "geojson", ".
 _SHP_REQUIRED = (".shx", ".dbf")
 _MEMBER_MAGIC = {"gpkg": (b"SQLite format 3\x00", "a GeoPackage"), "fgb": (b"fgb\x03", "a FlatGeobuf file")}
 _MEMBER_MAGIC["shapefile"] = (b"\x00\x00\x27\x0a", "a shapefile")
-READ_CHUNK = 200_000
+READ_CHUNK = 50_000
 """Features read from GDAL at a time (see :func:`_read_frame`)."""
 _JSON_START = b"\xef\xbb\xbf \t\r\n"
 _OGR_ERRORS: tuple[type[Exception], ...] = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError)
@@ -204,6 +205,108 @@ def _read_ogr(gdal_path: str, fmt: str, layer: str | None, encoding: str | None,
     # GeoPackage, GeoJSON and FlatGeobuf text is UTF-8 by definition
     used = encoding or ("utf-8" if fmt != "shapefile" else None)
     return SourceData(frame=frame, crs=frame.crs, format=fmt, layer=name, encoding=used, measured=measured)
+
+
+@dataclass(frozen=True)
+class ChunkedSource:
+    """A large file that declares its CRS, to be read ``chunk`` features at a time (see :func:`read_chunks`)."""
+
+    gdal_path: str
+    crs: pyproj.CRS
+    format: str
+    rows: int
+    layer: str | None
+    encoding: str | None
+    limits: ReadLimits
+    chunk: int = READ_CHUNK
+    warnings: tuple[str, ...] = ()
+    measured: bool = False
+
+    @property
+    def text_encoding(self) -> str | None:
+        """The attributes' text encoding (GeoPackage and FlatGeobuf text is UTF-8 by definition)."""
+        return self.encoding or ("utf-8" if self.format != "shapefile" else None)
+
+    def frames(self) -> Iterator[tuple[int, gpd.GeoDataFrame]]:
+        """Yield (0-based row of the first feature, the chunk's frame) in file order.
+
+        The vertex limits are checked on each chunk as it is read, with the running total of the chunks before.
+        """
+        gdal_offline()
+        total = 0
+        for start in range(0, self.rows, self.chunk):
+            try:
+                frame = pyogrio.read_dataframe(
+                    self.gdal_path,
+                    layer=self.layer,
+                    encoding=self.encoding,
+                    skip_features=start,
+                    max_features=min(self.chunk, self.rows - start),
+                )
+            except _OGR_ERRORS as exc:
+                raise InvalidDataFile(f"cannot read the {self.format} file: {exc}") from exc
+            counts = shapely.get_num_coordinates(np.asarray(frame.geometry.array, dtype=object))
+            if len(counts):
+                total += int(counts.sum())
+                largest = int(np.argmax(counts))
+                self.limits.check_vertices(total, int(counts[largest]), start + largest)
+            yield start, frame
+
+
+def read_chunks(
+    path: str | Path,
+    *,
+    name_hint: str | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    zip_limits: ZipLimits | None = None,
+    limits: ReadLimits | None = None,
+    chunk: int | None = None,
+) -> ChunkedSource | None:
+    """Describe a GeoPackage, FlatGeobuf or zipped shapefile with a CRS and more than ``chunk`` features.
+
+    Such a file can be checked a chunk at a time, so that a million features are never all in memory at
+    once. Any other file (smaller, without a CRS, or of another format) gives None: read it whole with
+    :func:`read_source`, which is also where a file that cannot be opened gets its error.
+    """
+    path = Path(path)
+    limits = limits or ReadLimits()
+    chunk = chunk or READ_CHUNK
+    fmt = detect_format(path, name_hint)
+    warnings: list[str] = []
+    if fmt == "zip":
+        if is_workbook(zip_members(path)):
+            return None
+        gdal_path, fmt, encoding, warnings = _zip_dataset(path, layer, zip_limits, encoding, limits)
+    elif fmt in ("gpkg", "fgb"):
+        gdal_path = str(path)
+    else:
+        return None
+    if fmt not in ("gpkg", "fgb", "shapefile"):
+        return None
+    gdal_offline()
+    try:
+        name = _gpkg_layer(gdal_path, layer) if fmt == "gpkg" else None
+        info = pyogrio.read_info(gdal_path, layer=name)
+    except _OGR_ERRORS + (InvalidDataFile,):
+        return None  # read whole, which names the problem
+    rows = int(info["features"])
+    if rows <= chunk or not info.get("crs") or info.get("geometry_type") is None:
+        return None
+    limits.check_features(rows)
+    kind = str(info.get("geometry_type") or "")
+    return ChunkedSource(
+        gdal_path=gdal_path,
+        crs=pyproj.CRS.from_user_input(info["crs"]),
+        format=fmt,
+        rows=rows,
+        layer=name,
+        encoding=encoding,
+        limits=limits,
+        chunk=chunk,
+        warnings=tuple(warnings),
+        measured=kind.endswith((" M", "ZM")) or "Measured" in kind,
+    )
 
 
 def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:

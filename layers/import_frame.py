@@ -118,8 +118,21 @@ def typed_column(values: pd.Series, spec: FieldSpec) -> pd.Series:
     return converted.astype(object)
 
 
+FINISH_BLOCK = 25_000
+"""Rows typed at a time by :func:`finish_frame`: the per-cell copies of a million rows are not all made at once."""
+
+
 def finish_frame(frame: gpd.GeoDataFrame, layer: Layer, initial: str | None) -> gpd.GeoDataFrame:
     """Return the frame with every layer field, in catalogue order, typed, and a default status where missing."""
+    if len(frame) <= FINISH_BLOCK:
+        return _finish_block(frame, layer, initial)
+    blocks = [
+        _finish_block(frame.iloc[i : i + FINISH_BLOCK], layer, initial) for i in range(0, len(frame), FINISH_BLOCK)
+    ]
+    return gpd.GeoDataFrame(pd.concat(blocks), geometry=frame.geometry.name, crs=frame.crs)
+
+
+def _finish_block(frame: gpd.GeoDataFrame, layer: Layer, initial: str | None) -> gpd.GeoDataFrame:
     for name in layer.field_names:
         if name not in frame.columns:
             frame[name] = None

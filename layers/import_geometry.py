@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,17 +139,23 @@ def _source_crs(geoms: Geometries, crs: pyproj.CRS | None, area: BaseGeometry, o
     return guessed
 
 
-def dropped_dimensions(geoms: npt.ArrayLike, measured: bool = False) -> list[str]:
+def dimension_counts(geoms: npt.ArrayLike) -> Counter[str]:
+    """Count the geometries with Z (height) and with M (measure) values."""
+    array = np.asarray(geoms, dtype=object)
+    return Counter({"Z": int(np.count_nonzero(shapely.has_z(array))), "M": int(np.count_nonzero(shapely.has_m(array)))})
+
+
+def dropped_dimensions(geoms: npt.ArrayLike, measured: bool = False, counts: Counter[str] | None = None) -> list[str]:
     """Return warnings naming the Z (height) and M (measure) values that importing drops: the plan is 2D.
 
-    ``measured`` says the file declared M values that were already dropped on reading.
+    ``measured`` says the file declared M values that were already dropped on reading; ``counts`` (from
+    :func:`dimension_counts`, e.g. summed over a file's chunks) stands for counting ``geoms``.
     """
-    array = np.asarray(geoms, dtype=object)
-    counts = {"Z": int(np.count_nonzero(shapely.has_z(array))), "M": int(np.count_nonzero(shapely.has_m(array)))}
+    counts = dimension_counts(geoms) if counts is None else counts
     names = {"Z": "height", "M": "measure"}
     warnings = [
         f"{n} feature(s) have {d} ({names[d]}) values; they were dropped (the plan stores 2D geometries)"
-        for d, n in counts.items()
+        for d, n in sorted(counts.items(), reverse=True)
         if n
     ]
     if measured and not counts["M"]:

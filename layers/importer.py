@@ -18,6 +18,7 @@ features needs ``allow_remove`` (a dry run says so in a warning).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -30,7 +31,7 @@ import geopandas as gpd
 import shapely
 
 from geo.errors import InvalidDataFile, StaleVersion
-from geo.readers import read_source
+from geo.readers import ChunkedSource, read_chunks, read_source
 from geo.storage.base import FeatureStore, HistoryEntry
 from layers.boundaries import load_boundaries
 from layers.import_fields import is_missing, resolve_mapping
@@ -42,8 +43,14 @@ from layers.import_frame import (
     derive_measures,
     finish_frame,
 )
-from layers.import_geometry import city_polygon, dropped_dimensions, place_geometries, plan_area
-from layers.import_mapping import parse_mapping
+from layers.import_geometry import (
+    city_polygon,
+    dimension_counts,
+    dropped_dimensions,
+    place_geometries,
+    plan_area,
+)
+from layers.import_mapping import FieldRule, parse_mapping
 from layers.import_report import MAX_LISTED, REMOVE_SHARE, ClippedRow, ImportOptions, ImportReport, RowIssue
 from layers.models import Layer
 from layers.progress import done_statuses, initial_status
@@ -69,19 +76,23 @@ def _existing(store: FeatureStore, layer: Layer) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"id": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([]), crs=4326)
 
 
-def _issues(rows: list[tuple[int, str | None, str]], ids: pd.Series | None) -> list[RowIssue]:
+def _issues(rows: list[tuple[int, str | None, str]], ids: pd.Series | None, start: int = 0) -> list[RowIssue]:
+    """Return issues for 0-based rows; ``ids`` holds the ids of the rows from ``start`` on."""
     id_array = ids.to_numpy(dtype=object) if ids is not None else np.array([], dtype=object)
 
     def id_of(row: int) -> str | None:
-        value = id_array[row] if row < len(id_array) else None
+        value = id_array[row - start] if 0 <= row - start < len(id_array) else None
         return None if is_missing(value) else str(value)
 
     return [RowIssue(row=row + 1, id=id_of(row), column=column, problem=text) for row, column, text in rows]
 
 
-def _attributes(source: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, report: ImportReport) -> Any:
-    """Return (typed attribute frame or None, the id source column, per-row problems)."""
-    columns = [c for c in source.columns if c != source.geometry.name]
+Resolved = tuple[dict[str, str], dict[str, FieldRule], str | None]
+"""The file's column -> field mapping, the fields' rules and the id column (None: ids are generated)."""
+
+
+def _resolve(columns: list[str], layer: Layer, options: ImportOptions, report: ImportReport) -> Resolved | None:
+    """Resolve the mapping against the file's columns; None (with the problems reported) when it cannot apply."""
     checked = parse_mapping(options.mapping, layer)
     ruled = {name: rule.column for name, rule in checked.rules.items()}
     mapping, ignored, warnings, errors = resolve_mapping(columns, layer, checked.columns, ruled)
@@ -90,21 +101,54 @@ def _attributes(source: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, 
     report.warnings += warnings
     if errors:
         report.add_problems([RowIssue(problem=e) for e in errors])
-        return None, None, []
-    attrs, problems = coerce_columns(source, mapping, layer, checked.rules)
+        return None
     id_column = next((c for c, f in mapping.items() if f == "id"), None)
     if id_column is None and options.mode == "upsert":
         report.add_problems([RowIssue(column="id", problem="an upsert needs an id column to match features by")])
-        return None, None, []
+        return None
     if id_column is None:
-        attrs["id"] = [f"{layer.id}-{n:05d}" for n in range(1, len(attrs) + 1)]
         report.warnings.append(f"the file has no id column; ids {layer.id}-00001... were generated")
-    problems += check_ids(attrs, id_column)
-    return attrs, id_column, problems
+    return mapping, dict(checked.rules), id_column
 
 
-def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptions, report: ImportReport) -> Any:
+def _typed(source: pd.DataFrame, layer: Layer, resolved: Resolved, start: int = 0) -> tuple[pd.DataFrame, Any]:
+    """Return the typed attributes of rows ``start``... of the file and their (0-based row, column, problem)s."""
+    mapping, rules, id_column = resolved
+    attrs, problems = coerce_columns(source, mapping, layer, rules)
+    if id_column is None:
+        attrs["id"] = [f"{layer.id}-{n:05d}" for n in range(start + 1, start + len(attrs) + 1)]
+    return attrs, [(row + start, column, text) for row, column, text in problems]
+
+
+def _attributes(source: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, report: ImportReport) -> Any:
+    """Return (typed attribute frame or None, the id source column, per-row problems)."""
+    resolved = _resolve([c for c in source.columns if c != source.geometry.name], layer, options, report)
+    if resolved is None:
+        return None, None, []
+    attrs, problems = _typed(source, layer, resolved)
+    problems += check_ids(attrs, resolved[2])
+    return attrs, resolved[2], problems
+
+
+def _prepare(
+    store: FeatureStore,
+    layer: Layer,
+    path: Path,
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
     """Read and check the file; return the imported frame (WGS84, typed) or None when it is rejected."""
+    chunked = read_chunks(
+        path,
+        name_hint=options.file_name,
+        layer=options.file_layer,
+        encoding=options.encoding,
+        zip_limits=options.zip_limits,
+        limits=options.read_limits,
+    )
+    if chunked is not None:
+        return _prepare_chunked(store, layer, chunked, options, report, progress)
     src = read_source(
         path,
         name_hint=options.file_name,
@@ -143,19 +187,101 @@ def _prepare(store: FeatureStore, layer: Layer, path: Path, options: ImportOptio
     skipped = _reject_or_skip(sorted(rows, key=lambda r: r[0]), attrs["id"], options, report)
     if skipped is None:
         return None
-    clipped = [(r, before, after) for r, before, after in placed.clipped if r not in skipped]
-    ids = _issues([(r, None, "clipped") for r, _, _ in clipped], attrs["id"])
-    report.add_clipped(
-        [
-            ClippedRow(row=i.row or r + 1, id=i.id, area_mu_before=_round(b), area_mu_after=_round(a))
-            for (r, b, a), i in zip(clipped, ids, strict=True)
-        ]
-    )
+    _report_clipped(placed.clipped, skipped, attrs["id"], report)
     frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(placed.geoms, index=attrs.index), crs=4326)
     keep = ~np.isin(np.arange(len(frame)), sorted(skipped))
     kept_ids = {str(i) for i in attrs["id"].to_numpy()[~keep] if not is_missing(i)} - set(attrs["id"][keep])
     provided = set(report.mapping.values()) | set(report.rules) | {"id"}
     return frame[keep], provided, counties, kept_ids
+
+
+def _prepare_chunked(
+    store: FeatureStore,
+    layer: Layer,
+    source: ChunkedSource,
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Callable[[int, int], None] | None,
+) -> Any:
+    """:func:`_prepare` for a large file, checked a chunk at a time; the same frame, report and decisions.
+
+    Each chunk is typed and placed, and only its rows without problems are kept (no row with a problem is
+    ever written: the file is rejected, or the row skipped); the ids of every row are kept, for the
+    duplicate check across chunks and for the report. So the source never is all in memory at once.
+    """
+    report.file_format, report.rows, report.encoding = source.format, source.rows, source.text_encoding
+    report.warnings += list(source.warnings)
+    counties = _counties(store)
+    area = plan_area(counties) if layer.id != COUNTIES else None
+    city = city_polygon(counties) if area is not None and options.on_invalid == "clip" else None
+    resolved: Resolved | None = None
+    dims: Counter[str] = Counter()
+    ids: list[pd.Series] = []
+    kept: list[gpd.GeoDataFrame] = []
+    typing: list[tuple[int, str | None, str]] = []
+    placing: list[tuple[int, str | None, str]] = []
+    clipped: list[tuple[int, float | None, float | None]] = []
+    for start, chunk in source.frames():
+        if resolved is None:
+            resolved = _resolve([c for c in chunk.columns if c != chunk.geometry.name], layer, options, report)
+            if resolved is None:
+                return None
+        dims += dimension_counts(chunk.geometry.array)
+        attrs, problems = _typed(chunk, layer, resolved, start)
+        attrs.index = pd.RangeIndex(start, start + len(attrs))
+        geometry = np.array(chunk.geometry.array, dtype=object)
+        del chunk
+        try:
+            placed = place_geometries(
+                geometry, source.crs, layer.geometry_type, area, options.coordsys, options.repair, clip_to=city
+            )
+        except ValueError as exc:
+            report.add_problems([RowIssue(column="geometry", problem=str(exc))])
+            return None
+        report.crs, report.crs_source = placed.crs, placed.crs_source  # type: ignore[assignment]
+        report.warnings += [w for w in placed.warnings if w not in report.warnings]
+        report.add_repairs(_issues([(r + start, "geometry", p) for r, p in placed.repairs], attrs["id"], start))
+        typing += problems
+        placing += [(r + start, "geometry", p) for r, p in placed.problems]
+        clipped += [(r + start, before, after) for r, before, after in placed.clipped]
+        keep = np.ones(len(attrs), dtype=bool)
+        keep[[r - start for r, _, _ in problems] + [r for r, _ in placed.problems]] = False
+        kept.append(gpd.GeoDataFrame(attrs[keep], geometry=placed.geoms[keep], crs=4326))
+        ids.append(attrs["id"])
+        del attrs, placed, geometry
+        if progress is not None:
+            progress(min(start + source.chunk, source.rows), source.rows)
+    if resolved is None:
+        raise InvalidDataFile(f"{options.file_name or source.gdal_path} holds no features")
+    report.warnings += dropped_dimensions([], source.measured, dims)
+    every_id = pd.concat(ids)
+    typing += check_ids(pd.DataFrame({"id": every_id.to_numpy(dtype=object)}), resolved[2])
+    rows = sorted(typing + placing, key=lambda r: r[0])  # stable: a row's typing problems come first, as above
+    skipped = _reject_or_skip(rows, every_id, options, report)
+    if skipped is None:
+        return None
+    _report_clipped(clipped, skipped, every_id, report)
+    frame = gpd.GeoDataFrame(pd.concat(kept), geometry="geometry", crs=4326)
+    del kept
+    left_out = sorted(skipped)
+    frame = frame[~frame.index.isin(left_out)]
+    kept_ids = {str(i) for i in every_id.to_numpy()[left_out] if not is_missing(i)} - set(frame["id"])
+    provided = set(report.mapping.values()) | set(report.rules) | {"id"}
+    return frame, provided, counties, kept_ids
+
+
+def _report_clipped(
+    clipped: list[tuple[int, float | None, float | None]], skipped: set[int], ids: pd.Series, report: ImportReport
+) -> None:
+    """Add the clipped rows that are imported (not skipped) to the report, with their areas before and after."""
+    clipped = [(r, before, after) for r, before, after in clipped if r not in skipped]
+    issues = _issues([(r, None, "clipped") for r, _, _ in clipped], ids)
+    report.add_clipped(
+        [
+            ClippedRow(row=i.row or r + 1, id=i.id, area_mu_before=_round(b), area_mu_after=_round(a))
+            for (r, b, a), i in zip(clipped, issues, strict=True)
+        ]
+    )
 
 
 def _round(mu: float | None) -> float | None:
@@ -254,7 +380,8 @@ def _history(
     before = dict(zip(existing["id"], existing["status"], strict=True)) if "status" in existing.columns else {}
     initial, done, today = initial_status(layer), done_statuses(layer), options.today or date.today()
     prior = np.where(new["id"].isin(before).to_numpy(), new["id"].map(before).to_numpy(dtype=object), initial)
-    changed = new[new["status"].to_numpy(dtype=object) != prior]
+    needed = [c for c in ("id", "status", "completed_date", "updated_at", "progress_pct") if c in new.columns]
+    changed = pd.DataFrame(new[needed])[new["status"].to_numpy(dtype=object) != prior]  # not every column copied
     if changed.empty:
         return []
     when = _dates(changed, "completed_date").where(changed["status"].isin(done).to_numpy())
@@ -350,7 +477,7 @@ def import_file(
     report = ImportReport(layer=layer.id, mode=options.mode, file_name=options.file_name, coordsys=options.coordsys)
     report.version_before = store.version(layer.id) if layer.id in store.layers() else None
     try:
-        prepared = _prepare(store, layer, Path(path), options, report)
+        prepared = _prepare(store, layer, Path(path), options, report, progress=progress)
     except InvalidDataFile as exc:
         report.add_problems([RowIssue(problem=str(exc))])
         return report

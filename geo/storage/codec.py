@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 import geopandas as gpd
@@ -115,10 +117,36 @@ def _check_frame(frame: gpd.GeoDataFrame, id_column: str, declared: Mapping[str,
         raise ValueError("layer has no CRS")
 
 
-def encode_frame(
-    frame: gpd.GeoDataFrame, id_column: str, types: Mapping[str, str] | None = None
-) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
-    """Return a copy ready for GDAL (dates as ISO text, JSON as text) and the column types.
+SLICE_ROWS = 50_000
+"""Rows encoded (and written) at a time: a million features are not converted all at once."""
+
+
+@dataclass(frozen=True)
+class EncodedLayer:
+    """A layer ready to be written: its rows in id order in the store's CRS, column types, encoded in slices."""
+
+    frame: gpd.GeoDataFrame
+    order: npt.NDArray[np.intp]
+    types: dict[str, str]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def slices(self, rows: int | None = None) -> Iterator[gpd.GeoDataFrame]:
+        """Yield the encoded rows (dates as ISO text, JSON as text), ``rows`` (``SLICE_ROWS``) at a time.
+
+        An empty layer gives one empty frame.
+        """
+        rows = rows or SLICE_ROWS
+        for start in range(0, max(len(self.order), 1), rows):
+            part = self.frame.iloc[self.order[start : start + rows]]
+            for name, kind in self.types.items():
+                part[name] = _encode_column(part[name], kind)
+            yield part
+
+
+def prepare_layer(frame: gpd.GeoDataFrame, id_column: str, types: Mapping[str, str] | None = None) -> EncodedLayer:
+    """Check a frame to be written and settle its row order (id order) and column types.
 
     ``types`` gives planmap types for named columns (e.g. from a catalogue), so that a column that is empty
     in this frame still gets its declared type; other columns are inferred from their values.
@@ -128,18 +156,27 @@ def encode_frame(
     """
     declared = dict(types or {})
     _check_frame(frame, id_column, declared)
-    out = frame.to_crs(STORE_CRS) if not frame.crs.equals(STORE_CRS) else frame  # iloc below copies
+    out = frame.to_crs(STORE_CRS) if not frame.crs.equals(STORE_CRS) else frame
     # Rows go in id order (code-point order, as SQLite's BINARY and PostgreSQL's "C" collations compare),
     # so a store's row order is its id order.
-    out = out.iloc[np.argsort(out[id_column].astype(str).to_numpy(dtype=str), kind="stable")]
+    order = np.argsort(out[id_column].astype(str).to_numpy(dtype=str), kind="stable")
     column_types: dict[str, str] = {}
     for name in out.columns:
         if name == out.geometry.name:
             continue
-        kind = "str" if name == id_column else declared.get(name) or infer_type(out[name])
-        column_types[name] = kind
-        out[name] = _encode_column(out[name], kind)
-    return out, column_types
+        column_types[name] = "str" if name == id_column else declared.get(name) or infer_type(out[name].iloc[order])
+    return EncodedLayer(out, order, column_types)
+
+
+def encode_frame(
+    frame: gpd.GeoDataFrame, id_column: str, types: Mapping[str, str] | None = None
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Return a copy ready for GDAL (dates as ISO text, JSON as text) and the column types, in one frame.
+
+    See :func:`prepare_layer`; :meth:`EncodedLayer.slices` gives the same rows a slice at a time.
+    """
+    layer = prepare_layer(frame, id_column, types)
+    return next(layer.slices(max(len(layer), 1))), layer.types
 
 
 def read_columns(columns: Sequence[str] | None, types: Mapping[str, str], id_column: str) -> list[str]:

@@ -68,7 +68,7 @@ class SortKey:
     descending: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One progress report, as appended to the history (never updated or deleted).
 

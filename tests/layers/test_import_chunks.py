@@ -129,3 +129,87 @@ def test_whole_columns_are_checked_as_cell_by_cell(registry, values, field):
     got, found = coerce_column(pd.Series(values, dtype=dtype if dtype else object), spec)
     assert got.tolist() == expected and [type(v) for v in got] == [type(v) for v in expected]
     assert found == problems
+
+
+def comparable(report):
+    """The parts of a report that must not depend on how the file was read."""
+    return {
+        "status": report.status,
+        "counts": (report.rows, report.added, report.updated, report.removed, report.skipped_rows),
+        "skipped": [(s.row, s.id, s.column, s.problem) for s in report.every_skipped()],
+        "clipped": [(c.row, c.id, c.area_mu_before, c.area_mu_after) for c in report.clipped],
+        "problems": [(p.row, p.id, p.column, p.problem) for p in report.problems],
+        "warnings": sorted(report.warnings),
+        "crs": (report.crs, report.crs_source),
+    }
+
+
+def with_duplicates(n: int) -> gpd.GeoDataFrame:
+    """Parcels whose ids repeat across chunk boundaries (rows 9 and 23 repeat rows 2 and 15), one outside."""
+    frame = parcels(n, outside=(5,), bad_state=(17,))
+    frame.loc[9, "PARCEL_ID"], frame.loc[23, "PARCEL_ID"] = "P-002", "P-015"
+    return frame
+
+
+@pytest.mark.parametrize("on_invalid", ["skip", "reject"])
+def test_a_chunked_import_reports_what_a_single_pass_reports(store, registry, tmp_path, monkeypatch, on_invalid):
+    path = tmp_path / "parcels.gpkg"
+    with_duplicates(30).to_file(path, engine="pyogrio")
+    single = run(store, registry, path, monkeypatch, None, on_invalid=on_invalid, dry_run=True)
+    chunked = run(store, registry, path, monkeypatch, CHUNK, on_invalid=on_invalid, dry_run=True)
+    assert comparable(chunked) == comparable(single)
+    duplicates = [s for s in chunked.every_skipped() if "duplicate id" in s.problem]
+    if on_invalid == "skip":
+        assert [(s.row, s.id) for s in duplicates] == [(10, "P-002"), (24, "P-015")]
+        assert "first on row 3" in duplicates[0].problem
+        assert chunked.skipped_rows == 4 and chunked.added == 26
+    else:
+        assert chunked.status == "rejected" and chunked.problems_total == 4
+
+
+def test_a_chunked_import_without_ids_numbers_rows_across_chunks(store, registry, tmp_path, monkeypatch):
+    path = tmp_path / "parcels.gpkg"
+    parcels(20, outside=(8,)).drop(columns="PARCEL_ID").to_file(path, engine="pyogrio")
+    mapping = {"PRJ_NAME": "name", "status": MAPPING["status"]}
+    monkeypatch.setattr(geo.readers, "READ_CHUNK", CHUNK)
+    report = import_file(
+        store,
+        registry.get("farmland"),
+        path,
+        ImportOptions(mapping=mapping, on_invalid="skip", allow_remove=10**6),
+    )
+    assert report.status == "applied" and report.added == 19
+    assert [(s.row, s.id) for s in report.every_skipped()] == [(9, "farmland-00009")]
+    stored = store.read("farmland").set_index("id")
+    assert stored.loc["farmland-00010", "name"] == "地块9" and stored.loc["farmland-00020", "name"] == "地块19"
+    assert "farmland-00009" not in stored.index
+
+
+def test_a_chunked_clip_matches_a_single_pass(store, registry, tmp_path, monkeypatch):
+    frame = parcels(24)
+    # row 11 straddles the city's western edge near Xiangxiang; row 19 lies wholly outside it
+    frame.loc[11, "geometry"] = shapely.box(112.05, 27.70, 112.40, 27.75)
+    frame.loc[19, "geometry"] = shapely.box(111.80, 27.70, 111.81, 27.71)
+    path = tmp_path / "parcels.gpkg"
+    frame.to_file(path, engine="pyogrio")
+    single = run(store, registry, path, monkeypatch, None, on_invalid="clip", dry_run=True)
+    chunked = run(store, registry, path, monkeypatch, CHUNK, on_invalid="clip", dry_run=True)
+    assert comparable(chunked) == comparable(single)
+    assert [c.row for c in chunked.clipped] == [12]
+
+
+def test_only_large_files_with_a_crs_are_read_in_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(geo.readers, "READ_CHUNK", CHUNK)
+    frame = parcels(10)
+    frame.to_file(tmp_path / "a.gpkg", engine="pyogrio")
+    frame.to_file(tmp_path / "a.fgb", engine="pyogrio")
+    frame.to_file(tmp_path / "a.geojson", engine="pyogrio")
+    frame.set_crs(None, allow_override=True).to_file(tmp_path / "nocrs.gpkg", engine="pyogrio")
+    parcels(5).to_file(tmp_path / "small.gpkg", engine="pyogrio")
+    chunked = geo.readers.read_chunks(tmp_path / "a.gpkg")
+    assert chunked is not None and (chunked.rows, chunked.format, chunked.crs.to_epsg()) == (10, "gpkg", 4326)
+    frames = list(chunked.frames())
+    assert [start for start, _ in frames] == [0, 7] and [len(f) for _, f in frames] == [7, 3]
+    assert geo.readers.read_chunks(tmp_path / "a.fgb") is not None
+    for name in ("a.geojson", "nocrs.gpkg", "small.gpkg"):
+        assert geo.readers.read_chunks(tmp_path / name) is None, name

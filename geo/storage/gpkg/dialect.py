@@ -59,7 +59,7 @@ class SqliteDialect(Dialect):
     def order_by(self, sortby: Sequence[SortKey], types: dict[str, str]) -> str:
         """Order by the sort keys, then ``fid``.
 
-        Layers are written sorted by id (``encode_frame``), so ``fid`` order is id order; ordering by the
+        Layers are written sorted by id (``prepare_layer``), so ``fid`` order is id order; ordering by the
         rowid lets SQLite stream R-tree hits in order and stop at LIMIT instead of sorting every match.
         """
         terms = [f"{check_column(k.column, types)} {'DESC' if k.descending else 'ASC'}" for k in sortby]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import errno
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+import pandas as pd
 
 import geopandas as gpd
 import pyogrio
@@ -26,8 +28,30 @@ _META_TABLES = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gp
 _RTREE_SHADOWS = ("_node", "_parent", "_rowid")
 
 
-def write_staging(frame: gpd.GeoDataFrame, layer: str, directory: Path, geometry_name: str) -> Path:
-    """Write ``frame`` as the only layer of a new staging GeoPackage next to the live file."""
+def layer_geometry_type(geoms: gpd.GeoSeries) -> str:
+    """Return the layer geometry type GDAL would give ``geoms`` written in one go (as pyogrio infers it).
+
+    A layer written in slices must get the type of all its rows, not of its first slice.
+    """
+    present = geoms[geoms.notna() & ~geoms.is_empty]
+    kinds = pd.Series(geoms.geom_type.unique()).dropna().to_numpy()
+    kind = str(kinds[0]) if len(kinds) == 1 else "Unknown"
+    return f"{kind} Z" if kind != "Unknown" and bool(present.has_z.any()) else kind
+
+
+def write_staging(
+    frames: Iterable[gpd.GeoDataFrame],
+    layer: str,
+    directory: Path,
+    geometry_name: str,
+    geometry_type: str | None = None,
+) -> Path:
+    """Write ``frames`` (slices of one layer, with the same columns) as the only layer of a new staging GeoPackage.
+
+    The staging file is next to the live file; the first slice creates the layer, the others are appended to it.
+    ``geometry_type`` is the layer's (see :func:`layer_geometry_type`; by default the first slice's).
+    """
+    kind = geometry_type
     try:
         handle = tempfile.NamedTemporaryFile(prefix=f".{layer}-", suffix=".gpkg", dir=directory, delete=False)
     except OSError as exc:
@@ -36,13 +60,17 @@ def write_staging(frame: gpd.GeoDataFrame, layer: str, directory: Path, geometry
     path = Path(handle.name)
     path.unlink()
     try:
-        pyogrio.write_dataframe(
-            frame,
-            path,
-            layer=layer,
-            driver="GPKG",
-            layer_options={"FID": "fid", "GEOMETRY_NAME": geometry_name, "SPATIAL_INDEX": "YES"},
-        )
+        for n, frame in enumerate(frames):
+            kind = kind or layer_geometry_type(frame.geometry)
+            pyogrio.write_dataframe(
+                frame,
+                path,
+                layer=layer,
+                driver="GPKG",
+                geometry_type=kind,
+                append=n > 0,
+                layer_options={"FID": "fid", "GEOMETRY_NAME": geometry_name, "SPATIAL_INDEX": "YES"} if not n else None,
+            )
     except BaseException as exc:
         remove_staging(path)  # a half-written staging file must not stay in the data directory
         if isinstance(exc, DataSourceError | DataLayerError | OSError):
@@ -122,6 +150,10 @@ def copy_layer(
     ``before_commit()`` last, to refuse the commit (by raising) when the live file is no longer valid;
     ``first(conn)`` runs before anything is changed (e.g. to check the layer's version under the lock).
     """
+    (mapped,) = conn.execute("PRAGMA mmap_size").fetchone()
+    # The bulk copy reads the whole layer once: mapping the live file for it would only add its pages to
+    # this process's resident memory. Reads map it again afterwards.
+    conn.execute("PRAGMA mmap_size=0")
     conn.execute("ATTACH DATABASE ? AS staging", (str(staging),))
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -140,6 +172,7 @@ def copy_layer(
         conn.execute("COMMIT")
     finally:
         conn.execute("DETACH DATABASE staging")
+        conn.execute(f"PRAGMA mmap_size={int(mapped)}")
 
 
 def _copy(conn: sqlite3.Connection, layer: str, geometry_name: str) -> None:

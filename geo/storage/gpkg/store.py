@@ -15,7 +15,7 @@ import geopandas as gpd
 from geo.errors import UnknownCollection, UnknownFeature
 from geo.spatial_index import search_box
 from geo.storage.base import FeatureStore, check_layer_version, check_settable, check_version
-from geo.storage.codec import STORE_CRS, encode_frame, frame_from_rows, gpkg_blob_to_wkb, read_columns
+from geo.storage.codec import STORE_CRS, frame_from_rows, gpkg_blob_to_wkb, prepare_layer, read_columns
 from geo.storage.generic import mvt_layer_from_arrays
 from geo.storage.gpkg import admin, edits, tiles
 from geo.storage.gpkg import layer as gpkg_layer
@@ -107,7 +107,8 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             raise ValueError(f"layer names starting with {_RESERVED_PREFIXES} are reserved: {layer!r}")
         if mode == "create" and layer in self.layers():
             raise ValueError(f"collection {layer!r} exists already")
-        encoded, column_types = encode_frame(frame, self.id_column, types)
+        encoded = prepare_layer(frame, self.id_column, types)
+        column_types = encoded.types
 
         def check(conn: Any) -> None:
             if expected_version is not None:
@@ -120,7 +121,8 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             self._insert_history(conn, history)
             self._db.bump(conn, layer)
 
-        staging = gpkg_layer.write_staging(encoded, layer, self.path.parent, _GEOM)
+        kind = gpkg_layer.layer_geometry_type(encoded.frame.geometry)
+        staging = gpkg_layer.write_staging(encoded.slices(), layer, self.path.parent, _GEOM, kind)
         try:
             with self._db.locked() as conn:
                 gpkg_layer.copy_layer(conn, staging, layer, _GEOM, finish, self._db.check_file, check)

@@ -21,7 +21,7 @@ import geopandas as gpd
 import shapely
 
 from geo.storage.base import FeatureStore, check_layer_version
-from geo.storage.codec import encode_frame, frame_from_rows, read_columns
+from geo.storage.codec import EncodedLayer, frame_from_rows, prepare_layer, read_columns
 from geo.storage.consistency import ReplicaState
 from geo.storage.postgis import admin, edits, native
 from geo.storage.postgis import history as history_rows
@@ -137,7 +137,8 @@ class PostGISStore(AccountVerbs, FeatureStore):
         check_identifier(layer, "layer")
         if layer.startswith("planmap_"):
             raise ValueError(f"layer names starting with 'planmap_' are reserved: {layer!r}")
-        encoded, column_types = encode_frame(frame, self.id_column, types)
+        encoded = prepare_layer(frame, self.id_column, types)
+        column_types = encoded.types
         for name in column_types:
             check_identifier(name, "column")
             if name in ("fid", _GEOM):
@@ -164,22 +165,22 @@ class PostGISStore(AccountVerbs, FeatureStore):
             history_rows.insert(db, conn, history)
             db.bump(conn, layer)
 
-    def _load(self, conn: Connection, table: str, encoded: gpd.GeoDataFrame, types: dict[str, str]) -> None:
-        """Create ``table``, COPY the encoded frame into it, then index and analyse it."""
-        shapes = encoded.geometry.to_numpy()
-        dims = "GeometryZ" if shapely.has_z(shapes).any() else "Geometry"
+    def _load(self, conn: Connection, table: str, encoded: EncodedLayer, types: dict[str, str]) -> None:
+        """Create ``table``, COPY the encoded layer into it a slice at a time, then index and analyse it."""
+        dims = "GeometryZ" if shapely.has_z(encoded.frame.geometry.to_numpy()).any() else "Geometry"
         columns = "".join(f"{q(n)} {_PG_TYPES[k]}, " for n, k in types.items())
         target = self._db.t(table)
         conn.execute(f"CREATE TABLE {target} (fid bigserial PRIMARY KEY, {columns}{_GEOM} geometry({dims}, 4326))")
-        # Binary EWKB then bytes.hex() is about 3x faster than shapely's own hex output.
-        wkb = shapely.to_wkb(shapely.set_srid(shapes, 4326), include_srid=True)
-        geoms = [None if b is None else b.hex() for b in wkb]
-        values = [encoded[n].astype(object).where(encoded[n].notna(), None).tolist() for n in types]
         names = ", ".join(q(n) for n in [*types, _GEOM])
         try:
             with conn.cursor().copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-                for row in zip(*values, geoms, strict=True):
-                    copy.write_row(row)
+                for part in encoded.slices():
+                    # Binary EWKB then bytes.hex() is about 3x faster than shapely's own hex output.
+                    wkb = shapely.to_wkb(shapely.set_srid(part.geometry.to_numpy(), 4326), include_srid=True)
+                    geoms = [None if b is None else b.hex() for b in wkb]
+                    values = [part[n].astype(object).where(part[n].notna(), None).tolist() for n in types]
+                    for row in zip(*values, geoms, strict=True):
+                        copy.write_row(row)
         except psycopg.DataError as exc:
             raise ValueError(f"a value cannot be stored in PostgreSQL (e.g. a NUL character in text): {exc}") from exc
         conn.execute(f"CREATE UNIQUE INDEX ON {target} ({q(self.id_column)})")
