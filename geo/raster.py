@@ -10,19 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from affine import Affine
 
 import rasterio
 import rasterio.env
 import shapely
-from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
 from rasterio.io import DatasetReader
-from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 from shapely.geometry.base import BaseGeometry
 
+from geo import rastertile, render
 from geo.errors import InvalidGeometry, InvalidParameter
 from geo.tms import TileGrid
 from geo.types import BBox
@@ -66,40 +64,40 @@ def gdal_cache_mb() -> int:
     return int(rasterio.env.get_gdal_config("GDAL_CACHEMAX")) // (1024 * 1024)
 
 
-def dataset(path: Path) -> DatasetReader:
+def dataset(path: Path, overview: int | None = None) -> DatasetReader:
     """Return this thread's open dataset for ``path`` (reopened when the file changes).
 
+    ``overview`` names an overview by its decimation factor (``2``, ``4`` ...; None: the full image).
     GDAL dataset handles must not be shared across threads (doing so crashed the process), so each thread
     keeps its own.
     """
-    cache: dict[str, tuple[float, DatasetReader]] = getattr(_local, "datasets", None) or {}
+    cache: dict[tuple[str, int | None], tuple[float, DatasetReader]] = getattr(_local, "datasets", None) or {}
     _local.datasets = cache
     mtime = os.stat(path).st_mtime
-    held = cache.get(str(path))
+    key = (str(path), overview)
+    held = cache.get(key)
     if held is not None and held[0] == mtime:
         return held[1]
     if held is not None:
         held[1].close()
-    src = rasterio.open(path)
-    cache[str(path)] = (mtime, src)
+    if overview is None:
+        src = rasterio.open(path)
+    else:
+        src = rasterio.open(path, overview_level=dataset(path).overviews(1).index(overview))
+    cache[key] = (mtime, src)
     return src
 
 
 def read_tile(path: Path, grid: TileGrid, size: int = 256) -> np.ma.MaskedArray:
-    """Return band 1 resampled onto the tile's pixel grid (masked where there is no data)."""
+    """Return band 1 resampled (bilinear) onto the tile's pixel grid, masked where there is no data.
+
+    Read from the overview that serves the tile's resolution (see :mod:`geo.rastertile`).
+    """
     src = dataset(path)
-    minx, miny, maxx, maxy = grid.xy_bounds
-    transform = Affine((maxx - minx) / size, 0, minx, 0, -(maxy - miny) / size, maxy)
-    with WarpedVRT(
-        src,
-        crs=grid.tms.rasterio_crs,
-        transform=transform,
-        width=size,
-        height=size,
-        resampling=Resampling.bilinear,
-        nodata=src.nodata,
-    ) as vrt:
-        return vrt.read(1, masked=True)
+    src = dataset(path, rastertile.overview_factor(src, grid, size))
+    if rastertile.lonlat_to_mercator(src, grid):
+        return rastertile.read_separable(src, grid, size)
+    return rastertile.read_warped(src, grid, size)
 
 
 def colormap_lut(name: str) -> np.ndarray:
@@ -120,12 +118,39 @@ def colormap_lut(name: str) -> np.ndarray:
     return lut.round().astype(np.uint8)
 
 
+def color_index(data: np.ma.MaskedArray, vmin: float, vmax: float) -> np.ndarray:
+    """Return the ramp index (0..255, uint8) of each value stretched over ``vmin..vmax`` (nodata gets 0)."""
+    scaled = np.clip((np.ma.filled(data.astype(float), vmin) - vmin) / max(vmax - vmin, 1e-12), 0, 1)
+    return (scaled * 255).round().astype(np.uint8)
+
+
 def colorize(data: np.ma.MaskedArray, name: str, vmin: float, vmax: float) -> np.ndarray:
     """Map values to RGBA (4, H, W) through a named ramp stretched over ``vmin..vmax``; nodata is transparent."""
-    scaled = np.clip((np.ma.filled(data.astype(float), vmin) - vmin) / max(vmax - vmin, 1e-12), 0, 1)
-    rgba = colormap_lut(name)[(scaled * 255).round().astype(np.uint8)]
+    rgba = colormap_lut(name)[color_index(data, vmin, vmax)]
     rgba[np.ma.getmaskarray(data), 3] = 0
     return np.moveaxis(rgba, -1, 0)
+
+
+def colorized_png(data: np.ma.MaskedArray, name: str, vmin: float, vmax: float) -> bytes:
+    """Return :func:`colorize`'s RGBA as PNG bytes, paletted when it can be (the same pixels, ~10x faster).
+
+    The ramp index is the palette index; nodata takes an index this tile does not use, made transparent
+    and given the colour :func:`colorize` leaves under its zero alpha. Only a tile with nodata that uses
+    all 256 ramp colours is written as RGBA.
+    """
+    index = color_index(data, vmin, vmax)
+    lut = colormap_lut(name)
+    mask = np.ma.getmaskarray(data)
+    if not mask.any():
+        return render.indexed_png(index, lut)
+    unused = np.flatnonzero(np.bincount(index[~mask], minlength=256) == 0)
+    if unused.size == 0:
+        return render.to_png(colorize(data, name, vmin, vmax))
+    hole = int(unused[0])
+    palette = lut.copy()
+    palette[hole] = lut[0]
+    palette[hole, 3] = 0
+    return render.indexed_png(np.where(mask, np.uint8(hole), index), palette)
 
 
 def legend(name: str, vmin: float, vmax: float, steps: int = 6) -> list[dict[str, Any]]:
