@@ -20,7 +20,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 from shapely.geometry.base import BaseGeometry
 
-from geo import rastertile, render
+from geo import rasterpool, rastertile, render
 from geo.errors import InvalidGeometry, InvalidParameter
 from geo.tms import TileGrid
 from geo.types import BBox
@@ -64,40 +64,35 @@ def gdal_cache_mb() -> int:
     return int(rasterio.env.get_gdal_config("GDAL_CACHEMAX")) // (1024 * 1024)
 
 
-def dataset(path: Path, overview: int | None = None) -> DatasetReader:
+def dataset(path: Path) -> DatasetReader:
     """Return this thread's open dataset for ``path`` (reopened when the file changes).
 
-    ``overview`` names an overview by its decimation factor (``2``, ``4`` ...; None: the full image).
     GDAL dataset handles must not be shared across threads (doing so crashed the process), so each thread
     keeps its own.
     """
-    cache: dict[tuple[str, int | None], tuple[float, DatasetReader]] = getattr(_local, "datasets", None) or {}
+    cache: dict[str, tuple[float, DatasetReader]] = getattr(_local, "datasets", None) or {}
     _local.datasets = cache
     mtime = os.stat(path).st_mtime
-    key = (str(path), overview)
-    held = cache.get(key)
+    held = cache.get(str(path))
     if held is not None and held[0] == mtime:
         return held[1]
     if held is not None:
         held[1].close()
-    if overview is None:
-        src = rasterio.open(path)
-    else:
-        src = rasterio.open(path, overview_level=dataset(path).overviews(1).index(overview))
-    cache[key] = (mtime, src)
+    src = rasterio.open(path)
+    cache[str(path)] = (mtime, src)
     return src
 
 
 def read_tile(path: Path, grid: TileGrid, size: int = 256) -> np.ma.MaskedArray:
     """Return band 1 resampled (bilinear) onto the tile's pixel grid, masked where there is no data.
 
-    Read from the overview that serves the tile's resolution (see :mod:`geo.rastertile`).
+    Read from the overview that serves the tile's resolution (see :mod:`geo.rastertile`), through a
+    dataset lent by :mod:`geo.rasterpool`.
     """
-    src = dataset(path)
-    src = dataset(path, rastertile.overview_factor(src, grid, size))
-    if rastertile.lonlat_to_mercator(src, grid):
-        return rastertile.read_separable(src, grid, size)
-    return rastertile.read_warped(src, grid, size)
+    with rasterpool.lend(path, rastertile.overview_factor(dataset(path), grid, size)) as src:
+        if rastertile.lonlat_to_mercator(src, grid):
+            return rastertile.read_separable(src, grid, size)
+        return rastertile.read_warped(src, grid, size)
 
 
 def colormap_lut(name: str) -> np.ndarray:

@@ -5,7 +5,9 @@ rio-tiler choose), never from the full-resolution image at a low zoom. A raster 
 lon/lat served in WebMercatorQuad is resampled here: that reprojection is separable (a tile column is one
 longitude, a tile row one latitude), so bilinear sampling is two 256-long coordinate vectors and four
 gathers, about 1 ms, where GDAL's warper spends several. It follows GDAL's bilinear kernel: an output
-pixel whose centre maps outside the image is empty, and nodata neighbours drop out of the weights. Any
+pixel whose centre maps outside the image or into a nodata pixel is empty, and nodata neighbours drop
+out of the weights. (GDAL also widens the kernel when it shrinks an image; this does not, so a tile
+read from an overview up to 2x finer than it differs from GDAL's by a ramp step in some pixels.) Any
 other pair of CRSs goes through GDAL's warper (:class:`rasterio.vrt.WarpedVRT`) on the chosen overview.
 """
 
@@ -96,7 +98,13 @@ def read_separable(src: DatasetReader, grid: TileGrid, size: int) -> np.ma.Maske
             w = np.outer(wy * (rows[:, i] >= 0), wx * (cols[:, j] >= 0)) * valid[np.ix_(ri, cj)]
             total += w * values[np.ix_(ri, cj)]
             weight += w
-    empty = ~inside | (weight < 1e-5)
+    under = valid[
+        np.ix_(
+            np.clip(np.floor(row).astype(np.int64) - r0, 0, r1 - r0 - 1),
+            np.clip(np.floor(col).astype(np.int64) - c0, 0, c1 - c0 - 1),
+        )
+    ]
+    empty = ~inside | ~under | (weight < 1e-5)
     out = total / np.where(empty, 1.0, weight)
     if np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
         info = np.iinfo(src.dtypes[0])

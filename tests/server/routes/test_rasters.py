@@ -1,4 +1,6 @@
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +153,24 @@ def test_gdal_block_cache_is_bounded_by_the_setting(tmp_path, demo_gpkg, cog, ap
     finally:
         raster.configure_gdal(256)
     assert raster.gdal_cache_mb() == 256
+
+
+def test_cached_raster_tiles_are_answered_before_routing(raster_client):
+    state = raster_client.app.state
+    tile = get_tms("WebMercatorQuad").tile(*CITY, 12)
+    url = f"/rasters/soil-cadmium/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png?colormap=greys"
+    before = getattr(state, "fast_tile_answers", 0)
+    first = raster_client.get(url)
+    assert first.status_code == 200 and getattr(state, "fast_tile_answers", 0) == before
+    second = raster_client.get(url)
+    assert state.fast_tile_answers == before + 1
+    assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
+    assert second.headers["content-type"] == "image/png" and second.headers["x-frame-options"] == "DENY"
+    revalidated = raster_client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304 and state.fast_tile_answers == before + 2
+    assert raster_client.get(url.replace("soil-cadmium", "nosuch")).status_code == 404
+    served = Path(state.settings.store.data_dir) / raster_spec("soil-cadmium").filename
+    os.utime(served, ns=(1, 1))  # a replaced file: its tiles are drawn again, under a new ETag
+    changed = raster_client.get(url)
+    assert changed.status_code == 200 and state.fast_tile_answers == before + 2
+    assert changed.headers["etag"] != first.headers["etag"]
