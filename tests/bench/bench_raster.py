@@ -9,12 +9,14 @@ virtual environment (``PLANMAP_BENCH_TITILER_PYTHON``, else ``../venv-bench/bin/
 make it with ``python3 -m venv venv-bench && venv-bench/bin/pip install titiler.core uvicorn``); it is asked
 for bilinear resampling and reprojection, as planmap draws.
 
-The tile list is z8-z14 tiles over the COG. **cold** rows: planmap with its tile cache off (every tile
+The tile list is z8-z14 tiles over the COG. The **first** row is one pass at 1 client over freshly started
+servers (nothing cached anywhere but the OS's file cache). **cold** rows: planmap with its tile cache off (every tile
 rendered, as on a first visit), **warm** rows: planmap with its tile cache on and filled by one pass first;
 titiler has no tile cache, so its rows are the same kind in both. GDAL's block cache is warm in both
 servers after the first round either way. Rows are measured A B A B A B (three rounds). Before measuring,
 one tile on the COG's edge is fetched from each system and its drawn (non-transparent) pixels counted, to
-show both render the same area. Ports come from ``PLANMAP_BENCH_PORTS`` (``lo-hi``) when set.
+show both render the same area. ``--before PATH`` also serves another planmap checkout (cold rows only).
+Ports come from ``PLANMAP_BENCH_PORTS`` (``lo-hi``) when set.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def planmap_store(data_dir: Path, cog: Path) -> dict[str, str]:
     return env
 
 
-def start(data_dir: Path, cog: Path) -> dict[str, tuple[object, str]]:
+def start(data_dir: Path, cog: Path, before: Path | None) -> dict[str, tuple[object, str]]:
     """Start titiler, planmap with its tile cache off (cold) and on (warm); return each server and its kind."""
     sys.path.insert(0, str(HERE))
     from bench_tipg import Server, uvicorn_args
@@ -144,7 +146,13 @@ def start(data_dir: Path, cog: Path) -> dict[str, tuple[object, str]]:
     app = uvicorn_args("server.main:create_app()", 1)
     cold = Server(app, {**env, "PLANMAP_TILE_CACHE_ITEMS": "0"}, "/rasters/dem")
     warm = Server(app, env, "/rasters/dem")
-    return {"titiler": (titiler, "titiler"), "planmap": (cold, "planmap"), "planmap warm": (warm, "planmap")}
+    servers = {"titiler": (titiler, "titiler"), "planmap": (cold, "planmap"), "planmap warm": (warm, "planmap")}
+    if before is not None:
+        servers["before"] = (
+            Server(app, {**env, "PLANMAP_TILE_CACHE_ITEMS": "0"}, "/rasters/dem", tree=before),
+            "planmap",
+        )
+    return servers
 
 
 def tile_urls(kind: str, cog: Path, tiles: list[tuple[int, int, int]]) -> list[str]:
@@ -182,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=10_000, help="COG width and height in pixels")
     parser.add_argument("--per-zoom", type=int, default=30, help="tiles per zoom (all of them when fewer)")
     parser.add_argument("--rounds", type=int, default=3, help="A B rounds per row")
+    parser.add_argument("--before", type=Path, help="also serve the planmap checkout at PATH (cold), e.g. main")
     parser.add_argument(
         "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "planmap-bench-raster", help="kept COG"
     )
@@ -192,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
 
     cog = make_cog(args.data_dir / f"dem-{args.size}.tif", args.size)
     tiles = tile_list(args.per_zoom)
-    servers = start(args.data_dir, cog)
+    servers = start(args.data_dir, cog, args.before)
+    cold = [name for name in servers if not name.endswith("warm")]
     try:
+        first = {name: run(servers[name][0].base, tile_urls(servers[name][1], cog, tiles), 1) for name in cold}  # type: ignore[attr-defined]
         urls = {(row, name): tile_urls(kind, cog, tiles) for name, (_, kind) in servers.items() for row in ROWS}
         edge = tile_list(per_zoom=10_000)  # the tile at the COG's north-west corner at z12
         corner = next(t for t in edge if t[0] == 12)
@@ -202,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, (server, kind) in servers.items()
         }
         run(servers["planmap warm"][0].base, urls[("warm", "planmap warm")], 2)  # type: ignore[attr-defined]
-        systems = {"cold": "planmap|titiler", "warm": "planmap warm|titiler"}
+        systems = {"cold": "|".join(cold), "warm": "planmap warm|titiler"}
         rows = [(row, systems[row], c) for row in ("cold", "warm") for c in (1, 16)]
         results = measure(servers, rows, urls, rounds=args.rounds)
         rss = {name: peak_rss_mib(server) for name, (server, _) in servers.items()}
@@ -213,14 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     mib = cog.stat().st_size / 2**20
     print(f"COG {args.size}x{args.size} float32 deflate, {mib:.0f} MiB; {len(tiles)} tiles z8-z14")
     print(f"drawn pixels of z12 corner tile {corner}: " + ", ".join(f"{k} {v}" for k, v in pixels.items()))
-    print("| pass | system       |  c |   req/s | x titiler | p50 ms | p95 ms |")
-    print("|------|--------------|---:|--------:|----------:|-------:|-------:|")
+    print("| pass  | system       |  c |   req/s | x titiler | p50 ms | p95 ms |")
+    print("|-------|--------------|---:|--------:|----------:|-------:|-------:|")
+    results = {**{("first", name, 1): first[name] for name in cold}, **results}
     for (row, system, c), (lat, wall) in results.items():
         rate = len(lat) / wall
         base_lat, base_wall = results[(row, "titiler", c)]
         ratio = rate / (len(base_lat) / base_wall)
         p50, p95 = np.percentile(lat * 1000, [50, 95])
-        print(f"| {row:<4} | {system:<12} | {c:>2} | {rate:7.1f} | {ratio:8.2f}x | {p50:6.1f} | {p95:6.1f} |")
+        print(f"| {row:<5} | {system:<12} | {c:>2} | {rate:7.1f} | {ratio:8.2f}x | {p50:6.1f} | {p95:6.1f} |")
     print("peak RSS (VmHWM) MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
     return 0
 
