@@ -33,6 +33,8 @@ EARTH_RADIUS = 6378137.0
 # WGS84 agree to centimetres); any other geographic CRS (e.g. Beijing 1954) needs a datum shift: GDAL warps it.
 _LONLAT_EPSG = {4326, 4490}
 _WEB_MERCATOR_EPSG = 3857
+MAX_WINDOW_PIXELS = 4096 * 4096
+"""The largest source window read whole for one tile (a raster without overviews at a low zoom is warped)."""
 
 
 def overview_factor(src: DatasetReader, grid: TileGrid, size: int) -> int | None:
@@ -87,6 +89,8 @@ def read_separable(src: DatasetReader, grid: TileGrid, size: int) -> np.ma.Maske
     cols, fx = _neighbours(col, src.width)
     rows, fy = _neighbours(row, src.height)
     (c0, c1), (r0, r1) = _span(cols), _span(rows)
+    if (c1 - c0) * (r1 - r0) > MAX_WINDOW_PIXELS:  # no overview near the tile's scale: GDAL's warper reads in chunks
+        return read_warped(src, grid, size)
     block = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
     values = np.ma.getdata(block).astype(np.float64)
     valid = ~np.ma.getmaskarray(block)

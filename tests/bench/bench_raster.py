@@ -15,8 +15,9 @@ rendered, as on a first visit), **warm** rows: planmap with its tile cache on an
 titiler has no tile cache, so its rows are the same kind in both. GDAL's block cache is warm in both
 servers after the first round either way. Rows are measured A B A B A B (three rounds). Before measuring,
 one tile on the COG's edge is fetched from each system and its drawn (non-transparent) pixels counted, to
-show both render the same area. ``--before PATH`` also serves another planmap checkout (cold rows only).
-Ports come from ``PLANMAP_BENCH_PORTS`` (``lo-hi``) when set.
+show both render the same area. Prints the table and writes ``results/raster_vs_titiler.md``.
+``--before PATH`` also serves another planmap checkout (cold rows only). Ports come from
+``PLANMAP_BENCH_PORTS`` (``lo-hi``) when set.
 """
 
 from __future__ import annotations
@@ -220,20 +221,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server, _ in servers.values():
             server.stop()  # type: ignore[attr-defined]
-    print(f"`{' '.join(sys.argv)}` on {machine()}")
     mib = cog.stat().st_size / 2**20
-    print(f"COG {args.size}x{args.size} float32 deflate, {mib:.0f} MiB; {len(tiles)} tiles z8-z14")
-    print(f"drawn pixels of z12 corner tile {corner}: " + ", ".join(f"{k} {v}" for k, v in pixels.items()))
-    print("| pass  | system       |  c |   req/s | x titiler | p50 ms | p95 ms |")
-    print("|-------|--------------|---:|--------:|----------:|-------:|-------:|")
+    lines = [
+        f"`{' '.join(sys.argv)}` on {machine()}",
+        "",
+        f"COG {args.size}x{args.size} float32 deflate, {mib:.0f} MiB; {len(tiles)} tiles z8-z14",
+        f"drawn pixels of z12 corner tile {corner}: " + ", ".join(f"{k} {v}" for k, v in pixels.items()),
+        "",
+        "| pass  | system       |  c |   req/s | x titiler | p50 ms | p95 ms |",
+        "|-------|--------------|---:|--------:|----------:|-------:|-------:|",
+    ]
     results = {**{("first", name, 1): first[name] for name in cold}, **results}
     for (row, system, c), (lat, wall) in results.items():
         rate = len(lat) / wall
         base_lat, base_wall = results[(row, "titiler", c)]
         ratio = rate / (len(base_lat) / base_wall)
         p50, p95 = np.percentile(lat * 1000, [50, 95])
-        print(f"| {row:<5} | {system:<12} | {c:>2} | {rate:7.1f} | {ratio:8.2f}x | {p50:6.1f} | {p95:6.1f} |")
-    print("peak RSS (VmHWM) MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+        lines.append(f"| {row:<5} | {system:<12} | {c:>2} | {rate:7.1f} | {ratio:8.2f}x | {p50:6.1f} | {p95:6.1f} |")
+    lines += ["", "peak RSS (VmHWM) MiB: " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())]
+    print("\n".join(lines))
+    out = HERE / "results" / "raster_vs_titiler.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("# planmap raster tiles vs titiler on the same COG\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return 0
 
 

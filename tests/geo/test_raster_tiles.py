@@ -137,3 +137,9 @@ def test_tile_png_pixels_equal_the_straightforward_render(lonlat_cog):
             continue
         expected = raster.colorize(ref, style.colormap, style.low, style.high)
         assert np.array_equal(png_rgba(png), expected), grid.tile
+
+
+def test_a_window_too_large_to_read_whole_is_warped_by_gdal(lonlat_cog, monkeypatch):
+    monkeypatch.setattr(rastertile, "MAX_WINDOW_PIXELS", 100)
+    grid = _tiles([14])[0]
+    assert np.array_equal(raster.read_tile(lonlat_cog, grid).filled(0), _reference(lonlat_cog, grid).filled(0))
