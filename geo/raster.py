@@ -10,19 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from affine import Affine
 
 import rasterio
 import rasterio.env
 import shapely
-from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
 from rasterio.io import DatasetReader
-from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 from shapely.geometry.base import BaseGeometry
 
+from geo import rasterpool, rastertile, render
 from geo.errors import InvalidGeometry, InvalidParameter
 from geo.tms import TileGrid
 from geo.types import BBox
@@ -86,20 +84,15 @@ def dataset(path: Path) -> DatasetReader:
 
 
 def read_tile(path: Path, grid: TileGrid, size: int = 256) -> np.ma.MaskedArray:
-    """Return band 1 resampled onto the tile's pixel grid (masked where there is no data)."""
-    src = dataset(path)
-    minx, miny, maxx, maxy = grid.xy_bounds
-    transform = Affine((maxx - minx) / size, 0, minx, 0, -(maxy - miny) / size, maxy)
-    with WarpedVRT(
-        src,
-        crs=grid.tms.rasterio_crs,
-        transform=transform,
-        width=size,
-        height=size,
-        resampling=Resampling.bilinear,
-        nodata=src.nodata,
-    ) as vrt:
-        return vrt.read(1, masked=True)
+    """Return band 1 resampled (bilinear) onto the tile's pixel grid, masked where there is no data.
+
+    Read from the overview that serves the tile's resolution (see :mod:`geo.rastertile`), through a
+    dataset lent by :mod:`geo.rasterpool`.
+    """
+    with rasterpool.lend(path, rastertile.overview_factor(dataset(path), grid, size)) as src:
+        if rastertile.lonlat_to_mercator(src, grid):
+            return rastertile.read_separable(src, grid, size)
+        return rastertile.read_warped(src, grid, size)
 
 
 def colormap_lut(name: str) -> np.ndarray:
@@ -120,12 +113,39 @@ def colormap_lut(name: str) -> np.ndarray:
     return lut.round().astype(np.uint8)
 
 
+def color_index(data: np.ma.MaskedArray, vmin: float, vmax: float) -> np.ndarray:
+    """Return the ramp index (0..255, uint8) of each value stretched over ``vmin..vmax`` (nodata gets 0)."""
+    scaled = np.clip((np.ma.filled(data.astype(float), vmin) - vmin) / max(vmax - vmin, 1e-12), 0, 1)
+    return (scaled * 255).round().astype(np.uint8)
+
+
 def colorize(data: np.ma.MaskedArray, name: str, vmin: float, vmax: float) -> np.ndarray:
     """Map values to RGBA (4, H, W) through a named ramp stretched over ``vmin..vmax``; nodata is transparent."""
-    scaled = np.clip((np.ma.filled(data.astype(float), vmin) - vmin) / max(vmax - vmin, 1e-12), 0, 1)
-    rgba = colormap_lut(name)[(scaled * 255).round().astype(np.uint8)]
+    rgba = colormap_lut(name)[color_index(data, vmin, vmax)]
     rgba[np.ma.getmaskarray(data), 3] = 0
     return np.moveaxis(rgba, -1, 0)
+
+
+def colorized_png(data: np.ma.MaskedArray, name: str, vmin: float, vmax: float) -> bytes:
+    """Return :func:`colorize`'s RGBA as PNG bytes, paletted when it can be (the same pixels, ~10x faster).
+
+    The ramp index is the palette index; nodata takes an index this tile does not use, made transparent
+    and given the colour :func:`colorize` leaves under its zero alpha. Only a tile with nodata that uses
+    all 256 ramp colours is written as RGBA.
+    """
+    index = color_index(data, vmin, vmax)
+    lut = colormap_lut(name)
+    mask = np.ma.getmaskarray(data)
+    if not mask.any():
+        return render.indexed_png(index, lut)
+    unused = np.flatnonzero(np.bincount(index[~mask], minlength=256) == 0)
+    if unused.size == 0:
+        return render.to_png(colorize(data, name, vmin, vmax))
+    hole = int(unused[0])
+    palette = lut.copy()
+    palette[hole] = lut[0]
+    palette[hole, 3] = 0
+    return render.indexed_png(np.where(mask, np.uint8(hole), index), palette)
 
 
 def legend(name: str, vmin: float, vmax: float, steps: int = 6) -> list[dict[str, Any]]:

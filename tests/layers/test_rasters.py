@@ -28,6 +28,7 @@ from layers.rasters import (
     raster_version,
     zonal_by_layer,
 )
+from tests.images import png_rgba
 
 CITY = (112.9454, 27.8313)
 
@@ -56,9 +57,8 @@ def test_bad_style_is_refused(spec, colormap, rescale):
 def test_tile_png_is_the_coloured_data_and_empty_outside(cog):
     grid = tile_grid("WebMercatorQuad", 12, 3333, 1718)
     style = RasterStyle("greys", 0.0, 1.2)
-    with MemoryFile(raster_png(cog, grid, style)) as memfile, memfile.open() as png:
-        assert png.count == 4 and png.width == png.height == 256 and png.dtypes[0] == "uint8"
-        rgba = png.read()
+    rgba = png_rgba(raster_png(cog, grid, style))
+    assert rgba.shape == (4, 256, 256)
     expected = raster.colorize(raster.read_tile(cog, grid), "greys", 0.0, 1.2)
     assert expected.shape == rgba.shape and np.array_equal(rgba, expected)
     assert raster_png(cog, tile_grid("WebMercatorQuad", 10, 0, 0), style) == b""

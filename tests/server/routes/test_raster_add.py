@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +13,7 @@ from rasterio.transform import from_origin
 from layers.errors import InvalidRaster
 from layers.raster_add import add_raster
 from tests.conftest import make_app
+from tests.images import png_rgba
 
 
 def stripped_tiff(path, crs="EPSG:4490"):
@@ -51,8 +50,7 @@ def test_registered_raster_is_a_cog_served_like_the_built_in_one(writable_store_
         assert legend["stops"][-1]["value"] == pytest.approx(99.9166, abs=1e-3)
         tile = client.get("/rasters/elevation/tiles/WebMercatorQuad/8/208/107.png", params={"rescale": "0,50"})
         assert tile.status_code == 200
-        with rasterio.open(io.BytesIO(tile.content)) as png:
-            rgba = png.read()
+        rgba = png_rgba(tile.content)
         assert rgba.shape == (4, 256, 256) and rgba[3].any()
         zones = client.post("/rasters/elevation/zonal", json=box_geojson(112.8, 27.9, 113.0, 28.1))
         zone = zones.json()["zones"][0]

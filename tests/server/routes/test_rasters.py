@@ -1,4 +1,6 @@
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from geo.tms import get_tms
 from layers.boundaries import load_boundaries
 from layers.raster_demo import build_cadmium_cog
 from layers.rasters import raster_spec
+from tests.images import png_rgba
 
 CITY = (112.9454, 27.8313)
 
@@ -59,13 +62,11 @@ def test_raster_tile_png_with_colormap(raster_client):
     url = f"/rasters/soil-cadmium/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png"
     response = raster_client.get(url)
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
-    with MemoryFile(response.content) as mem, mem.open() as src:
-        rgba = src.read()
-        assert (src.count, src.width, src.height) == (4, 256, 256)
+    rgba = png_rgba(response.content)
+    assert rgba.shape == (4, 256, 256)
     assert (rgba[3] == 255).sum() > 1000
     grey = raster_client.get(url, params={"colormap": "greys", "rescale": "0,2"})
-    with MemoryFile(grey.content) as mem, mem.open() as src:
-        g = src.read()
+    g = png_rgba(grey.content)
     opaque = g[3] == 255
     assert np.array_equal(g[0][opaque], g[1][opaque]) and np.array_equal(g[1][opaque], g[2][opaque])
     assert raster_client.get(url, params={"colormap": "nope"}).status_code == 400
@@ -147,9 +148,29 @@ def test_gdal_block_cache_is_bounded_by_the_setting(tmp_path, demo_gpkg, cog, ap
             assert raster.gdal_cache_mb() == 64
             tile = get_tms("WebMercatorQuad").tile(*CITY, 11)
             png = client.get(f"/rasters/soil-cadmium/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png")
-            with MemoryFile(png.content) as mem, mem.open() as src:
-                assert (src.read()[3] == 255).sum() > 1000
+            assert (png_rgba(png.content)[3] == 255).sum() > 1000
         assert raster.gdal_cache_mb() == 64
     finally:
         raster.configure_gdal(256)
     assert raster.gdal_cache_mb() == 256
+
+
+def test_cached_raster_tiles_are_answered_before_routing(raster_client):
+    state = raster_client.app.state
+    tile = get_tms("WebMercatorQuad").tile(*CITY, 12)
+    url = f"/rasters/soil-cadmium/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png?colormap=greys"
+    before = getattr(state, "fast_tile_answers", 0)
+    first = raster_client.get(url)
+    assert first.status_code == 200 and getattr(state, "fast_tile_answers", 0) == before
+    second = raster_client.get(url)
+    assert state.fast_tile_answers == before + 1
+    assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
+    assert second.headers["content-type"] == "image/png" and second.headers["x-frame-options"] == "DENY"
+    revalidated = raster_client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304 and state.fast_tile_answers == before + 2
+    assert raster_client.get(url.replace("soil-cadmium", "nosuch")).status_code == 404
+    served = Path(state.settings.store.data_dir) / raster_spec("soil-cadmium").filename
+    os.utime(served, ns=(1, 1))  # a replaced file: its tiles are drawn again, under a new ETag
+    changed = raster_client.get(url)
+    assert changed.status_code == 200 and state.fast_tile_answers == before + 2
+    assert changed.headers["etag"] != first.headers["etag"]
