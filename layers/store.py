@@ -20,10 +20,17 @@ def open_plan_store(
     timeout: float = 10.0,
     replicas: Sequence[str] = (),
     replica_wait_s: float = 0.5,
+    version_ttl_s: float = 0.0,
 ) -> FeatureStore:
     """Open the store at ``url``: a PostGIS DSN (tables in ``schema``, reads on ``replicas``) or a GeoPackage path."""
     return open_store(
-        url, schema=schema, pool_size=pool_size, timeout=timeout, replicas=replicas, replica_wait_s=replica_wait_s
+        url,
+        schema=schema,
+        pool_size=pool_size,
+        timeout=timeout,
+        replicas=replicas,
+        replica_wait_s=replica_wait_s,
+        version_ttl_s=version_ttl_s,
     )
 
 

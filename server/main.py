@@ -95,8 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["ETag", "Content-Crs", "Link", "Content-Disposition"],
     )
-    if settings.store.database_replica_urls:
-        app.add_middleware(ReadYourWrites)
+    if settings.store.database_url and (settings.store.database_replica_urls or settings.store.database_version_ttl_s):
+        app.add_middleware(ReadYourWrites)  # replicas, or versions reused briefly: a client reads its writes
     # Outermost: every answer gets the headers, the middlewares' own 401/413/429 included.
     app.add_middleware(SecurityHeaders, tianditu=settings.maps.tianditu_key is not None)
     add_exception_handlers(app)

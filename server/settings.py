@@ -42,6 +42,13 @@ class StoreSettings(BaseSettings):
         le=10,
         description="longest wait for a replica to replay a client's last write before its read goes to the primary",
     )
+    database_version_ttl_s: float = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="how long a worker reuses a layer's data version (cache keys, ETags) before reading it again; "
+        "a client that wrote reads exactly (PostGIS without replicas only; 0: every request)",
+    )
     upload_dir: Path | None = Field(
         None, description="where uploads are kept while served; default <data_dir>/.uploads"
     )
@@ -85,6 +92,7 @@ class StoreSettings(BaseSettings):
             timeout=self.database_timeout_s,
             replicas=self.database_replica_urls,
             replica_wait_s=self.database_replica_wait_s,
+            version_ttl_s=self.database_version_ttl_s,
         )
 
 

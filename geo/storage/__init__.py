@@ -21,6 +21,7 @@ def open_store(
     timeout: float = 10.0,
     replicas: Sequence[str] = (),
     replica_wait_s: float = 0.5,
+    version_ttl_s: float = 0.0,
 ) -> FeatureStore:
     """Open the store a setting names: a PostgreSQL URL or the path of a GeoPackage file.
 
@@ -32,6 +33,7 @@ def open_store(
         and the longest wait for one in seconds (PostGIS only).
     replicas, replica_wait_s : streaming replicas answering reads, and the longest wait for one to replay a
         write a read must see (PostGIS only; see ``PostGISStore``).
+    version_ttl_s : how long a worker reuses a layer version it read (PostGIS only, without replicas).
 
     Returns
     -------
@@ -64,6 +66,7 @@ def open_store(
             timeout=timeout,
             replicas=replicas,
             replica_wait_s=replica_wait_s,
+            version_ttl_s=version_ttl_s,
         )
     if "://" in target:
         raise ValueError(f"unsupported store URL {target!r}: use postgresql://... or a GeoPackage path")

@@ -17,7 +17,9 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from geo.errors import StoreFull, StoreReadOnly, StoreUnavailable, UnknownCollection
-from geo.storage.postgis.replicas import ReadRouter
+from geo.storage.consistency import current_scope
+from geo.storage.postgis.replicas import ReadRouter, later
+from geo.storage.postgis.versions import VersionCache
 from geo.storage.schema import migrate as schema
 from geo.storage.sql import quote_ident
 from geo.storage.values import Health
@@ -75,6 +77,8 @@ class Database:
     timeout : seconds to wait for a connection before raising ``StoreUnavailable``.
     replicas : streaming replicas of this database that answer reads (``read``); none by default.
     replica_wait_s : longest wait for a replica to replay a write a read must see, before reading the primary.
+    version_ttl_s : how long a layer version read on the primary is reused (``VersionCache``); 0 reads it
+        every time. Not used with replicas.
     """
 
     def __init__(
@@ -86,9 +90,11 @@ class Database:
         timeout: float,
         replicas: Sequence[str] = (),
         replica_wait_s: float = 0.5,
+        version_ttl_s: float = 0.0,
     ) -> None:
         check_identifier(schema, "schema")
         self.dsn, self.schema, self.timeout = dsn, schema, timeout
+        self.versions = VersionCache(0.0 if replicas else version_ttl_s, (dsn, schema))
         self.s = quote_ident(schema)
         self._pool = make_pool(dsn, f"planmap-{schema}", pool_size, timeout)
         self.router: ReadRouter | None = None
@@ -160,12 +166,28 @@ class Database:
                     yield conn
                 if self.router is not None and tracked:
                     self.router.note_write(conn)
+                elif self.router is None:
+                    self._wrote(conn, tracked)
         except psycopg.errors.DiskFull as exc:
             raise StoreFull(f"the PostgreSQL server's disk is full: {exc}") from exc
         except psycopg.errors.ReadOnlySqlTransaction as exc:
             raise StoreReadOnly(f"PostgreSQL store {self.schema!r} accepts no writes now: {exc}") from exc
         except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise StoreUnavailable(f"PostgreSQL store {self.schema!r} unavailable: {exc}") from exc
+
+    def _wrote(self, conn: Connection, tracked: bool) -> None:
+        """After a commit: forget the cached versions, and have the request's client read its write exactly.
+
+        The position of the write goes to the request's scope, which hands it to the client (as with
+        replicas): its next reads, on any worker, read the versions from the database.
+        """
+        self.versions.forget()
+        scope = current_scope()
+        if tracked and scope is not None and self.versions.ttl_s > 0:
+            row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+            position = str(row[0]) if row else None
+            scope.wrote = later(scope.wrote, position)
+            scope.after = later(scope.after, position)
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the head revision (``geo.storage.schema``), with a dataset uid."""

@@ -81,6 +81,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
         write request, to the primary (``geo.storage.postgis.replicas``); a client reads its own writes
         through ``geo.storage.consistency``.
     replica_wait_s : longest wait for a replica to replay a write a read must see before reading the primary.
+    version_ttl_s : how long a layer version is reused by this process (``geo.storage.postgis.versions``).
     """
 
     def __init__(
@@ -92,9 +93,16 @@ class PostGISStore(AccountVerbs, FeatureStore):
         timeout: float = 10.0,
         replicas: Sequence[str] = (),
         replica_wait_s: float = 0.5,
+        version_ttl_s: float = 0.0,
     ) -> None:
         self._db = Database(
-            dsn, schema=schema, pool_size=pool_size, timeout=timeout, replicas=replicas, replica_wait_s=replica_wait_s
+            dsn,
+            schema=schema,
+            pool_size=pool_size,
+            timeout=timeout,
+            replicas=replicas,
+            replica_wait_s=replica_wait_s,
+            version_ttl_s=version_ttl_s,
         )
         self._accounts = AccountSQL(f"{self._db.s}.", "%s")
         self._records = RecordSQL(f"{self._db.s}.", "%s")
@@ -345,8 +353,8 @@ class PostGISStore(AccountVerbs, FeatureStore):
         return edits.delete(self._db, self._records, entry, expected_version, archive)
 
     def version(self, layer: str) -> str:
-        """Return ``<dataset uid>.<write counter>`` for the layer."""
-        return history_rows.version(self._db, layer)
+        """Return ``<dataset uid>.<write counter>`` for the layer (reused briefly: ``version_ttl_s``)."""
+        return self._db.versions.get(layer, lambda: history_rows.version(self._db, layer))
 
     def feature_version(self, layer: str, feature_id: str) -> str:
         """Return ``<dataset uid>.f<last history seq>`` for the feature."""
