@@ -23,10 +23,15 @@ _create_lock = threading.Lock()
 
 
 class TileCache:
-    """A thread-safe LRU of tile bytes (``b""`` for an empty tile) holding at most ``max_items`` tiles."""
+    """A thread-safe LRU of tile bytes (``b""`` for an empty tile) holding at most ``max_items`` tiles.
 
-    def __init__(self, max_items: int) -> None:
+    ``builds`` bounds the tiles built at once: building is CPU work, and more threads of one worker than
+    it has cores only contend for the interpreter and evict each other's pages; the others wait their turn.
+    """
+
+    def __init__(self, max_items: int, builds: int = 2) -> None:
         self.max_items = max_items
+        self.builds = threading.BoundedSemaphore(builds)
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -68,7 +73,8 @@ def get_tile_cache(request: Request) -> TileCache:
     state = request.app.state
     with _create_lock:
         if getattr(state, "tile_cache", None) is None:
-            state.tile_cache = TileCache(state.settings.tiles.tile_cache_items)
+            tiles = state.settings.tiles
+            state.tile_cache = TileCache(tiles.tile_cache_items, tiles.tile_builds)
     cache: TileCache = state.tile_cache
     return cache
 
@@ -111,9 +117,12 @@ def tile_response(
         return not_modified(headers)
     data = cache.get(key)
     if data is None:
-        data = build()
-        data = gzip.compress(data, compresslevel=6, mtime=0) if compress and data else data
-        cache.put(key, data)
+        with cache.builds:
+            data = cache.peek(key)  # built by a request that went first
+            if data is None:
+                data = build()
+                data = gzip.compress(data, compresslevel=6, mtime=0) if compress and data else data
+                cache.put(key, data)
     return _answer(data, media_type, headers, gzipped, compress)
 
 
