@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from collections.abc import Sequence as SequenceABC
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -374,7 +375,7 @@ def _last_reported(store: FeatureStore, layer: Layer) -> dict[str, date]:
 
 def _history(
     new: gpd.GeoDataFrame, existing: gpd.GeoDataFrame, layer: Layer, options: ImportOptions, last: dict[str, date]
-) -> list[Any]:
+) -> SequenceABC[HistoryEntry]:
     if not layer.statuses or "status" not in new.columns:
         return []
     before = dict(zip(existing["id"], existing["status"], strict=True)) if "status" in existing.columns else {}
@@ -392,20 +393,57 @@ def _history(
     percent = changed.get("progress_pct")
     percents = [None] * len(changed) if percent is None else pd.to_numeric(percent).astype(float).tolist()
     note = f"导入 import: {options.source or options.file_name or 'file'}"
-    return [
-        HistoryEntry(
-            layer=layer.id,
-            feature_id=feature,
-            date=day.date(),
-            status=status,
+    days = [day.date() for day in when.tolist()]
+    return ImportHistory(
+        layer.id, changed["id"].tolist(), days, changed["status"].tolist(), percents, note, options.author
+    )
+
+
+class ImportHistory(SequenceABC[HistoryEntry]):
+    """The history entries of an import, kept as columns and made one at a time when read.
+
+    An import of half a million features appends as many entries; as objects they would hold about a
+    hundred megabytes until the write, as columns a fraction of it.
+    """
+
+    def __init__(
+        self,
+        layer: str,
+        ids: list[Any],
+        days: list[date],
+        statuses: list[Any],
+        percents: list[float | None],
+        note: str,
+        author: str,
+    ) -> None:
+        self._layer, self._ids, self._days, self._statuses = layer, ids, days, statuses
+        self._percents, self._note, self._author = percents, note, author
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> HistoryEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[HistoryEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> HistoryEntry | list[HistoryEntry]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        pct = self._percents[index]
+        return HistoryEntry(
+            layer=self._layer,
+            feature_id=self._ids[index],
+            date=self._days[index],
+            status=self._statuses[index],
             percent=None if pct is None or np.isnan(pct) else pct,
-            note=note,
-            author=options.author,
+            note=self._note,
+            author=self._author,
         )
-        for feature, day, status, pct in zip(
-            changed["id"].tolist(), when.tolist(), changed["status"].tolist(), percents, strict=True
-        )
-    ]
+
+    def __iter__(self) -> Iterator[HistoryEntry]:
+        return (self[i] for i in range(len(self)))
 
 
 def _dates(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -508,7 +546,7 @@ def import_file(
 
 def _plan(
     store: FeatureStore, layer: Layer, prepared: Any, options: ImportOptions, report: ImportReport
-) -> tuple[str | None, gpd.GeoDataFrame, list[Any], str | None]:
+) -> tuple[str | None, gpd.GeoDataFrame, SequenceABC[HistoryEntry], str | None]:
     """Build the layer to write on the stored state now: its version, the frame, history entries, any refusal.
 
     The file was read and checked before, without holding anything; this step is quick, and the write
