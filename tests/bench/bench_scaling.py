@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="scaling,memory,cached", help="tables to run, comma-separated")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    trees = {"planmap": ROOT} | ({"main": args.before} if args.before else {})
+    trees = {"this tree": ROOT} | ({"before": args.before} if args.before else {})
     only = set(args.only.split(","))
     sizes = [int(s) for s in args.sizes.split(",")]
     for n in sizes:

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import geopandas as gpd
@@ -22,7 +23,7 @@ from geo.storage.gpkg import layer as gpkg_layer
 from geo.storage.gpkg import tokens as token_rows
 from geo.storage.gpkg.database import Database, now_iso
 from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
-from geo.storage.gpkg.nearest import NearestIndexes, nearest_in_window
+from geo.storage.gpkg.nearest import NearestIndexes, nearest_fids, nearest_in_window
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
@@ -204,8 +205,12 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         types = self.columns(layer)
         wanted = read_columns(columns, types, self.id_column)
         with self._db.reading() as conn:
-            box = search_box(lon, lat, radius_m)
-            fids = sorted(tiles.gpkg_candidate_fids(conn, layer, _GEOM, box, None, types, None, None))
+            ids, envelopes = tiles.gpkg_envelopes(conn, layer, _GEOM, search_box(lon, lat, radius_m))
+
+            def read_geoms(some: np.ndarray) -> np.ndarray:
+                return tiles.gpkg_tile_arrays(conn, layer, _GEOM, some.tolist(), [], types)[0]
+
+            fids = nearest_fids(ids, envelopes, (lon, lat), radius_m, limit, read_geoms).tolist()
             geoms, arrays = tiles.gpkg_tile_arrays(conn, layer, _GEOM, fids, wanted, types)
         return nearest_in_window(geoms, arrays, STORE_CRS, (lon, lat), radius_m, limit, geometry)
 

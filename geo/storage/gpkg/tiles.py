@@ -61,6 +61,16 @@ def gpkg_candidate_fids(
     return [row[0] for row in conn.execute(sql, p.values)]
 
 
+def gpkg_envelopes(conn: sqlite3.Connection, layer: str, geom: str, bbox: BBox) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ids and envelopes ``(minx, miny, maxx, maxy)`` of the features whose envelope meets ``bbox``."""
+    p = SQLITE.params()
+    overlap = f"r.minx <= {p(bbox[2])} AND r.maxx >= {p(bbox[0])} AND r.miny <= {p(bbox[3])} AND r.maxy >= {p(bbox[1])}"
+    sql = f"SELECT r.id, r.minx, r.miny, r.maxx, r.maxy FROM {rtree(layer, geom)} r WHERE {overlap}"
+    rows = conn.execute(sql, p.values).fetchall()
+    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    return table[:, 0].astype(np.int64), table[:, 1:]
+
+
 def _rows_in_order(
     conn: sqlite3.Connection, layer: str, geom: str, fids: Sequence[int], columns: Sequence[str]
 ) -> list[tuple]:
