@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,7 @@ DAY = date(2025, 9, 30)
 class Receiver:
     """A webhook receiver on 127.0.0.1 that answers 500 to the first ``fail`` requests."""
 
-    def __init__(self, port, fail=0):
+    def __init__(self, fail=0):
         self.requests, self.fail, self.lock = [], fail, threading.Lock()
         receiver = self
 
@@ -38,8 +39,8 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{port}/hook"
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # a free port: tests run in parallel
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
@@ -51,8 +52,8 @@ class Receiver:
 def receiver(request):
     made = []
 
-    def make(port, fail=0):
-        made.append(Receiver(port, fail))
+    def make(fail=0):
+        made.append(Receiver(fail))
         return made[-1]
 
     yield make
@@ -80,7 +81,7 @@ DAY_TS = 1759190400.0  # 2025-09-30T00:00:00Z
 
 
 def test_signed_webhook_is_retried_after_two_500s_and_sent_once(writable_store, receiver):
-    hook = receiver(18901, fail=2)
+    hook = receiver(fail=2)
     save_destination(
         writable_store,
         {"name": "ops", "kind": "webhook", "url": hook.url, "secret": SECRET, "rules": ["rejected"]},
@@ -104,7 +105,7 @@ def test_signed_webhook_is_retried_after_two_500s_and_sent_once(writable_store, 
 
 
 def test_a_failed_delivery_is_logged_and_retried_by_the_next_run(writable_store, receiver):
-    hook = receiver(18902, fail=2)
+    hook = receiver(fail=2)
     save_destination(writable_store, {"name": "ops", "kind": "webhook", "url": hook.url, "rules": ["rejected"]}, "r")
     rejected_report(writable_store)
     layers = load_catalogue().projects()
@@ -116,7 +117,7 @@ def test_a_failed_delivery_is_logged_and_retried_by_the_next_run(writable_store,
 
 
 def test_two_workers_send_each_event_once(writable_store_url, receiver):
-    hook = receiver(18903)
+    hook = receiver()
     first, second = writable_store_url.open(), writable_store_url.open()
     try:
         save_destination(first, {"name": "ops", "kind": "webhook", "url": hook.url, "rules": ["overdue"]}, "root")
@@ -166,13 +167,16 @@ def test_email_goes_through_smtp_with_attachments(writable_store, tmp_path):
         def handle_message(self, message):
             received.append(message)
 
-    controller = Controller(Keep(), hostname="127.0.0.1", port=18904)
+    with socket.socket() as probe:  # a free port: the test runs on both stores in parallel
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         save_destination(writable_store, {"name": "office", "kind": "email", "to": "a@xt.gov.cn, b@xt.gov.cn"}, "r")
         report = tmp_path / "月报-2025-06.pdf"
         report.write_bytes(b"%PDF-1.4 test")
-        config = AlertConfig(smtp=SmtpConfig("127.0.0.1", 18904, "planmap@xt.gov.cn"), retry=Retry(1, 0.0))
+        config = AlertConfig(smtp=SmtpConfig("127.0.0.1", port, "planmap@xt.gov.cn"), retry=Retry(1, 0.0))
         out = deliver_files(writable_store, [report], ["office"], config, title="2025年6月月报", key="report:2025-06")
         assert out == {"office": "sent"}
         assert deliver_files(writable_store, [report], ["office"], config, title="x", key="report:2025-06") == {
