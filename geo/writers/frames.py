@@ -12,7 +12,7 @@ import geopandas as gpd
 import pyproj
 import shapely
 
-from geo.crs import to_crs
+from geo.crs import get_transformer, to_crs
 from geo.storage.base import FeatureStore, Filter
 
 GEOMETRY = "geometry"
@@ -118,7 +118,7 @@ def conform(frame: gpd.GeoDataFrame, schema: ExportSchema, rename: Mapping[str, 
 
     Columns missing from ``frame`` are added as nulls, so every page has the same shape.
     """
-    out = to_crs(frame, schema.crs)
+    out = frame if _same_coordinates(frame.crs, schema.crs) else to_crs(frame, schema.crs)
     out = out.rename(columns=dict(rename))
     for name in schema.columns:
         if name not in out.columns:
@@ -126,6 +126,14 @@ def conform(frame: gpd.GeoDataFrame, schema: ExportSchema, rename: Mapping[str, 
     geoms = promote(np.asarray(out.geometry.array, dtype=object), schema.geometry_type)
     data = out[list(schema.columns)]
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, index=out.index, crs=schema.crs), crs=schema.crs)
+
+
+def _same_coordinates(src: pyproj.CRS | None, dst: pyproj.CRS) -> bool:
+    """Return whether reprojecting from ``src`` to ``dst`` leaves every coordinate as it is.
+
+    EPSG:4326 (the stores' CRS) to CRS84 is a no-op in x/y order; skipping it saves a pass over every vertex.
+    """
+    return src is not None and get_transformer(src, dst).definition.startswith("proj=noop")
 
 
 def conform_all(

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 
 import geopandas as gpd
@@ -15,6 +16,7 @@ import shapely
 
 from geo import geojson
 from geo.errors import InvalidFormat
+from geo.geometry_json import geometry_texts
 from geo.writers.frames import ExportSchema
 
 CsvGeometry = Literal["wkt", "lonlat"]
@@ -38,11 +40,39 @@ def crs_member(schema: ExportSchema) -> dict[str, Any] | None:
 
 
 def _features(frame: gpd.GeoDataFrame, decimals: int, id_column: str | None) -> bytes:
-    """Encode a conformed page (CRS and axes settled by the schema), coordinates rounded to ``decimals``."""
+    """Encode a conformed page (CRS and axes settled by the schema), coordinates rounded to ``decimals``.
+
+    The same bytes as ``geojson.dumps`` of each of :func:`geo.geojson.encode_features`' features joined by
+    ``,\\n``, built faster: geometries are cut from one text of the page's vertices (see
+    :func:`geo.geometry_json.geometry_texts`) and go into ``orjson`` as ready-made fragments, and the
+    page is serialised by one ``orjson`` call.
+    """
     names = [c for c in frame.columns if c != frame.geometry.name]
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    feats = geojson.encode_features(frame, geoms, id_column=id_column, properties=names, decimals=decimals)
-    return b",\n".join(geojson.dumps(feature) for feature in feats)
+    texts = geometry_texts(np.asarray(frame.geometry.array, dtype=object), decimals)
+    shapes = [None if t is None else orjson.Fragment(t) for t in texts]
+    ids = geojson.property_values(frame[id_column]) if id_column in frame.columns else [None] * len(frame)
+    columns = [geojson.property_values(frame[n]) for n in names]
+    keys = [str(n) for n in names]
+    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)] if keys else None
+    feats = [
+        {"type": "Feature", "id": fid, "geometry": shape, "properties": rows[i] if rows else {}}
+        for i, (fid, shape) in enumerate(zip(ids, shapes, strict=True))
+    ]
+    if any(_nested(values) for values in columns):
+        return b",\n".join(geojson.dumps(feature) for feature in feats)
+    # With only scalar properties, this marker can stand only between two features (inside a JSON
+    # string every quote is escaped), so the page is written at once and split there.
+    return geojson.dumps(feats)[1:-1].replace(_BETWEEN, _BETWEEN_LINES)
+
+
+_BETWEEN = b'},{"type":"Feature","id":'
+_BETWEEN_LINES = b'},\n{"type":"Feature","id":'
+_SCALARS = {str, int, float, bool, type(None)}
+
+
+def _nested(values: list[Any]) -> bool:
+    """Return whether a column's JSON values hold objects or arrays (JSON-typed attributes)."""
+    return not {type(v) for v in values} <= _SCALARS
 
 
 def geojson_chunks(
