@@ -154,7 +154,9 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         p = SQLITE.params()
         cond = render_where(where, types, dialect=SQLITE, params=p, layer=layer, geom_col=_GEOM)
         clause = f" WHERE {cond}" if cond else ""
-        page = f"LIMIT {p.named('limit', -1 if limit is None else limit)} OFFSET {p.named('offset', offset)}"
+        page = f"LIMIT {p.named('limit', -1 if limit is None else limit)}"
+        if offset:  # keyset paging (exports) never skips rows
+            page += f" OFFSET {p.named('offset', offset)}"
         select = ", ".join(q(c) for c in wanted)
         sql = f"SELECT {select}, {q(_GEOM)} FROM {q(layer)}{clause}{SQLITE.order_by(sortby, types)} {page}"
         with self._db.reading() as conn:
