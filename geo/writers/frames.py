@@ -14,6 +14,7 @@ import shapely
 
 from geo.crs import get_transformer, to_crs
 from geo.storage.base import FeatureStore, Filter
+from geo.storage.values import SortKey
 
 GEOMETRY = "geometry"
 """Name of the geometry column in every exported frame."""
@@ -79,10 +80,13 @@ def iter_frames(
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     base = where or Filter()
+    # Sorted by id explicitly: the key condition then walks the id index (the GeoPackage's own fid order
+    # would scan from the first row on every page, an offset in disguise).
+    by_id = (SortKey(store.id_column),)
     last: str | None = None
     while True:
         page = base if last is None else replace(base, cql=_after(base.cql, last))
-        frame = store.read(layer, page, limit=chunk_size, columns=columns)
+        frame = store.read(layer, page, limit=chunk_size, columns=columns, sortby=by_id)
         if len(frame):
             yield frame
         if len(frame) < chunk_size:
