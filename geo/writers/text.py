@@ -72,7 +72,7 @@ _SCALARS = {str, int, float, bool, type(None)}
 
 def _nested(values: list[Any]) -> bool:
     """Return whether a column's JSON values hold objects or arrays (JSON-typed attributes)."""
-    return not {type(v) for v in values} <= _SCALARS
+    return not set(map(type, values)) <= _SCALARS
 
 
 def geojson_chunks(
