@@ -170,7 +170,7 @@ def _part_texts(parts: np.ndarray, decimals: int | None = None) -> list[bytes] |
     counts = shapely.get_num_coordinates(sequences)
     if not counts.all():
         return None
-    spans = _vertex_spans(shapely.get_coordinates(sequences), counts, decimals)
+    spans = vertex_spans(shapely.get_coordinates(sequences), counts, decimals)
     if not holes.any():
         bracket = np.where(kinds == _POLYGON, 2, np.where(kinds == _POINT, 0, 1))
         if (bracket == bracket[0]).all():
@@ -188,7 +188,7 @@ def _part_texts(parts: np.ndarray, decimals: int | None = None) -> list[bytes] |
     return out
 
 
-def _vertex_spans(vertices: np.ndarray, counts: np.ndarray, decimals: int | None) -> list[bytes]:
+def vertex_spans(vertices: np.ndarray, counts: np.ndarray, decimals: int | None) -> list[bytes]:
     """Return the text ``[x,y],[x,y],...`` of each run of ``counts`` vertices, from one ``orjson`` call."""
     if decimals is not None:
         vertices = np.round(vertices, decimals)
@@ -201,4 +201,4 @@ def _vertex_spans(vertices: np.ndarray, counts: np.ndarray, decimals: int | None
     return [text[a:b] for a, b in zip(opens[first].tolist(), closes[last].tolist(), strict=True)]
 
 
-__all__ = ["geometry_dicts", "geometry_texts", "round_coordinates"]
+__all__ = ["geometry_dicts", "geometry_texts", "round_coordinates", "vertex_spans"]

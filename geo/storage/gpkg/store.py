@@ -15,7 +15,14 @@ import geopandas as gpd
 from geo.errors import UnknownCollection, UnknownFeature
 from geo.spatial_index import search_box
 from geo.storage.base import FeatureStore, check_layer_version, check_settable, check_version
-from geo.storage.codec import STORE_CRS, frame_from_rows, gpkg_blob_to_wkb, prepare_layer, read_columns
+from geo.storage.codec import (
+    STORE_CRS,
+    frame_from_rows,
+    gpkg_blob_to_wkb,
+    prepare_layer,
+    read_columns,
+    records_from_rows,
+)
 from geo.storage.generic import mvt_layer_from_arrays
 from geo.storage.gpkg import admin, edits, tiles
 from geo.storage.gpkg import layer as gpkg_layer
@@ -149,6 +156,31 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Return the matching features, using the R-tree for spatial conditions."""
+        rows, wanted, types = self._rows(layer, where, limit, offset, sortby, columns)
+        return frame_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
+
+    def read_records(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> tuple[pd.DataFrame, list[bytes | None]]:
+        """Return the matching features as typed attribute columns and WKB geometries, none parsed."""
+        rows, wanted, types = self._rows(layer, where, limit, 0, sortby, columns)
+        return records_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
+
+    def _rows(
+        self,
+        layer: str,
+        where: Filter | None,
+        limit: int | None,
+        offset: int,
+        sortby: Sequence[SortKey],
+        columns: Sequence[str] | None,
+    ) -> tuple[list[Any], list[str], dict[str, str]]:
         types = self.columns(layer)
         wanted = read_columns(columns, types, self.id_column)
         p = SQLITE.params()
@@ -161,7 +193,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         sql = f"SELECT {select}, {q(_GEOM)} FROM {q(layer)}{clause}{SQLITE.order_by(sortby, types)} {page}"
         with self._db.reading() as conn:
             rows = conn.execute(sql, p.values).fetchall()
-        return frame_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
+        return rows, wanted, types
 
     def read_tile_candidates(
         self,

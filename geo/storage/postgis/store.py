@@ -21,7 +21,7 @@ import geopandas as gpd
 import shapely
 
 from geo.storage.base import FeatureStore, check_layer_version
-from geo.storage.codec import EncodedLayer, frame_from_rows, prepare_layer, read_columns
+from geo.storage.codec import EncodedLayer, frame_from_rows, prepare_layer, read_columns, records_from_rows
 from geo.storage.consistency import ReplicaState
 from geo.storage.postgis import admin, edits, native
 from geo.storage.postgis import history as history_rows
@@ -234,6 +234,22 @@ class PostGISStore(AccountVerbs, FeatureStore):
             sql, _, wanted, p = self._select(layer, where, sortby, columns, types, offset)
             rows = conn.execute(sql, {**p.values, "limit": limit, "offset": offset}).fetchall()
         return frame_from_rows(rows, wanted, types)
+
+    def read_records(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> tuple[pd.DataFrame, list[bytes | None]]:
+        """Return the matching features as typed attribute columns and WKB geometries, none parsed."""
+        with self._db.read() as conn:
+            types = self._db.columns(conn, layer)
+            sql, _, wanted, p = self._select(layer, where, sortby, columns, types)
+            rows = conn.execute(sql, {**p.values, "limit": limit}).fetchall()
+        return records_from_rows(rows, wanted, types)
 
     def read_page(
         self,
