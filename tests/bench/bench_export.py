@@ -147,6 +147,7 @@ def _child(store_spec: str, fmt_name: str, out_dir: str) -> None:
             "features": job.matched,
             "baseline_mb": baseline_mb,
             "peak_rss_mb": _vm("VmHWM"),
+            "anon_mb": _vm("RssAnon"),
         }
         out.unlink()
     print(json.dumps(result))
@@ -191,6 +192,7 @@ def _row(n: int, store: str, fmt: str, ours: list[dict[str, float]], gdal: list[
         line += f"{'-':>9} {'-':>6} "
     line += f"{best['bytes'] / 2**20:8.1f} " + (f"{gdal[0]['bytes'] / 2**20:8.1f} " if gdal else f"{'-':>8} ")
     line += f"{max(r['peak_rss_mb'] for r in ours):8.0f}M {best['peak_rss_mb'] - best['baseline_mb']:6.0f}M "
+    line += f"{max(r['anon_mb'] for r in ours):6.0f}M "
     return line + (f"{max(r['peak_rss_mb'] for r in gdal):8.0f}M" if gdal else f"{'-':>9}")
 
 
@@ -242,11 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'rows':>9} {'store':7} {'format':8} {'planmap s':>9} {'proc s':>7} {'us/row':>6} {'ogr2ogr s':>9} ", end=""
     )
-    print(f"{'ratio':>6} {'MB':>8} {'ogr MB':>8} {'peak RSS':>9} {'+RSS':>7} {'ogr RSS':>9}")
+    print(f"{'ratio':>6} {'MB':>8} {'ogr MB':>8} {'peak RSS':>9} {'+RSS':>7} {'anon':>7} {'ogr RSS':>9}")
     print("\n".join(rows))
     print(f"best of {args.rounds} alternating round(s); ratio = planmap s / ogr2ogr s (< 1: planmap faster).")
     print("planmap s: prepare_export to closed file; proc s: its whole process (interpreter start and imports too).")
-    print("peak RSS: highest VmHWM of the rounds; +RSS: peak minus RSS before the export; ogr RSS: /usr/bin/time %M.")
+    print("peak RSS: highest VmHWM of the rounds; +RSS: peak minus RSS before the export; anon: RssAnon after it")
+    print("(file-backed pages excluded: a GeoPackage read maps up to 128 MiB of the file); ogr RSS: /usr/bin/time %M.")
     print("ogr2ogr: GeoJSON -lco COORDINATE_PRECISION=7, GPKG, FlatGeobuf, CSV -lco GEOMETRY=AS_WKT; same table.")
     return 0
 
