@@ -30,6 +30,7 @@ DEGREE_DECIMALS = 7
 METRE_DECIMALS = 3
 """Decimals kept for projected coordinates in metres (1 mm)."""
 
+_TEXT = {str, type(None)}
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
@@ -221,7 +222,7 @@ def property_values(series: pd.Series) -> list[Any]:
             out[i] = None
         return out
     out = series.tolist()
-    if all(v is None or type(v) is str for v in out):
+    if set(map(type, out)) <= _TEXT:  # the type set is built in C: several times faster than a generator
         return out
     return [json_value(v) for v in out]
 

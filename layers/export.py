@@ -16,9 +16,10 @@ import pyproj
 from geo.crs import parse_crs
 from geo.errors import InvalidFormat
 from geo.storage.base import FeatureStore, Filter
+from geo.storage.codec import STORE_CRS
 from geo.writers import ExportFormat, ExportSchema, conform, csv_chunks, geojson_chunks, iter_frames, write_file
-from geo.writers.frames import DEFAULT_CHUNK
-from geo.writers.text import CsvGeometry
+from geo.writers.frames import DEFAULT_CHUNK, conform_records, iter_records, same_coordinates
+from geo.writers.text import CsvGeometry, Records
 from geo.writers.xlsx import WorkbookSpec, write_xlsx
 from layers.models import Layer
 from layers.progress import initial_status
@@ -53,6 +54,18 @@ class ExportJob:
             if self.as_of is not None and "status" in frame.columns:
                 frame["status"] = self._status_as_of(frame)
             yield conform(frame, self.schema, {})
+
+    def records(self) -> Iterator[Records]:
+        """Yield pages as attribute columns and WKB geometries (see :attr:`reads_wkb`), no geometry built."""
+        columns = [c for c in self.schema.columns if c != "id"]
+        pages = iter_records(self.store, self.layer.id, self.where, columns=columns, chunk_size=self.chunk_size)
+        for frame, wkb in pages:
+            yield conform_records(frame, wkb, self.schema)
+
+    @property
+    def reads_wkb(self) -> bool:
+        """Whether pages may stay WKB: no status replay, and the output CRS takes the stored coordinates as they are."""
+        return self.as_of is None and same_coordinates(STORE_CRS, self.schema.crs)
 
     def _status_as_of(self, frame: gpd.GeoDataFrame) -> list[str]:
         hist = self.store.history(self.layer.id, feature_ids=frame["id"].tolist(), until=self.as_of)
@@ -122,7 +135,7 @@ def text_chunks(job: ExportJob, fmt: ExportFormat, geometry: CsvGeometry = "wkt"
     """Return the byte chunks of a streamed (GeoJSON or CSV) export; checks options before reading."""
     if fmt.name == "csv":
         return csv_chunks(job.frames(), job.schema, geometry, zh_headers(job.layer) if zh else None)
-    return geojson_chunks(job.frames(), job.schema)
+    return geojson_chunks(job.records() if job.reads_wkb else job.frames(), job.schema)
 
 
 def workbook_spec(job: ExportJob, sheets: SheetsBy = "layer", zh: bool = True) -> WorkbookSpec:

@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import geopandas as gpd
+import shapely
 
 from geo.errors import FeatureExists, StaleVersion, UnknownFeature
 from geo.spatial_index import SpatialIndex, search_box
@@ -164,6 +166,23 @@ class FeatureStore(ABC):
         columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Return the matching features (CRS84), ordered by ``sortby`` then ``id``."""
+
+    def read_records(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> tuple[pd.DataFrame, list[bytes | None]]:
+        """Return what :meth:`read` returns as typed attribute columns and WKB geometries, none parsed.
+
+        For exports that write geometries as text: stores override it to hand over the bytes they read.
+        """
+        frame = self.read(layer, where, limit=limit, sortby=sortby, columns=columns)
+        wkb = shapely.to_wkb(np.asarray(frame.geometry.array, dtype=object), flavor="iso")
+        return pd.DataFrame(frame.drop(columns=frame.geometry.name)), list(wkb)
 
     def read_page(
         self,

@@ -210,6 +210,22 @@ def decode_column(values: Sequence[Any], kind: str | None) -> Any:
     return pd.Series(np.fromiter(values, dtype=object, count=len(values)), dtype=object, copy=False)
 
 
+def records_from_rows(
+    rows: Sequence[Sequence[Any]],
+    names: Sequence[str],
+    types: Mapping[str, str],
+    to_wkb: Callable[[Any], bytes | None] | None = None,
+) -> tuple[pd.DataFrame, list[bytes | None]]:
+    """Return the typed attribute columns of rows whose last value is a geometry blob, and the blobs as WKB.
+
+    Columns get their planmap types as in :func:`frame_from_rows`; no geometry is built.
+    """
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
+    data = {name: decode_column(values, types.get(name)) for name, values in zip(names, columns, strict=False)}
+    blobs = columns[len(names)]
+    return pd.DataFrame(data), list(blobs) if to_wkb is None else [to_wkb(b) for b in blobs]
+
+
 def frame_from_rows(
     rows: Sequence[Sequence[Any]],
     names: Sequence[str],
@@ -221,12 +237,9 @@ def frame_from_rows(
     Bools become ``bool`` (``boolean`` with NA when a value is missing), ints ``int64`` (or ``Int64``),
     floats ``float64`` (None as NaN), JSON text is parsed, and text, dates and datetimes stay Python objects.
     """
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
-    data = {name: decode_column(values, types.get(name)) for name, values in zip(names, columns, strict=False)}
-    blobs = columns[len(names)] if to_wkb is None else [to_wkb(b) for b in columns[len(names)]]
+    frame, blobs = records_from_rows(rows, names, types, to_wkb)
     geometry = shapely.from_wkb(np.fromiter(blobs, dtype=object, count=len(blobs)))
     # A plain frame with the geometry column added, then wrapped: about half the cost of passing
     # ``geometry=`` to the GeoDataFrame constructor, which re-checks every column.
-    frame = pd.DataFrame(data)
     frame["geometry"] = GeometryArray(geometry, crs=_STORE_CRS)
     return gpd.GeoDataFrame(frame, geometry="geometry", copy=False)

@@ -33,6 +33,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "datetime": pa.string(),
     "json": pa.string(),
 }
+_TEXT = {str, type(None)}
 _SHP_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 SHAPEFILE_FIELD_MAX = 10
 """dBASE field names hold at most 10 characters."""
@@ -45,12 +46,20 @@ def arrow_schema(schema: ExportSchema) -> pa.Schema:
 
 
 def _column(values: pd.Series, kind: str) -> pa.Array:
+    if kind in ("str", "datetime"):
+        items = values.tolist()
+        if not {type(v) for v in items} <= _TEXT:  # all text already: the common case, no per-value call
+            items = [None if v is None or pd.isna(v) else str(v) for v in items]
+        return pa.array(items, type=pa.string())
+    if kind in ("int", "float", "bool") and values.dtype != object:
+        try:  # numpy and nullable pandas columns convert in one call (NaN/NA -> null)
+            return pa.array(values, type=_ARROW_TYPES[kind], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
     if kind == "json":
         values = values.map(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
     elif kind == "date":
         values = pd.to_datetime(values, format="ISO8601", errors="coerce").dt.date
-    elif kind in ("str", "datetime"):
-        values = values.map(lambda v: None if v is None or pd.isna(v) else str(v))
     return pa.array(values.astype(object).where(values.notna(), None), type=_ARROW_TYPES[kind], from_pandas=True)
 
 

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 import geopandas as gpd
 import pyproj
 import shapely
 
-from geo.crs import to_crs
+from geo.crs import CRSLike, get_transformer, to_crs
 from geo.storage.base import FeatureStore, Filter
+from geo.storage.values import SortKey
 
 GEOMETRY = "geometry"
 """Name of the geometry column in every exported frame."""
@@ -76,15 +78,41 @@ def iter_frames(
     columns : attribute columns to read (``id`` is always read).
     chunk_size : features per page.
     """
+    for frame, _ in _pages(store, layer, where, columns, chunk_size, records=False):
+        yield frame
+
+
+def iter_records(
+    store: FeatureStore,
+    layer: str,
+    where: Filter | None = None,
+    *,
+    columns: list[str] | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Iterator[tuple[pd.DataFrame, list[bytes | None]]]:
+    """Yield pages like :func:`iter_frames` as attribute columns and WKB geometries (``store.read_records``)."""
+    for frame, wkb in _pages(store, layer, where, columns, chunk_size, records=True):
+        yield pd.DataFrame(frame), wkb
+
+
+def _pages(
+    store: FeatureStore, layer: str, where: Filter | None, columns: list[str] | None, chunk_size: int, records: bool
+) -> Iterator[tuple[pd.DataFrame, list[bytes | None]]]:
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     base = where or Filter()
+    # Sorted by id explicitly: the key condition then walks the id index (the GeoPackage's own fid order
+    # would scan from the first row on every page, an offset in disguise).
+    by_id = (SortKey(store.id_column),)
     last: str | None = None
     while True:
         page = base if last is None else replace(base, cql=_after(base.cql, last))
-        frame = store.read(layer, page, limit=chunk_size, columns=columns)
+        if records:
+            frame, wkb = store.read_records(layer, page, limit=chunk_size, columns=columns, sortby=by_id)
+        else:
+            frame, wkb = store.read(layer, page, limit=chunk_size, columns=columns, sortby=by_id), []
         if len(frame):
-            yield frame
+            yield frame, wkb
         if len(frame) < chunk_size:
             return
         last = str(frame[store.id_column].iloc[-1])
@@ -118,7 +146,7 @@ def conform(frame: gpd.GeoDataFrame, schema: ExportSchema, rename: Mapping[str, 
 
     Columns missing from ``frame`` are added as nulls, so every page has the same shape.
     """
-    out = to_crs(frame, schema.crs)
+    out = frame if same_coordinates(frame.crs, schema.crs) else to_crs(frame, schema.crs)
     out = out.rename(columns=dict(rename))
     for name in schema.columns:
         if name not in out.columns:
@@ -126,6 +154,29 @@ def conform(frame: gpd.GeoDataFrame, schema: ExportSchema, rename: Mapping[str, 
     geoms = promote(np.asarray(out.geometry.array, dtype=object), schema.geometry_type)
     data = out[list(schema.columns)]
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, index=out.index, crs=schema.crs), crs=schema.crs)
+
+
+def conform_records(
+    frame: pd.DataFrame, wkb: list[bytes | None], schema: ExportSchema
+) -> tuple[pd.DataFrame, list[bytes | None]]:
+    """Return a WKB page with the schema's columns in order (missing ones as nulls), as :func:`conform` does.
+
+    Geometries are left as they are: only for a schema whose CRS holds the store's coordinates as they
+    are (see :func:`same_coordinates`).
+    """
+    out = frame.copy() if any(name not in frame.columns for name in schema.columns) else frame
+    for name in schema.columns:
+        if name not in out.columns:
+            out[name] = None
+    return out[list(schema.columns)], wkb
+
+
+def same_coordinates(src: CRSLike | None, dst: CRSLike) -> bool:
+    """Return whether reprojecting from ``src`` to ``dst`` leaves every coordinate as it is.
+
+    EPSG:4326 (the stores' CRS) to CRS84 is a no-op in x/y order; skipping it saves a pass over every vertex.
+    """
+    return src is not None and get_transformer(src, dst).definition.startswith("proj=noop")
 
 
 def conform_all(

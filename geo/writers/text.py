@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pandas as pd
 
 import geopandas as gpd
@@ -15,7 +16,9 @@ import shapely
 
 from geo import geojson
 from geo.errors import InvalidFormat
+from geo.geometry_json import geometry_texts
 from geo.writers.frames import ExportSchema
+from geo.writers.wkb_text import wkb_geometry_texts
 
 CsvGeometry = Literal["wkt", "lonlat"]
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -37,16 +40,54 @@ def crs_member(schema: ExportSchema) -> dict[str, Any] | None:
     return {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{code}"}}
 
 
-def _features(frame: gpd.GeoDataFrame, decimals: int, id_column: str | None) -> bytes:
-    """Encode a conformed page (CRS and axes settled by the schema), coordinates rounded to ``decimals``."""
-    names = [c for c in frame.columns if c != frame.geometry.name]
-    geoms = np.asarray(frame.geometry.array, dtype=object)
-    feats = geojson.encode_features(frame, geoms, id_column=id_column, properties=names, decimals=decimals)
-    return b",\n".join(geojson.dumps(feature) for feature in feats)
+Records = tuple[pd.DataFrame, list[bytes | None]]
+"""A page as attribute columns and WKB geometries (see :func:`geo.writers.frames.iter_records`)."""
+
+
+def _features(page: gpd.GeoDataFrame | Records, schema: ExportSchema, decimals: int, id_column: str | None) -> bytes:
+    """Encode a conformed page (CRS and axes settled by the schema), coordinates rounded to ``decimals``.
+
+    The same bytes as ``geojson.dumps`` of each of :func:`geo.geojson.encode_features`' features joined by
+    ``,\\n``, built faster: geometries are cut from one text of the page's vertices (see
+    :func:`geo.geometry_json.geometry_texts`; for WKB pages :func:`geo.writers.wkb_text.wkb_geometry_texts`)
+    and go into ``orjson`` as ready-made fragments, and the page is serialised by one ``orjson`` call.
+    """
+    if isinstance(page, tuple):
+        frame, wkb = page
+        texts = wkb_geometry_texts(wkb, decimals, schema.geometry_type)
+        names = list(frame.columns)
+    else:
+        frame = page
+        texts = geometry_texts(np.asarray(frame.geometry.array, dtype=object), decimals)
+        names = [c for c in frame.columns if c != frame.geometry.name]
+    shapes = [None if t is None else orjson.Fragment(t) for t in texts]
+    ids = geojson.property_values(frame[id_column]) if id_column in frame.columns else [None] * len(frame)
+    columns = [geojson.property_values(frame[n]) for n in names]
+    keys = [str(n) for n in names]
+    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)] if keys else None
+    feats = [
+        {"type": "Feature", "id": fid, "geometry": shape, "properties": rows[i] if rows else {}}
+        for i, (fid, shape) in enumerate(zip(ids, shapes, strict=True))
+    ]
+    if any(_nested(values) for values in columns):
+        return b",\n".join(geojson.dumps(feature) for feature in feats)
+    # With only scalar properties, this marker can stand only between two features (inside a JSON
+    # string every quote is escaped), so the page is written at once and split there.
+    return geojson.dumps(feats)[1:-1].replace(_BETWEEN, _BETWEEN_LINES)
+
+
+_BETWEEN = b'},{"type":"Feature","id":'
+_BETWEEN_LINES = b'},\n{"type":"Feature","id":'
+_SCALARS = {str, int, float, bool, type(None)}
+
+
+def _nested(values: list[Any]) -> bool:
+    """Return whether a column's JSON values hold objects or arrays (JSON-typed attributes)."""
+    return not set(map(type, values)) <= _SCALARS
 
 
 def geojson_chunks(
-    frames: Iterable[gpd.GeoDataFrame], schema: ExportSchema, id_column: str | None = "id"
+    frames: Iterable[gpd.GeoDataFrame | Records], schema: ExportSchema, id_column: str | None = "id"
 ) -> Iterator[bytes]:
     """Return a GeoJSON FeatureCollection as an iterator of UTF-8 chunks, one per page of features.
 
@@ -56,7 +97,8 @@ def geojson_chunks(
 
     Parameters
     ----------
-    frames : pages already conformed to ``schema`` (see :func:`geo.writers.frames.conform`).
+    frames : pages already conformed to ``schema`` (see :func:`geo.writers.frames.conform`), or their
+        attributes and WKB geometries (see :func:`geo.writers.frames.conform_records`).
     schema : the export schema (its CRS decides whether a ``crs`` member is written).
     id_column : property copied into each feature's ``id``; None for no id.
     """
@@ -65,18 +107,22 @@ def geojson_chunks(
     if member is not None:
         head["crs"] = member
     decimals = geojson.decimals_for(schema.crs)
-    return _geojson_stream(frames, geojson.dumps(head)[:-1] + b',"features":[\n', decimals, id_column)
+    return _geojson_stream(frames, schema, geojson.dumps(head)[:-1] + b',"features":[\n', decimals, id_column)
 
 
 def _geojson_stream(
-    frames: Iterable[gpd.GeoDataFrame], head: bytes, decimals: int, id_column: str | None
+    frames: Iterable[gpd.GeoDataFrame | Records],
+    schema: ExportSchema,
+    head: bytes,
+    decimals: int,
+    id_column: str | None,
 ) -> Iterator[bytes]:
     yield head
     first = True
     for frame in frames:
-        if frame.empty:
+        if (frame[0] if isinstance(frame, tuple) else frame).empty:
             continue
-        yield (b",\n" if not first else b"") + _features(frame, decimals, id_column)
+        yield (b",\n" if not first else b"") + _features(frame, schema, decimals, id_column)
         first = False
     yield b"\n]}\n"
 

@@ -1,16 +1,22 @@
-"""Export benchmark: time, throughput and peak memory for GeoJSON, GeoPackage and CSV at 10k and 100k parcels.
+"""Export benchmark: planmap vs ogr2ogr on both stores (GeoPackage, PostGIS), every format, time and peak RSS.
 
-Run: ``.venv/bin/python tests/bench/run.py export`` (or ``.venv/bin/python tests/bench/bench_export.py``).
-Each export runs in a fresh subprocess. Peak RSS is the kernel's high-water mark (``VmHWM`` in
-/proc/self/status, reset through /proc/self/clear_refs just before the export; ``ru_maxrss`` is no good
-here because Linux carries it over from the parent across execve). tracemalloc's peak (Python allocations
-only) is measured in a separate run and reported alongside.
+Run: ``.venv/bin/python tests/bench/run.py export --sizes 100000,1000000 --rounds 3``. The same synthetic parcels
+are written to a GeoPackage and to the schema ``bench_export_<n>`` of PLANMAP_TEST_DATABASE_URL (both kept and
+reused when ``--data-dir`` is given or the schema holds ``n`` rows). Per round, each format is exported by planmap
+(``write_export`` of the whole layer, in a fresh subprocess) and then by ``ogr2ogr`` from the same table; the best
+of the rounds is printed. planmap's seconds run from ``prepare_export`` to the closed file (what a request costs;
+``proc s`` adds the interpreter start and imports); ogr2ogr's are its whole process. Peak RSS is the kernel's
+high-water mark: ``VmHWM`` in /proc/self/status for planmap, reset through /proc/self/clear_refs just before the
+export (``ru_maxrss`` is no good: Linux carries it over from the parent across execve), ``/usr/bin/time %M`` for
+ogr2ogr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +31,16 @@ COUNTIES = ("430302", "430304", "430321", "430381", "430382")
 COUNTY_NAMES = ("雨湖区", "岳塘区", "湘潭县", "湘乡市", "韶山市")
 STATUSES = ("planned", "in_progress", "completed")
 MU_M2 = 10000 / 15
+PG_URL = os.environ.get("PLANMAP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/planmap_test")
+FORMATS = ("geojson", "gpkg", "fgb", "parquet", "csv")
+OGR_ARGS = {
+    "geojson": ["-f", "GeoJSON", "-lco", "COORDINATE_PRECISION=7"],
+    "gpkg": ["-f", "GPKG"],
+    "fgb": ["-f", "FlatGeobuf"],
+    "csv": ["-f", "CSV", "-lco", "GEOMETRY=AS_WKT"],
+}
+"""ogr2ogr's equivalent of each planmap format (GPKG and FlatGeobuf write a spatial index by default, as planmap
+does); GDAL here has no (Geo)Parquet driver, so Parquet has no reference."""
 
 
 def synthetic_farmland(n: int, seed: int = 7):
@@ -64,12 +80,30 @@ def synthetic_farmland(n: int, seed: int = 7):
 
 
 def build_store(n: int, path: Path) -> Path:
-    """Write ``n`` synthetic parcels as the ``farmland`` layer of a GeoPackageStore at ``path``."""
+    """Write ``n`` synthetic parcels as the ``farmland`` layer of a GeoPackageStore at ``path`` (kept if present)."""
     from geo.storage.gpkg import GeoPackageStore
 
+    if path.exists():
+        return path
     with GeoPackageStore(path) as store:
         store.write_layer("farmland", synthetic_farmland(n))
     return path
+
+
+def build_schema(n: int) -> str:
+    """Write ``n`` synthetic parcels into the PostGIS schema ``bench_export_<n>`` unless it holds them already."""
+    from geo.errors import GeoError
+    from geo.storage.postgis import PostGISStore
+
+    schema = f"bench_export_{n}"
+    with PostGISStore(PG_URL, schema=schema) as store:
+        try:
+            held = store.count("farmland")
+        except GeoError:
+            held = -1
+        if held != n:
+            store.write_layer("farmland", synthetic_farmland(n))
+    return schema
 
 
 def _vm(key: str) -> float:
@@ -80,115 +114,143 @@ def _vm(key: str) -> float:
     raise KeyError(key)
 
 
-def _child(store_path: str, fmt_name: str, trace: bool) -> None:
-    """Run one export in this (fresh) process and print its measurements as JSON."""
-    import tracemalloc
-
+def _open(store: str):
+    """Open ``gpkg:PATH`` or ``pg:SCHEMA``."""
     from geo.storage.gpkg import GeoPackageStore
+    from geo.storage.postgis import PostGISStore
+
+    kind, _, where = store.partition(":")
+    return GeoPackageStore(where) if kind == "gpkg" else PostGISStore(PG_URL, schema=where)
+
+
+def _child(store_spec: str, fmt_name: str, out_dir: str) -> None:
+    """Run one export in this (fresh) process and print its measurements as JSON."""
     from geo.writers import parse_format
     from layers.export import prepare_export, write_export
     from layers.query import Selection
     from layers.registry import load_catalogue
 
     layer = load_catalogue().get("farmland")
-    fmt = parse_format(fmt_name.removesuffix("-whole"))
-    with GeoPackageStore(store_path) as store, tempfile.TemporaryDirectory() as tmp:
+    fmt = parse_format(fmt_name)
+    with _open(store_spec) as store:
         store.count("farmland")  # open the connection before the baseline
         baseline_mb = _vm("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
-        if trace:
-            tracemalloc.start()
         started = time.perf_counter()
         job = prepare_export(store, layer, Selection())
-        out = Path(tmp) / f"out.{fmt.ext}"
-        if fmt_name.endswith("-whole"):  # reference: the whole layer in one frame, encoded in one string
-            out.write_text(store.read("farmland").to_json(na="null", ensure_ascii=False), encoding="utf-8")
-        else:
-            write_export(job, fmt, out)
+        out = Path(out_dir) / f"planmap.{fmt.ext}"
+        write_export(job, fmt, out)
         elapsed = time.perf_counter() - started
-        traced = tracemalloc.get_traced_memory()[1] if trace else 0
         result = {
             "seconds": elapsed,
             "bytes": out.stat().st_size,
             "features": job.matched,
             "baseline_mb": baseline_mb,
             "peak_rss_mb": _vm("VmHWM"),
-            "traced_peak_mb": traced / 2**20,
+            "anon_mb": _vm("RssAnon"),
         }
+        out.unlink()
     print(json.dumps(result))
 
 
-def _measure(store: Path, fmt: str, trace: bool) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", str(store), fmt] + (["--trace"] if trace else [])
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _ogr2ogr(store: Path, out: Path) -> dict[str, float]:
-    """Time ``ogr2ogr -f GeoJSON`` of the whole ``farmland`` table (7 decimals, as planmap writes) with its peak RSS."""
-    out.unlink(missing_ok=True)
-    cmd = ["/usr/bin/time", "-f", "%M", "ogr2ogr", "-f", "GeoJSON", "-lco", "COORDINATE_PRECISION=7"]
+def _measure(store: str, fmt: str, out_dir: Path) -> dict[str, float]:
     started = time.perf_counter()
-    done = subprocess.run([*cmd, str(out), str(store), "farmland"], check=True, capture_output=True, text=True)
+    cmd = [sys.executable, __file__, "--child", store, fmt, str(out_dir)]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"process_s": time.perf_counter() - started}
+
+
+def _ogr_source(store: str) -> list[str]:
+    kind, _, where = store.partition(":")
+    return [where, "farmland"] if kind == "gpkg" else [f"PG:{PG_URL}", f"{where}.farmland"]
+
+
+def _ogr2ogr(store: str, fmt: str, out_dir: Path) -> dict[str, float] | None:
+    """Time ``ogr2ogr`` writing the whole ``farmland`` table as ``fmt``, with its peak RSS; None without a driver."""
+    if fmt not in OGR_ARGS:
+        return None
+    out = out_dir / f"ogr.{fmt}"
+    cmd = ["/usr/bin/time", "-f", "%M", "ogr2ogr", *OGR_ARGS[fmt], str(out), *_ogr_source(store)]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    size = out.stat().st_size
-    out.unlink()
+    size = sum(p.stat().st_size for p in out_dir.glob("ogr.*"))
+    for part in out_dir.glob("ogr.*"):
+        part.unlink()
     return {"seconds": elapsed, "bytes": size, "peak_rss_mb": int(done.stderr.strip().splitlines()[-1]) / 1024}
 
 
+def _row(n: int, store: str, fmt: str, ours: list[dict[str, float]], gdal: list[dict[str, float]]) -> str:
+    best = min(ours, key=lambda r: r["seconds"])
+    kind = "gpkg" if store.startswith("gpkg:") else "postgis"
+    line = f"{n:>9} {kind:7} {fmt:8} {best['seconds']:9.2f} {best['process_s']:7.2f} "
+    line += f"{best['seconds'] / n * 1e6:6.2f} "
+    if gdal:
+        ref = min(gdal, key=lambda r: r["seconds"])
+        line += f"{ref['seconds']:9.2f} {best['seconds'] / ref['seconds']:6.2f} "
+    else:
+        line += f"{'-':>9} {'-':>6} "
+    line += f"{best['bytes'] / 2**20:8.1f} " + (f"{gdal[0]['bytes'] / 2**20:8.1f} " if gdal else f"{'-':>8} ")
+    line += f"{max(r['peak_rss_mb'] for r in ours):8.0f}M {best['peak_rss_mb'] - best['baseline_mb']:6.0f}M "
+    line += f"{max(r['anon_mb'] for r in ours):6.0f}M "
+    return line + (f"{max(r['peak_rss_mb'] for r in gdal):8.0f}M" if gdal else f"{'-':>9}")
+
+
+def _run_size(n: int, stores: list[str], formats: list[str], rounds: int, work: Path) -> list[str]:
+    rows = []
+    for store in stores:
+        for fmt in formats:
+            ours, gdal = [], []
+            for _ in range(rounds):  # planmap and ogr2ogr alternate, so drift hits both alike
+                ours.append(_measure(store, fmt, work))
+                ref = _ogr2ogr(store, fmt, work)
+                if ref is not None:
+                    gdal.append(ref)
+            rows.append(_row(n, store, fmt, ours, gdal))
+            print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Build synthetic stores, export each format in a subprocess, print a table."""
+    """Build the synthetic stores, export each format with planmap and ogr2ogr in alternation, print a table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000", help="feature counts, comma-separated")
-    parser.add_argument(
-        "--formats", default="geojson,gpkg,csv,geojson-whole", help="geojson-whole: unstreamed reference"
-    )
-    parser.add_argument("--rounds", type=int, default=1, help="GeoJSON vs ogr2ogr rounds, alternating")
-    parser.add_argument("--child", nargs=2, metavar=("STORE", "FORMAT"), help=argparse.SUPPRESS)
-    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--formats", default=",".join(FORMATS), help="formats, comma-separated")
+    parser.add_argument("--stores", default="gpkg,postgis", help="gpkg, postgis or both")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating planmap/ogr2ogr rounds (best is shown)")
+    parser.add_argument("--data-dir", type=Path, help="keep (and reuse) the GeoPackages here")
+    parser.add_argument("--child", nargs=3, metavar=("STORE", "FORMAT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(*args.child, trace=args.trace)
+        _child(*args.child)
         return 0
-    header = f"{'features':>9} {'format':13} {'seconds':>8} {'MB':>8} {'MB/s':>7} {'feat/s':>9} "
-    header += f"{'base RSS':>9} {'peak RSS':>9} {'+RSS':>7} {'py peak':>8}"
+    kinds = args.stores.split(",")
+    rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows: list[str] = []
-        versus: list[str] = []
+        data = args.data_dir or Path(tmp)
+        data.mkdir(parents=True, exist_ok=True)
+        work = Path(tmp) / "out"
+        work.mkdir()
         for n in (int(v) for v in args.sizes.split(",")):
             started = time.perf_counter()
-            store = build_store(n, Path(tmp) / f"farmland-{n}.gpkg")
-            print(f"built {n} parcels in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-            for fmt in args.formats.split(","):
-                plain, traced = _measure(store, fmt, False), _measure(store, fmt, True)
-                mb = plain["bytes"] / 2**20
-                rows.append(
-                    f"{n:>9} {fmt:13} {plain['seconds']:8.2f} {mb:8.1f} {mb / plain['seconds']:7.1f} "
-                    f"{plain['features'] / plain['seconds']:9.0f} {plain['baseline_mb']:8.0f}M "
-                    f"{plain['peak_rss_mb']:8.0f}M {plain['peak_rss_mb'] - plain['baseline_mb']:6.0f}M "
-                    f"{traced['traced_peak_mb']:7.1f}M"
-                )
-                print(rows[-1], file=sys.stderr)
-            ours, gdal = [], []
-            for _ in range(args.rounds):  # planmap's GeoJSON export and ogr2ogr's, alternating
-                ours.append(_measure(store, "geojson", False))
-                gdal.append(_ogr2ogr(store, Path(tmp) / "ogr.geojson"))
-            best, ref = min(ours, key=lambda r: r["seconds"]), min(gdal, key=lambda r: r["seconds"])
-            versus.append(
-                f"{n:>9} {'geojson':8} {'gpkg':6} {best['seconds']:10.2f} {ref['seconds']:10.2f} "
-                f"{best['seconds'] / ref['seconds']:6.2f} {best['bytes'] / 2**20:8.1f} {ref['bytes'] / 2**20:8.1f} "
-                f"{best['peak_rss_mb']:8.0f}M {ref['peak_rss_mb']:8.0f}M"
-            )
-            print(versus[-1], file=sys.stderr)
-    print(header)
+            stores = []
+            if "gpkg" in kinds:
+                stores.append(f"gpkg:{build_store(n, data / f'farmland-{n}.gpkg')}")
+            if "postgis" in kinds:
+                stores.append(f"pg:{build_schema(n)}")
+            print(f"{n} parcels ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            rows += _run_size(n, stores, args.formats.split(","), args.rounds, work)
+        shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"{'rows':>9} {'store':7} {'format':8} {'planmap s':>9} {'proc s':>7} {'us/row':>6} {'ogr2ogr s':>9} ", end=""
+    )
+    print(f"{'ratio':>6} {'MB':>8} {'ogr MB':>8} {'peak RSS':>9} {'+RSS':>7} {'anon':>7} {'ogr RSS':>9}")
     print("\n".join(rows))
-    print("RSS: VmHWM in a fresh process per run, reset before the export; +RSS = peak minus RSS before it;")
-    print("py peak = tracemalloc peak of Python allocations (separate run; GDAL/GEOS memory not included).")
-    print()
-    print(f"{'rows':>9} {'format':8} {'store':6} {'planmap s':>10} {'ogr2ogr s':>10} {'ratio':>6} {'MB':>8} ", end="")
-    print(f"{'ogr MB':>8} {'peak RSS':>9} {'ogr RSS':>9}")
-    print("\n".join(versus))
-    print(f"best of {args.rounds} alternating round(s); ogr2ogr -f GeoJSON -lco COORDINATE_PRECISION=7, same table.")
+    print(f"best of {args.rounds} alternating round(s); ratio = planmap s / ogr2ogr s (< 1: planmap faster).")
+    print("planmap s: prepare_export to closed file; proc s: its whole process (interpreter start and imports too).")
+    print("peak RSS: highest VmHWM of the rounds; +RSS: peak minus RSS before the export; anon: RssAnon after it")
+    print("(file-backed pages excluded: a GeoPackage read maps up to 128 MiB of the file); ogr RSS: /usr/bin/time %M.")
+    print("ogr2ogr: GeoJSON -lco COORDINATE_PRECISION=7, GPKG, FlatGeobuf, CSV -lco GEOMETRY=AS_WKT; same table.")
     return 0
 
 

@@ -250,3 +250,19 @@ def test_shapefile_field_names_deterministic_unique():
     assert first == shapefile_field_names(names)
     assert len({v.lower() for v in first.values()}) == len(names)
     assert all(len(v) <= 10 and v.isascii() for v in first.values())
+
+
+def test_geojson_pages_with_json_attributes_equal_the_per_feature_encoder(store):
+    from geo import geojson
+
+    schema = _schema("CRS84")
+    frames = list(conform_all(iter_frames(store, "parcels", chunk_size=5), schema, {}))
+    body = b"".join(geojson_chunks(frames, schema)).partition(b',"features":[\n')[2].removesuffix(b"\n]}\n")
+    expected = []
+    for frame in frames:
+        names = [c for c in frame.columns if c != frame.geometry.name]
+        geoms = np.asarray(frame.geometry.array, dtype=object)
+        feats = geojson.encode_features(frame, geoms, id_column="id", properties=names, decimals=7)
+        expected.append(b",\n".join(geojson.dumps(f) for f in feats))
+    assert body == b",\n".join(expected)
+    assert any(f["properties"]["milestones"] for f in json.loads(body.join([b"[", b"]"])))

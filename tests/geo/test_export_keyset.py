@@ -50,3 +50,17 @@ def test_a_write_between_pages_neither_repeats_nor_skips(writable_store):
     rest = pd.concat(list(pages), ignore_index=True)
     ids = list(first["id"]) + list(rest["id"])
     assert len(ids) == len(set(ids)) == store.count("reservoirs") - 1
+
+
+def test_pages_follow_id_order_when_row_order_differs(writable_store):
+    """A feature added later with the smallest id (last in the GeoPackage's fid order) is read once, first."""
+    store = writable_store
+    row = store.read("reservoirs", limit=1).iloc[0]
+    values = {k: v for k, v in row.items() if k != "geometry" and not (isinstance(v, float) and v != v)}
+    values["id"] = "RS-000"
+    entry = HistoryEntry("reservoirs", "RS-000", date(2025, 12, 1), str(row["status"]), None, "", "test")
+    store.create_feature(FeatureWrite(entry, values, row["geometry"]))
+    ids = [i for frame in iter_frames(store, "reservoirs", chunk_size=4) for i in frame["id"]]
+    assert ids[0] == "RS-000"
+    assert ids == sorted(ids)
+    assert len(ids) == len(set(ids)) == store.count("reservoirs")

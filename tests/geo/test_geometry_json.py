@@ -9,7 +9,7 @@ import pytest
 import shapely
 from shapely import wkt
 
-from geo.geometry_json import geometry_dicts, round_coordinates
+from geo.geometry_json import geometry_dicts, geometry_texts, round_coordinates
 
 SHAPES = [
     "POINT (112.845993 27.517652)",
@@ -58,3 +58,29 @@ def test_rounding_while_encoding_writes_the_same_text_as_rounding_first(decimals
     before = orjson.dumps(geometry_dicts(round_coordinates(geoms, decimals)))
     assert orjson.dumps(geometry_dicts(geoms, decimals)) == before
     assert b"e-" not in before and len(before) > 10_000
+
+
+def _dumped(geoms, decimals=None):
+    return [None if d is None else orjson.dumps(d) for d in geometry_dicts(geoms, decimals)]
+
+
+MORE = [
+    *SHAPES,
+    "POLYGON EMPTY",
+    "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), EMPTY)",
+    "MULTILINESTRING ((0 0, 1 1), EMPTY)",
+    "POLYGON ((112.123456789 27.987654321, 112.2 27.9, 112.3 28.0, 112.123456789 27.987654321))",
+]
+
+
+@pytest.mark.parametrize("decimals", [None, 3, 7])
+def test_geometry_texts_are_the_bytes_orjson_writes_for_geometry_dicts(decimals):
+    geoms = np.array([wkt.loads(text) for text in MORE] + [None], dtype=object)
+    rng = np.random.default_rng(3)
+    for _ in range(200):  # mixed pages, in any order and with repeats, take every branch
+        page = geoms[rng.integers(0, len(geoms), rng.integers(1, 8))]
+        assert geometry_texts(page, decimals) == _dumped(page, decimals)
+    for geom in geoms:  # pages of one type take the vectorised branches
+        page = np.array([geom] * 3, dtype=object)
+        assert geometry_texts(page, decimals) == _dumped(page, decimals)
+    assert geometry_texts(np.array([], dtype=object)) == []

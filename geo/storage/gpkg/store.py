@@ -16,7 +16,14 @@ import geopandas as gpd
 from geo.errors import UnknownCollection, UnknownFeature
 from geo.spatial_index import search_box
 from geo.storage.base import FeatureStore, check_layer_version, check_settable, check_version
-from geo.storage.codec import STORE_CRS, frame_from_rows, gpkg_blob_to_wkb, prepare_layer, read_columns
+from geo.storage.codec import (
+    STORE_CRS,
+    frame_from_rows,
+    gpkg_blob_to_wkb,
+    prepare_layer,
+    read_columns,
+    records_from_rows,
+)
 from geo.storage.generic import mvt_layer_from_arrays
 from geo.storage.gpkg import admin, edits, tiles
 from geo.storage.gpkg import layer as gpkg_layer
@@ -150,17 +157,44 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Return the matching features, using the R-tree for spatial conditions."""
+        rows, wanted, types = self._rows(layer, where, limit, offset, sortby, columns)
+        return frame_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
+
+    def read_records(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> tuple[pd.DataFrame, list[bytes | None]]:
+        """Return the matching features as typed attribute columns and WKB geometries, none parsed."""
+        rows, wanted, types = self._rows(layer, where, limit, 0, sortby, columns)
+        return records_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
+
+    def _rows(
+        self,
+        layer: str,
+        where: Filter | None,
+        limit: int | None,
+        offset: int,
+        sortby: Sequence[SortKey],
+        columns: Sequence[str] | None,
+    ) -> tuple[list[Any], list[str], dict[str, str]]:
         types = self.columns(layer)
         wanted = read_columns(columns, types, self.id_column)
         p = SQLITE.params()
         cond = render_where(where, types, dialect=SQLITE, params=p, layer=layer, geom_col=_GEOM)
         clause = f" WHERE {cond}" if cond else ""
-        page = f"LIMIT {p.named('limit', -1 if limit is None else limit)} OFFSET {p.named('offset', offset)}"
+        page = f"LIMIT {p.named('limit', -1 if limit is None else limit)}"
+        if offset:  # keyset paging (exports) never skips rows
+            page += f" OFFSET {p.named('offset', offset)}"
         select = ", ".join(q(c) for c in wanted)
         sql = f"SELECT {select}, {q(_GEOM)} FROM {q(layer)}{clause}{SQLITE.order_by(sortby, types)} {page}"
         with self._db.reading() as conn:
             rows = conn.execute(sql, p.values).fetchall()
-        return frame_from_rows(rows, wanted, types, gpkg_blob_to_wkb)
+        return rows, wanted, types
 
     def read_tile_candidates(
         self,

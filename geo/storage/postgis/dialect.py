@@ -44,12 +44,18 @@ class PostgisDialect(Dialect):
         return f"ST_{name.capitalize()}({column}, {literal})"
 
     def order_by(self, sortby: Sequence[SortKey], types: dict[str, str]) -> str:
-        """Order with SQLite's NULL placement (first ascending); ties broken by id."""
+        """Order with SQLite's NULL placement (first ascending); ties broken by id.
+
+        Ids are never NULL, so ``id`` is ordered plainly: the unique index then serves the order (keyset pages).
+        """
         terms = [
-            f"{check_column(k.column, types)} {'DESC NULLS LAST' if k.descending else 'ASC NULLS FIRST'}"
+            f"{check_column(k.column, types)} {'DESC' if k.descending else 'ASC'}"
+            if k.column == "id"
+            else f"{check_column(k.column, types)} {'DESC NULLS LAST' if k.descending else 'ASC NULLS FIRST'}"
             for k in sortby
         ]
-        return " ORDER BY " + ", ".join([*terms, '"id" ASC'])
+        tail = [] if any(k.column == "id" for k in sortby) else ['"id" ASC']
+        return " ORDER BY " + ", ".join([*terms, *tail])
 
 
 POSTGIS = PostgisDialect()

@@ -21,7 +21,7 @@ import geopandas as gpd
 import shapely
 
 from geo.storage.base import FeatureStore, check_layer_version
-from geo.storage.codec import EncodedLayer, frame_from_rows, prepare_layer, read_columns
+from geo.storage.codec import EncodedLayer, frame_from_rows, prepare_layer, read_columns, records_from_rows
 from geo.storage.consistency import ReplicaState
 from geo.storage.postgis import admin, edits, native
 from geo.storage.postgis import history as history_rows
@@ -196,9 +196,18 @@ class PostGISStore(AccountVerbs, FeatureStore):
         conn.execute(f"ANALYZE {target}")
 
     def _select(
-        self, layer: str, where: Filter | None, sortby: Sequence[SortKey], columns: Sequence[str] | None, types: Any
+        self,
+        layer: str,
+        where: Filter | None,
+        sortby: Sequence[SortKey],
+        columns: Sequence[str] | None,
+        types: Any,
+        offset: int = 0,
     ) -> tuple[str, str, list[str], Params]:
-        """Return the page query (``limit``/``offset`` parameters unset), its count query, columns and parameters."""
+        """Return the page query (``limit``/``offset`` parameters unset), its count query, columns and parameters.
+
+        No OFFSET clause for the first page: keyset paging (``id > last``, as exports page) never sends one.
+        """
         wanted = read_columns(columns, types, self.id_column)
         p = POSTGIS.params()
         cond = render_where(where, types, dialect=POSTGIS, params=p, layer=layer)
@@ -206,7 +215,8 @@ class PostGISStore(AccountVerbs, FeatureStore):
         table = self._db.t(layer)
         select = ", ".join(q(c) for c in wanted)
         page = f"SELECT {select}, ST_AsBinary({_GEOM}) FROM {table}{clause}{POSTGIS.order_by(sortby, types)}"
-        return f"{page} LIMIT %(limit)s OFFSET %(offset)s", f"SELECT count(*) FROM {table}{clause}", wanted, p
+        skip = " OFFSET %(offset)s" if offset else ""
+        return f"{page} LIMIT %(limit)s{skip}", f"SELECT count(*) FROM {table}{clause}", wanted, p
 
     def read(
         self,
@@ -221,9 +231,25 @@ class PostGISStore(AccountVerbs, FeatureStore):
         """Return the matching features, using the GiST index for spatial conditions."""
         with self._db.read() as conn:
             types = self._db.columns(conn, layer)
-            sql, _, wanted, p = self._select(layer, where, sortby, columns, types)
+            sql, _, wanted, p = self._select(layer, where, sortby, columns, types, offset)
             rows = conn.execute(sql, {**p.values, "limit": limit, "offset": offset}).fetchall()
         return frame_from_rows(rows, wanted, types)
+
+    def read_records(
+        self,
+        layer: str,
+        where: Filter | None = None,
+        *,
+        limit: int | None = None,
+        sortby: Sequence[SortKey] = (),
+        columns: Sequence[str] | None = None,
+    ) -> tuple[pd.DataFrame, list[bytes | None]]:
+        """Return the matching features as typed attribute columns and WKB geometries, none parsed."""
+        with self._db.read() as conn:
+            types = self._db.columns(conn, layer)
+            sql, _, wanted, p = self._select(layer, where, sortby, columns, types)
+            rows = conn.execute(sql, {**p.values, "limit": limit}).fetchall()
+        return records_from_rows(rows, wanted, types)
 
     def read_page(
         self,
@@ -241,7 +267,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
         """
         with self._db.read() as conn:
             types = self._db.columns(conn, layer)
-            sql, count_sql, wanted, p = self._select(layer, where, sortby, columns, types)
+            sql, count_sql, wanted, p = self._select(layer, where, sortby, columns, types, offset)
             with conn.pipeline():
                 page = conn.execute(sql, {**p.values, "limit": limit, "offset": offset})
                 count = conn.execute(count_sql, p.values)
