@@ -201,10 +201,11 @@ def read_page(
     keep = [c for c in frame.columns if c in columns or c == frame.geometry.name]
     if len(keep) < len(frame.columns):
         frame = frame[keep]
+    stored = frame  # the attributes as stored, before any replay
     if as_of is not None and "status" in frame.columns and len(frame):
         frame = frame.assign(status=status_as_of(store, layer, frame["id"], as_of).to_numpy())
     if lights is not None and properties is None and len(frame):
-        found = feature_lights(store, layer, frame["id"], lights)
+        found = feature_lights(store, layer, frame["id"], lights, known=stored)
         if not found.isna().all(axis=None):
             frame = frame.assign(**{c: found[c].to_numpy() for c in found.columns})
     return Page(frame=frame, matched=matched, properties=properties)

@@ -246,18 +246,24 @@ class LightsAt:
     as_of: date | None = None
 
 
-def feature_lights(store: FeatureStore, layer: Layer, ids: pd.Series, at: LightsAt) -> pd.DataFrame:
+def feature_lights(
+    store: FeatureStore, layer: Layer, ids: pd.Series, at: LightsAt, known: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Return :data:`FEATURE_PROPERTIES` of the features ``ids`` (in their order and index).
 
     Without ``at.as_of`` the lights are today's from the current attributes; with it, the history replay.
-    Layers without schedules get an empty frame.
+    Layers without schedules get an empty frame. ``known`` holds the features' stored attributes when they
+    were just read (a page of items): when it has every column the lights read, they are not read again.
     """
     if not has_lights(layer) or not len(ids):
         return pd.DataFrame(index=ids.index, columns=list(FEATURE_PROPERTIES))
     columns = [c for c in LIGHT_COLUMNS if c in layer.field_names]
     keys = [str(i) for i in ids]
-    features = store.read(layer.id, Filter(ids=keys), columns=columns)
-    frame = pd.DataFrame(features.drop(columns=features.geometry.name))
+    if known is not None and all(c in known.columns for c in columns):
+        frame = pd.DataFrame(known[columns]).reset_index(drop=True)
+    else:
+        features = store.read(layer.id, Filter(ids=keys), columns=columns)
+        frame = pd.DataFrame(features.drop(columns=features.geometry.name))
     day = at.as_of or date.today()
     history = store.history(layer.id, keys, until=day)
     rows = project_lights(frame, layer, history, day, at.year, at.rules, replayed=at.as_of is not None)

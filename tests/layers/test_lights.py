@@ -173,3 +173,29 @@ def test_a_light_never_improves_when_progress_drops(reservoirs, start, due, as_o
     out = project_lights(pd.DataFrame(rows), reservoirs, None, as_of, YEAR, rules, replayed=False)
     before, after = (LIGHTS.index(x) for x in out["light"])
     assert after >= before
+
+
+@pytest.mark.parametrize("layer_id", ["farmland", "reservoirs", "old-communities"])
+def test_an_items_page_lights_its_features_from_the_page_read(demo_store, registry, monkeypatch, layer_id):
+    from geo.storage.base import Filter
+    from layers.items import read_page
+    from layers.lights import FEATURE_PROPERTIES, LightsAt, feature_lights
+
+    layer, at = registry.get(layer_id), LightsAt(2025, LightRules())
+    reads = []
+    real = demo_store.read
+
+    def counted(layer_name, where=None, **kwargs):
+        if where is not None and where.ids is not None:  # a read of the page's features by id
+            reads.append(layer_name)
+        return real(layer_name, where, **kwargs)
+
+    monkeypatch.setattr(demo_store, "read", counted)
+    page = read_page(demo_store, layer, Filter(), limit=40, lights=at)
+    assert reads == []  # the page held every column the lights read
+    monkeypatch.undo()
+    again = feature_lights(demo_store, layer, page.frame["id"], at)  # read afresh
+    assert 0 < len(page.frame) <= 40 and page.frame["light"].notna().any()
+    pd.testing.assert_frame_equal(
+        page.frame[list(FEATURE_PROPERTIES)].reset_index(drop=True), again.reset_index(drop=True), check_dtype=False
+    )
