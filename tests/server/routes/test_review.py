@@ -6,8 +6,14 @@ from geo.storage.base import Filter
 from layers.plans import current_plan, replace_plan
 from layers.tokens import create_token
 
-TODAY = date.today()
-YESTERDAY = (TODAY - timedelta(days=1)).isoformat()
+
+def today() -> date:
+    """Today's date, read when asserting (a run may cross midnight)."""
+    return date.today()
+
+
+def yesterday() -> str:
+    return (date.today() - timedelta(days=1)).isoformat()
 
 
 @pytest.fixture
@@ -53,7 +59,9 @@ def pending(client, token):
 def test_pending_counts_only_after_approval_and_replays_from_approval_on(writable_client, tokens):
     feat = planned_feature(writable_client)
     before = numbers(writable_client)
-    r = report(writable_client, tokens["field"], feat["id"], {"status": "completed", "date": YESTERDAY, "note": "验收"})
+    r = report(
+        writable_client, tokens["field"], feat["id"], {"status": "completed", "date": yesterday(), "note": "验收"}
+    )
     assert r.status_code == 202, r.text
     review = r.json()["review"]
     assert review["status"] == "pending" and review["submitted_by"] == "zhang"
@@ -75,14 +83,14 @@ def test_pending_counts_only_after_approval_and_replays_from_approval_on(writabl
     item = writable_client.get(f"/collections/farmland/items/{feat['id']}").json()
     assert item["properties"]["status"] == "completed"
     # dated by the report, existing from the approval on: yesterday's replay does not see it, today's does
-    assert numbers(writable_client, YESTERDAY)[0] == before[0]
-    assert numbers(writable_client, TODAY.isoformat())[0] == after[0]
+    assert numbers(writable_client, yesterday())[0] == before[0]
+    assert numbers(writable_client, today().isoformat())[0] == after[0]
     entries = writable_client.get(
         f"/collections/farmland/items/{feat['id']}/history", headers=auth(tokens["planner"])
     ).json()["entries"]
     last = entries[-1]
-    assert last["date"] == YESTERDAY and last["author"] == "zhang"
-    assert last["data"]["approved_on"] == TODAY.isoformat() and last["data"]["review"]["approved_by"] == "li"
+    assert last["date"] == yesterday() and last["author"] == "zhang"
+    assert last["data"]["approved_on"] == today().isoformat() and last["data"]["review"]["approved_by"] == "li"
     again = writable_client.post(
         f"/review/farmland/{review['key']}/approve", headers=auth(tokens["planner"]), json={"version": 2}
     )

@@ -14,7 +14,10 @@ from geo.storage.base import Filter
 from geo.tms import get_tms
 from layers.tokens import create_token
 
-TODAY = date.today().isoformat()
+
+def today() -> str:
+    """Today's date, read when asserting (a run may cross midnight)."""
+    return date.today().isoformat()
 
 
 @pytest.fixture
@@ -52,7 +55,7 @@ def test_report_moves_the_state_records_history_and_returns_the_new_etag(writabl
     body = {"status": "in_progress", "percent": max(feat["progress_pct"], 80.0), "note": "渠系完工"}
     r = post(writable_client, tokens["field"], "farmland", feat["id"], before.headers["etag"], json=body)
     assert r.status_code == 200, r.text
-    assert r.json()["properties"]["progress_pct"] == body["percent"] and r.json()["properties"]["updated_at"] == TODAY
+    assert r.json()["properties"]["progress_pct"] == body["percent"] and r.json()["properties"]["updated_at"] == today()
     after = writable_client.get(item_url("farmland", feat["id"]), headers=auth(tokens["field"]))
     assert r.headers["etag"] == after.headers["etag"] != before.headers["etag"]
     public_after = writable_client.get(item_url("farmland", feat["id"]))
@@ -61,7 +64,7 @@ def test_report_moves_the_state_records_history_and_returns_the_new_etag(writabl
     assert writable_client.get("/collections/farmland/items").headers["etag"] != items_etag
     entries = writable_client.get(f"{item_url('farmland', feat['id'])}/history").json()["entries"]
     last = entries[-1]
-    assert last["seq"] == r.json()["report"]["seq"] and last["note"] == "渠系完工" and last["date"] == TODAY
+    assert last["seq"] == r.json()["report"]["seq"] and last["note"] == "渠系完工" and last["date"] == today()
     assert last["data"]["from"] == {"status": "in_progress", "percent": feat["progress_pct"]}
     assert "author" not in last
     private = writable_client.get(f"{item_url('farmland', feat['id'])}/history", headers=auth(tokens["viewer"]))
@@ -142,7 +145,7 @@ def test_completion_shows_in_tiles_progress_and_maps_at_once(writable_client, to
     done_before = writable_client.get("/progress/farmland").json()["done_features"]
     etag = writable_client.get(item_url("farmland", feat["id"])).headers["etag"]
     r = post(writable_client, tokens["field"], "farmland", feat["id"], etag, json={"status": "completed"})
-    assert r.status_code == 200 and r.json()["properties"]["completed_date"] == TODAY
+    assert r.status_code == 200 and r.json()["properties"]["completed_date"] == today()
     tile_after = writable_client.get(tile_url, headers={"If-None-Match": tile_before.headers["etag"]})
     assert tile_after.status_code == 200 and tile_after.headers["etag"] != tile_before.headers["etag"]
     decoded = mapbox_vector_tile.decode(tile_after.content, default_options={"y_coord_down": True})
@@ -160,7 +163,7 @@ def test_water_section_reading_is_classified(writable_client, tokens):
     r = post(writable_client, tokens["field"], "water-sections", section["id"], etag, json=reading)
     assert r.status_code == 200, r.text
     props = r.json()["properties"]
-    assert props["status"] == "non_compliant" and props["latest_class"] == "IV" and props["latest_month"] == TODAY[:7]
+    assert props["status"] == "non_compliant" and props["latest_class"] == "IV" and props["latest_month"] == today()[:7]
     last = writable_client.get(f"{item_url('water-sections', section['id'])}/history").json()["entries"][-1]
     assert last["data"]["class"] == "IV" and last["data"]["DO"] == 4.0 and last["status"] == "non_compliant"
     compliance = writable_client.get("/progress/water-sections/compliance").json()
