@@ -17,7 +17,8 @@ Lights are decided on the figures rounded to 0.1, so the printed lag always agre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Literal
 
@@ -29,7 +30,7 @@ from geo.storage.base import FeatureStore, Filter
 from layers.errors import InvalidPlan
 from layers.models import Layer
 from layers.plan_model import Plan
-from layers.progress import done_statuses, with_state
+from layers.progress import done_statuses, initial_status, replay
 
 Light = Literal["green", "yellow", "red"]
 LIGHTS: tuple[Light, ...] = ("green", "yellow", "red")
@@ -99,68 +100,137 @@ def _days(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.astype(object).where(values.notna(), None), errors="coerce").dt.normalize()
 
 
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    """Return dates (ISO text, dates, datetimes or missing) as float days since 1970-01-01, NaN when missing.
+
+    Dates and ISO text convert in numpy (a project page or a layer of thousands costs microseconds, where
+    pandas' parser costs a millisecond per column); text numpy does not read, or reads only with a warning
+    (offsets), goes through :func:`_days`, so the days are pandas' in every case.
+    """
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        days = values.to_numpy().astype("datetime64[D]")
+    else:
+        array = values.to_numpy(dtype=object)
+        present = array.copy()
+        present[pd.isna(array)] = None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                days = present.astype("datetime64[D]")
+        except (TypeError, ValueError, DeprecationWarning):
+            days = _days(values).to_numpy().astype("datetime64[D]")
+    out = days.astype("int64").astype(float)
+    out[np.isnat(days)] = np.nan
+    return out
+
+
+def _elapsed(start: np.ndarray, due: np.ndarray, day: np.ndarray | float) -> np.ndarray:
+    """Return :func:`elapsed_pct` of day numbers (NaN where ``due`` or ``day`` is NaN)."""
+    duration = np.maximum(due - start + 1.0, 1.0)
+    return np.clip(100.0 * (day - start) / duration, 0.0, 100.0)
+
+
 def elapsed_pct(start: pd.Series, due: pd.Series, as_of: pd.Series) -> pd.Series:
     """Return the share of each schedule elapsed on ``as_of`` in percent (0..100, NaN without a due date).
 
     All three are datetime64 Series. The due day counts: a schedule from 1 January to 31 December
     has 365 days, and on 1 July 181 of them are behind (49.6 %).
     """
-    duration = ((due - start).dt.days + 1).clip(lower=1)
-    elapsed = (as_of - start).dt.days
-    return (100.0 * elapsed / duration).clip(0.0, 100.0)
+    elapsed = _elapsed(_day_numbers(start), _day_numbers(due), _day_numbers(as_of))
+    return pd.Series(elapsed, index=start.index)
 
 
-def _level(lag: pd.Series, rules: LightRules) -> pd.Series:
-    return (lag >= rules.yellow_lag_pts).astype(int) + (lag >= rules.red_lag_pts).astype(int)
+@dataclass(frozen=True)
+class _Figures:
+    """Elapsed, progress and lag (0.1 precision), severity (0..2) and reason of projects on some day."""
+
+    elapsed: np.ndarray
+    progress: np.ndarray
+    lag: np.ndarray
+    level: np.ndarray
+    reason: np.ndarray
+
+    def where(self, mask: np.ndarray, other: _Figures) -> _Figures:
+        """Return ``other``'s figures where ``mask`` is true, these elsewhere."""
+        return _Figures(*(np.where(mask, getattr(other, f.name), getattr(self, f.name)) for f in fields(self)))
 
 
 def _running(
-    start: pd.Series, due: pd.Series, day: pd.Series, percent: pd.Series, idle: pd.Series, rules: LightRules
-) -> pd.DataFrame:
-    """Return elapsed, progress, lag, severity and reason of unfinished projects on ``day`` (one per row)."""
-    elapsed = elapsed_pct(start, due, day).round(1)
-    progress = percent.astype(float).round(1)
-    lag = (elapsed - progress).round(1)
-    by_lag = _level(lag, rules)
-    waited = (day - start).dt.days
+    start: np.ndarray,
+    due: np.ndarray,
+    day: np.ndarray | float,
+    percent: np.ndarray,
+    idle: np.ndarray,
+    rules: LightRules,
+) -> _Figures:
+    """Return the figures of unfinished projects on ``day`` (day numbers; NaN comparisons are false)."""
+    elapsed = np.round(_elapsed(start, due, day), 1)
+    progress = np.round(percent.astype(float), 1)
+    lag = np.round(elapsed - progress, 1)
+    by_lag = (lag >= rules.yellow_lag_pts).astype(int) + (lag >= rules.red_lag_pts).astype(int)
+    waited = day - start
     by_idle = ((waited >= rules.not_started_yellow_days).astype(int) + (waited >= rules.not_started_red_days)) * idle
     overdue = (due < day).astype(int) * 2
     level = np.maximum(np.maximum(by_lag, by_idle), overdue)
     reason = np.select(
         [overdue > 0, (by_idle > 0) & (by_idle >= by_lag), by_lag > 0], ["overdue", "not_started", "lag"], "not_due"
-    )
-    return pd.DataFrame(
-        {"elapsed_pct": elapsed, "progress_pct": progress, "lag_pts": lag, "level": level, "reason": reason},
-        index=start.index,
-    )
+    ).astype(object)
+    return _Figures(elapsed, progress, lag, level, reason)
 
 
-def _done_on(state: pd.DataFrame, layer: Layer, history: pd.DataFrame | None) -> pd.Series:
-    """Return the day each done project was done: its first done report, else its ``completed_date``."""
-    done_on = pd.Series(pd.NaT, index=state.index, dtype="datetime64[ns]")
-    if history is not None and len(history):
-        rows = history[history["status"].isin(done_statuses(layer))]
-        first = rows.groupby("feature_id")["date"].min()
-        done_on = _days(state["id"].astype(str).map(first))
-    if "completed_date" in state:
-        done_on = done_on.fillna(_days(state["completed_date"]))
-    return done_on.where(state["done"])
+@dataclass(frozen=True)
+class _Reports:
+    """What the history says of each project (arrays in the projects' order)."""
+
+    done_on: np.ndarray
+    """Day number of the first report with a done status (NaN without one)."""
+    percent_at_due: np.ndarray
+    """Percent of the last report dated on or before the due date (NaN without one)."""
+    idle_at_due: np.ndarray
+    """Whether that report said planned or 0 % (False without one)."""
 
 
-def _at_due(state: pd.DataFrame, history: pd.DataFrame | None) -> tuple[pd.Series, pd.Series]:
-    """Return each project's percent on its due date and whether it had not started then (history replay).
-
-    Without a report by then the percent is NaN (unknown) and the project does not count as idle.
-    """
+def _reports(ids: np.ndarray, due_text: np.ndarray, layer: Layer, history: pd.DataFrame | None) -> _Reports:
+    """Read each project's first done day and its state on its due date out of history rows (oldest first)."""
+    n = len(ids)
+    done_on, percent, idle = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=bool)
     if history is None or not len(history):
-        return pd.Series(np.nan, index=state.index), pd.Series(False, index=state.index)
-    pairs = state[["id", "due_date"]].assign(id=state["id"].astype(str), due=state["due_date"].astype(str).str[:10])
-    rows = history.merge(pairs, left_on="feature_id", right_on="id")
-    rows = rows[rows["date"].astype(str) <= rows["due"]].drop_duplicates("feature_id", keep="last")
-    latest = rows.set_index("feature_id")
-    percent = pairs["id"].map(pd.to_numeric(latest["percent"], errors="coerce")).clip(0.0, 100.0)
-    status = pairs["id"].map(latest["status"])
-    return percent, (status == "planned") | (percent == 0)
+        return _Reports(done_on, percent, idle)
+    where = {key: i for i, key in enumerate(ids)}
+    position = np.fromiter((where.get(str(f), -1) for f in history["feature_id"]), dtype=np.int64, count=len(history))
+    mine = position >= 0
+    position = position[mine]
+    status = history["status"].to_numpy(dtype=object)[mine]
+    dates = history["date"].astype(str).to_numpy(dtype=object)[mine]
+    days = _day_numbers(pd.Series(dates))
+    statuses = done_statuses(layer)
+    finished = np.fromiter((s in statuses for s in status), dtype=bool, count=len(status))
+    np.fmin.at(done_on, position[finished], days[finished])
+    by_due = np.nonzero(dates <= due_text[position])[0]
+    last = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last, position[by_due], by_due)
+    reported = last >= 0
+    values = pd.to_numeric(history["percent"].to_numpy(dtype=object)[mine], errors="coerce").astype(float)
+    percent[reported] = np.clip(values[last[reported]], 0.0, 100.0)
+    idle[reported] = (status[last[reported]] == "planned") | (percent[reported] == 0)
+    return _Reports(done_on, percent, idle)
+
+
+def _state(
+    frame: pd.DataFrame, layer: Layer, history: pd.DataFrame | None, as_of: date | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each project's status, whether it is done and its percent (done = 100) as :func:`with_state`."""
+    if as_of is None or history is None:
+        status = frame["status"] if "status" in frame else pd.Series(initial_status(layer), index=frame.index)
+        raw = frame["progress_pct"] if "progress_pct" in frame else pd.Series(np.nan, index=frame.index)
+        state, percent = status.to_numpy(dtype=object), pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    else:
+        status, reported = replay(history, frame["id"], as_of, layer)
+        state, percent = status.to_numpy(dtype=object), reported.to_numpy(dtype=float)
+    finished = done_statuses(layer)
+    done = np.fromiter((s in finished for s in state), dtype=bool, count=len(state))
+    percent = np.where(done, 100.0, np.clip(np.nan_to_num(percent, nan=0.0), 0.0, 100.0))
+    return state, done, percent
 
 
 def project_lights(
@@ -200,33 +270,47 @@ def project_lights(
     >>> print(out.loc[0, "elapsed_pct"], out.loc[0, "lag_pts"], out.loc[0, "light"], out.loc[0, "reason"])
     49.6 19.6 yellow lag
     """
-    state = with_state(frame, layer, history, as_of if replayed else None)
-    start = _days(_column(state, "planned_start")).fillna(_days(_column(state, "start_date")))
-    start = start.fillna(pd.Timestamp(year, 1, 1))
-    due = _days(_column(state, "due_date"))
-    day = pd.Series(pd.Timestamp(as_of), index=state.index)
-    idle = (~state["done"]) & ((state["state"] == "planned") | (state["percent"] == 0))
-    now = _running(start, due, day, state["percent"], idle.astype(int), rules)
-    pct_due, idle_due = _at_due(state, history)
-    then = _running(start, due, due, pct_due, idle_due.astype(int), rules)
-    done_on = _done_on(state, layer, history)
-    late = state["done"] & due.notna() & (done_on > due)
-    on_time = state["done"] & ~late
-    out = now.where(~late, then)
-    out.loc[on_time, ["level", "reason"]] = [0, "on_time"]
-    out.loc[late, "level"] = np.maximum(then["level"][late], 1)
-    out.loc[late, "reason"] = "done_late"
-    unscheduled = due.isna() & ~state["done"]
-    out.loc[unscheduled, "reason"] = "no_due_date"
-    keep = [c for c in ("id", "name", "county", "county_name", "owner", "due_date") if c in state]
-    result = state[keep].copy()
-    for name in ("elapsed_pct", "progress_pct", "lag_pts"):
-        result[name] = out[name].where(~unscheduled)
-    result["light"] = [None if u else LIGHTS[int(v)] for v, u in zip(out["level"], unscheduled, strict=True)]
-    result["reason"] = out["reason"]
-    result["done_late"] = late
-    result["measured_on"] = np.where(late, due.dt.strftime("%Y-%m-%d"), as_of.isoformat())
-    return result
+    # Plain numpy over the columns: the lights of an items page (100 rows) cost what pandas' per-call
+    # overhead made them cost for 10,000.
+    state, done, percent = _state(frame, layer, history, as_of if replayed else None)
+    start = _day_numbers(_column(frame, "planned_start"))
+    start = np.where(np.isnan(start), _day_numbers(_column(frame, "start_date")), start)
+    start = np.where(np.isnan(start), float((date(year, 1, 1) - EPOCH).days), start)
+    due_dates = _column(frame, "due_date")
+    due = _day_numbers(due_dates)
+    day = float((as_of - EPOCH).days)
+    idle = (~done) & ((state == "planned") | (percent == 0))
+    now = _running(start, due, day, percent, idle.astype(int), rules)
+    ids = frame["id"].astype(str).to_numpy(dtype=object)
+    due_text = due_dates.astype(str).str[:10].fillna("").to_numpy(dtype=object)  # "": no report is before it
+    reports = _reports(ids, due_text, layer, history)
+    then = _running(start, due, due, reports.percent_at_due, reports.idle_at_due.astype(int), rules)
+    done_on = np.where(np.isnan(reports.done_on), _day_numbers(_column(frame, "completed_date")), reports.done_on)
+    late = done & ~np.isnan(due) & (done_on > due)
+    on_time = done & ~late
+    out = now.where(late, then)
+    level, reason = out.level.copy(), out.reason.copy()
+    level[on_time], reason[on_time] = 0, "on_time"
+    level[late], reason[late] = np.maximum(then.level[late], 1), "done_late"
+    unscheduled = np.isnan(due) & ~done
+    reason[unscheduled] = "no_due_date"
+    keep = [c for c in ("id", "name", "county", "county_name", "owner", "due_date") if c in frame]
+    measured = np.datetime_as_string(np.where(late, due, 0.0).astype("int64").astype("datetime64[D]"))
+    columns = {
+        **{c: frame[c].to_numpy() for c in keep},
+        "elapsed_pct": np.where(unscheduled, np.nan, out.elapsed),
+        "progress_pct": np.where(unscheduled, np.nan, out.progress),
+        "lag_pts": np.where(unscheduled, np.nan, out.lag),
+        "light": np.array([None, *LIGHTS], dtype=object)[np.where(unscheduled, 0, level + 1)],
+        "reason": reason,
+        "done_late": late,
+        "measured_on": np.where(late, measured.astype(object), as_of.isoformat()),
+    }
+    return pd.DataFrame(columns, index=frame.index)
+
+
+EPOCH = date(1970, 1, 1)
+"""Day 0 of the day numbers."""
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -253,19 +337,26 @@ def feature_lights(
 
     Without ``at.as_of`` the lights are today's from the current attributes; with it, the history replay.
     Layers without schedules get an empty frame. ``known`` holds the features' stored attributes when they
-    were just read (a page of items): when it has every column the lights read, they are not read again.
+    were just read asking for every column the lights read (a page of items): they are not read again, and a
+    column it lacks is one the store does not hold.
     """
     if not has_lights(layer) or not len(ids):
         return pd.DataFrame(index=ids.index, columns=list(FEATURE_PROPERTIES))
     columns = [c for c in LIGHT_COLUMNS if c in layer.field_names]
     keys = [str(i) for i in ids]
-    if known is not None and all(c in known.columns for c in columns):
-        frame = pd.DataFrame(known[columns]).reset_index(drop=True)
+    if known is not None:
+        frame = pd.DataFrame({c: known[c].to_numpy() for c in columns if c in known.columns})
     else:
         features = store.read(layer.id, Filter(ids=keys), columns=columns)
         frame = pd.DataFrame(features.drop(columns=features.geometry.name))
     day = at.as_of or date.today()
     history = store.history(layer.id, keys, until=day)
     rows = project_lights(frame, layer, history, day, at.year, at.rules, replayed=at.as_of is not None)
-    found = rows.set_index(rows["id"].astype(str))[list(FEATURE_PROPERTIES)]
-    return found.reindex(keys).set_axis(ids.index)
+    where = pd.Index(rows["id"].astype(str)).get_indexer(keys)
+    missing = where < 0  # a feature deleted since the page was read
+    found = {
+        "light": np.where(missing, None, rows["light"].to_numpy(dtype=object)[where]),
+        "lag_pts": np.where(missing, np.nan, rows["lag_pts"].to_numpy(dtype=float)[where]),
+        "elapsed_pct": np.where(missing, np.nan, rows["elapsed_pct"].to_numpy(dtype=float)[where]),
+    }
+    return pd.DataFrame(found, index=ids.index)
