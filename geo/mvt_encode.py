@@ -23,12 +23,14 @@ _MVT_TYPES = np.array([_POINT, _LINESTRING, _LINESTRING, _POLYGON, _POINT, _LINE
 """MVT geometry type by shapely type id (Point, LineString, LinearRing, Polygon, Multi*)."""
 
 
+_VARINT_LIMITS = np.array([1 << shift for shift in range(7, 64, 7)], dtype=np.uint64)
+"""The smallest values taking 2, 3, ... 10 varint bytes."""
+
+
 def varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the protobuf varint bytes of non-negative integers, and the byte count of each."""
     v = np.asarray(values, dtype=np.uint64)
-    counts = np.ones(len(v), dtype=np.int64)
-    for shift in range(7, 64, 7):
-        counts += v >= np.uint64(1 << shift)
+    counts = _varint_len(v)
     owner = np.repeat(np.arange(len(v)), counts)
     k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     chunks = (v[owner] >> (7 * k).astype(np.uint64)) & np.uint64(0x7F)
@@ -160,6 +162,10 @@ def columns_of(properties: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]
     return out
 
 
+_SMALL_COLUMN = 256
+"""Columns up to this many values are factorised with a dict."""
+
+
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """Return which features have a value, the index of each present value among the uniques, and the uniques.
 
@@ -171,6 +177,10 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any]]:
         table: dict[tuple[str, Any], int] = {}
         codes = np.array([table.setdefault((_kind(type(v)), v), len(table)) for v in kept], dtype=np.int64)
         return present, codes, [v for _, v in table]
+    if len(kept) <= _SMALL_COLUMN:  # a dict is cheaper than pandas' hash table for a tile's few dozen values
+        table = {}
+        codes = np.array([table.setdefault(v, len(table)) for v in kept.tolist()], dtype=np.int64)
+        return present, codes, list(table)
     codes, uniques = pd.factorize(kept)
     return present, np.asarray(codes, dtype=np.int64), list(uniques)
 
@@ -200,10 +210,7 @@ def _tag_ints(columns: Columns, n: int) -> tuple[np.ndarray, np.ndarray, list[st
 def _varint_len(values: np.ndarray) -> np.ndarray:
     """Return the byte count of each value's varint."""
     v = np.asarray(values, dtype=np.uint64)
-    counts = np.ones(len(v), dtype=np.int64)
-    for shift in range(7, 64, 7):
-        counts += v >= np.uint64(1 << shift)
-    return counts
+    return np.searchsorted(_VARINT_LIMITS, v, side="right").astype(np.int64) + 1
 
 
 def _spread(flat: np.ndarray, counts: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:

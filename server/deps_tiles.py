@@ -16,7 +16,7 @@ from geo.tms import TMS_IDS, TileGrid, tile_grid
 from layers.query import Selection
 from layers.tiles import TileSpec
 from server.deps import SettingsDep, StoreDep
-from server.tilecache import TileCache, get_tile_cache
+from server.tilecache import TileCache, get_tile_cache, tile_spec
 
 WEB_MERCATOR = "WebMercatorQuad"
 
@@ -80,8 +80,7 @@ class TileContext:
 
     def spec(self) -> TileSpec:
         """Return how tiles are cut, from the tile settings."""
-        tiles = self.settings.tiles
-        return TileSpec(buffer=tiles.tile_buffer, max_features=tiles.tile_max_features)
+        return tile_spec(self.settings.tiles)
 
 
 TileContextDep = Annotated[TileContext, Depends()]

@@ -1,14 +1,25 @@
-"""Cached tiles and their 304s answered before routing: a pure ASGI layer in front of the tile routes.
+"""Tiles answered before routing: a pure ASGI layer in front of the tile routes.
 
 A map revalidates every tile it shows (``Cache-Control: no-cache``), so most tile requests end in a 304
 or in bytes the tile cache already holds. Through FastAPI each costs ~1.5 ms of dependency resolution
 (the /items filters a tile route accepts, lights, settings); here it costs the path match, the data
-versions and one cache look-up. Only requests whose exact key (caller's view, data versions, path, sorted
-query) is in the tile cache are answered here, so the route already accepted the same request before:
-anything else (a miss, ``lights``, an unknown layer or raster, a POST) goes on to the routes unchanged.
-Raster PNG tiles are answered the same way, keyed by the raster file's modification time. This layer
-sits inside the authentication middleware, so 401s, the ``Vary`` it adds, CORS, gzip and the security
-headers apply to these answers exactly as to the routes' own.
+versions and one cache look-up. Two kinds of request are answered here:
+
+* **cached**: those whose exact key (caller's view, data versions, path, sorted query) is in the tile
+  cache, so the route already accepted the same request before; raster PNG tiles too, keyed by the raster
+  file's modification time;
+* **plain layer tiles**: a layer's vector tile asked for without any query parameter (what a map asks for),
+  built here by the same code the route runs (:func:`server.tilecache.layer_mvt_response`) with the
+  selection an empty query makes, when the layer, tile matrix set and tile exist.
+
+On the embedded store cached answers, and tiles of a kind that lately built in under 2 ms
+(:class:`server.tilecache.BuildTimes`), are answered on the event loop: the hop to a worker thread and the
+interpreter-lock hand-offs around it cost about as much. Everything else is answered in a worker thread.
+
+Anything else (a filter, ``lights``, the plan's composite tiles, an unknown layer or tile, a POST, a build
+that fails) goes on to the routes unchanged, which give their own answer or error. This layer sits inside
+the authentication middleware, so 401s, the ``Vary`` it adds, CORS, gzip and the security headers apply to
+these answers exactly as to the routes' own.
 """
 
 from __future__ import annotations
@@ -21,17 +32,31 @@ import anyio.to_thread
 from fastapi import Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from layers.errors import UnknownLayer, UnknownRaster
+from geo.errors import GeoError
+from geo.tms import tile_grid
+from layers.errors import LayerError, UnknownLayer, UnknownRaster
+from layers.query import Selection, to_filter
 from layers.rasters import raster_spec, raster_version
 from layers.registry import LayerRegistry
 from layers.tiles import held_layers
+from server.deps import get_registry
 from server.responses import MediaType
-from server.tilecache import TileCache, cached_tile_response, layer_versions, tile_key
+from server.tilecache import (
+    LayerTile,
+    TileCache,
+    cached_tile_response,
+    get_tile_cache,
+    layer_mvt_response,
+    layer_versions,
+    tile_key,
+    tile_spec,
+)
 
 _LAYER = re.compile(
     r"^/collections/(?P<layer>[^/]+)/tiles/(?P<tms>[^/]+)/\d+/\d+/\d+$|^/tiles/(?P<xyz>[^/]+)/\d+/\d+/\d+\.mvt$"
 )
 _PLAN = re.compile(r"^/tiles/(?P<tms>[^/]+)/\d+/\d+/\d+$|^/tiles/plan/\d+/\d+/\d+\.mvt$")
+_ZXY = re.compile(r"/(\d+)/(\d+)/(\d+)(?:\.mvt)?$")
 _RASTER = re.compile(r"^/rasters/(?P<raster>[^/]+)/tiles/[^/]+/\d+/\d+/\d+\.png$")
 _WEB_MERCATOR = "WebMercatorQuad"
 _PREFIXES = ("/tiles/", "/collections/", "/rasters/")
@@ -71,6 +96,35 @@ def cached_raster_answer(request: Request, raster_id: str) -> Response | None:
     return cached_tile_response(request, cache, key, MediaType.png.value, compress=False)
 
 
+def plain_tile(request: Request) -> LayerTile | None:
+    """Return the layer tile a request without any query parameter names; None for any other request or when
+    the layer, tile matrix set or tile does not exist (the route gives that error)."""
+    if request.url.query:
+        return None
+    address = _address(request.url.path)
+    zxy = _ZXY.search(request.url.path)
+    if address is None or address.layer is None or zxy is None:
+        return None
+    store = request.app.state.store
+    try:
+        layer = get_registry(request).get(address.layer)
+        grid = tile_grid(address.tms, *(int(v) for v in zxy.groups()))
+        return LayerTile(layer, to_filter(Selection(), layer, store), address.tms, grid)
+    except (LayerError, GeoError):
+        return None
+
+
+def built_answer(request: Request, tile: LayerTile, bounded: bool = True) -> Response | None:
+    """Return a plain layer tile's answer (200, 204 or 304) as the route gives it; None when building fails
+    (the route then gives its error answer). Blocking: reads the data version and builds the tile."""
+    app = request.app
+    cache, spec = get_tile_cache(request), tile_spec(app.state.settings.tiles)
+    try:
+        return layer_mvt_response(request, app.state.store, cache, spec, tile, bounded)
+    except (LayerError, GeoError):
+        return None
+
+
 def cached_answer(request: Request) -> Response | None:
     """Return the answer the tile route would give from the cache (200, 204 or 304), None when it must run.
 
@@ -99,23 +153,55 @@ def cached_answer(request: Request) -> Response | None:
     return cached_tile_response(request, cache, key, MediaType.mvt.value, compress=True)
 
 
+def _tile_path(path: str) -> bool:
+    """Return whether ``path`` is a tile route's (others go on without a look at the cache or a thread hop)."""
+    return path.startswith(_PREFIXES) and (_address(path) is not None or _RASTER.match(path) is not None)
+
+
+def _counted(request: Request, response: Response | None, name: str) -> Response | None:
+    """Count an answer given here in ``app.state.<name>`` (what tests and operators read) and return it."""
+    if response is not None:
+        state = request.app.state
+        setattr(state, name, getattr(state, name, 0) + 1)
+    return response
+
+
+def fast_answer(request: Request, cached: bool = True) -> Response | None:
+    """Return the cached answer (unless ``cached`` is False), else a plain layer tile's, else None. Blocking."""
+    response = _counted(request, cached_answer(request), "fast_tile_answers") if cached else None
+    if response is not None:
+        return response
+    tile = plain_tile(request)
+    return None if tile is None else _counted(request, built_answer(request, tile), "fast_tile_builds")
+
+
+def quick_answer(request: Request) -> Response | None:
+    """Answer on the event loop what costs about what a thread hop costs: on the embedded store, a cached tile
+    or a plain layer tile whose kind builds quickly (``BuildTimes``); None for the rest."""
+    response = _counted(request, cached_answer(request), "fast_tile_answers")
+    if response is not None:
+        return response
+    tile = plain_tile(request)
+    if tile is None or not get_tile_cache(request).build_times.quick(tile.kind):
+        return None
+    return _counted(request, built_answer(request, tile, bounded=False), "fast_tile_builds")
+
+
 class CachedTiles:
-    """Answer GET requests for cached vector tiles before routing (see the module docstring)."""
+    """Answer GET requests for cached tiles and plain layer tiles before routing (see the module docstring)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer from the tile cache when it holds this request's tile, else pass the request on."""
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith(_PREFIXES):
+        """Answer here when this request is cached or a plain layer tile, else pass the request on."""
+        if scope["type"] == "http" and scope["method"] == "GET" and _tile_path(scope["path"]):
             request = Request(scope, receive)
-            if scope["app"].state.store.local_reads:  # a GeoPackage: microseconds, no thread hop needed
-                response = cached_answer(request)
-            else:
-                response = await anyio.to_thread.run_sync(cached_answer, request)
+            local = scope["app"].state.store.local_reads
+            response = quick_answer(request) if local else None
+            if response is None:
+                response = await anyio.to_thread.run_sync(fast_answer, request, not local)
             if response is not None:
-                state = scope["app"].state
-                state.fast_tile_answers = getattr(state, "fast_tile_answers", 0) + 1
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -155,7 +155,10 @@ class TileSettings(BaseSettings):
     tile_buffer: int = Field(64, ge=0)
     tile_cache_items: int = Field(4096, ge=0)
     tile_builds: int = Field(
-        2, ge=1, le=64, description="tiles one worker builds at once (CPU work: about the cores it uses); others wait"
+        2,
+        ge=1,
+        le=64,
+        description="tiles one worker builds at once in threads (CPU work: about the cores it uses); others wait",
     )
     gdal_cachemax: int = Field(256, ge=1, description="GDAL block cache for raster tiles, MiB (per process)")
 

@@ -9,17 +9,53 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 
 from fastapi import Request, Response
 
-from geo.storage.base import FeatureStore
+from geo.storage.base import FeatureStore, Filter
+from geo.tms import TileGrid
+from layers.lights import LightsAt
+from layers.models import Layer
+from layers.tiles import TileSpec, vector_tile
 from server.caching import cache_headers, none_match, not_modified, query_key, strong_etag, view_of
+from server.responses import MediaType
+from server.settings import TileSettings
 
 EMPTY = b""
+QUICK_BUILD_S = 0.002
+"""Tiles whose kind usually builds faster than this may be built on the event loop (see ``BuildTimes``)."""
 
 _create_lock = threading.Lock()
+
+
+class BuildTimes:
+    """How long tiles of each kind (layer, tile matrix set, zoom) took to build lately: a moving average.
+
+    On the embedded store a small tile builds in well under a millisecond, about what the hop to a worker
+    thread and the interpreter lock hand-offs around it cost; such tiles are built on the event loop. A
+    kind not seen yet, or slow, is built in a thread, so a heavy low-zoom tile never holds the loop.
+    """
+
+    WEIGHT = 0.2
+    """Weight of the newest build in the average."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[tuple[str, str, int], float] = {}
+
+    def quick(self, kind: tuple[str, str, int]) -> bool:
+        """Return whether tiles of ``kind`` have lately built in under ``QUICK_BUILD_S``."""
+        seconds = self._seconds.get(kind)
+        return seconds is not None and seconds < QUICK_BUILD_S
+
+    def record(self, kind: tuple[str, str, int], seconds: float) -> None:
+        """Add one build's duration to the average of its kind."""
+        old = self._seconds.get(kind)
+        self._seconds[kind] = seconds if old is None else old + self.WEIGHT * (seconds - old)
 
 
 class TileCache:
@@ -32,6 +68,7 @@ class TileCache:
     def __init__(self, max_items: int, builds: int = 2) -> None:
         self.max_items = max_items
         self.builds = threading.BoundedSemaphore(builds)
+        self.build_times = BuildTimes()
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -105,19 +142,27 @@ def _validators(request: Request, key: str, compress: bool) -> tuple[bool, dict[
 
 
 def tile_response(
-    request: Request, cache: TileCache, key: str, media_type: str, build: Callable[[], bytes], compress: bool = False
+    request: Request,
+    cache: TileCache,
+    key: str,
+    media_type: str,
+    build: Callable[[], bytes],
+    compress: bool = False,
+    bounded: bool = True,
 ) -> Response:
     """Answer a tile: 304 for a matching If-None-Match, else the cached or built bytes (204 when empty).
 
     With ``compress`` (vector tiles) the cache holds the gzip-compressed tile, built once, and clients
     that accept gzip get it as is (``Content-Encoding: gzip``, so the gzip middleware leaves it alone).
+    ``bounded`` builds take a turn among the cache's ``builds`` (threads); a build on the event loop
+    does not wait for one (the loop builds one tile at a time anyway).
     """
     gzipped, headers = _validators(request, key, compress)
     if none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return not_modified(headers)
     data = cache.get(key)
     if data is None:
-        with cache.builds:
+        with cache.builds if bounded else nullcontext():
             data = cache.peek(key)  # built by a request that went first
             if data is None:
                 data = build()
@@ -149,3 +194,44 @@ def _answer(data: bytes, media_type: str, headers: dict[str, str], gzipped: bool
     elif compress:
         data = gzip.decompress(data)
     return Response(content=data, media_type=media_type, headers=headers)
+
+
+def tile_spec(settings: TileSettings) -> TileSpec:
+    """Return how tiles are cut, from the tile settings."""
+    return TileSpec(buffer=settings.tile_buffer, max_features=settings.tile_max_features)
+
+
+@dataclass(frozen=True)
+class LayerTile:
+    """One layer's vector tile as a route or the fast path asks for it: selection, address, lights."""
+
+    layer: Layer
+    where: Filter
+    tms_id: str
+    grid: TileGrid
+    lights: LightsAt | None = None
+    day: str = ""
+    """The cache-key part saying for which day the lights are (``""`` without lights)."""
+
+    @property
+    def kind(self) -> tuple[str, str, int]:
+        """Return what :class:`BuildTimes` averages over: the layer, tile matrix set and zoom."""
+        return (self.layer.id, self.tms_id, self.grid.z)
+
+
+def layer_mvt_response(
+    request: Request, store: FeatureStore, cache: TileCache, spec: TileSpec, tile: LayerTile, bounded: bool = True
+) -> Response:
+    """Answer one layer's vector tile (cached, 304, built; 204 when empty). Blocking: reads versions, builds.
+
+    Builds are timed into ``cache.build_times`` (see :class:`BuildTimes`); ``bounded`` as in :func:`tile_response`.
+    """
+    key = tile_key(request, layer_versions(store, [tile.layer.id]), f"mvt:{tile.tms_id}{tile.day}")
+
+    def build() -> bytes:
+        started = time.perf_counter()
+        data = vector_tile(store, [(tile.layer, tile.where)], tile.grid, spec, tile.lights)[0]
+        cache.build_times.record(tile.kind, time.perf_counter() - started)
+        return data
+
+    return tile_response(request, cache, key, MediaType.mvt.value, build, compress=True, bounded=bounded)

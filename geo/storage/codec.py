@@ -205,9 +205,17 @@ def decode_column(values: Sequence[Any], kind: str | None) -> Any:
         if any(v is None for v in values):
             return pd.array(values, dtype="Int64" if kind == "int" else "boolean")
         return np.array(values, dtype=np.int64 if kind == "int" else bool)
+    return pd.Series(decode_array(values, kind), dtype=object, copy=False)
+
+
+def decode_array(values: Sequence[Any], kind: str | None) -> np.ndarray:
+    """Return one column as :func:`decode_column` types it, as a numpy array (object for text, dates, JSON
+    and ints or bools with missing values): what a tile needs, without a Series per column."""
+    if kind in ("float", "int", "bool"):
+        return np.asarray(decode_column(values, kind))
     if kind == "json":
         values = [None if v is None else json.loads(v) for v in values]
-    return pd.Series(np.fromiter(values, dtype=object, count=len(values)), dtype=object, copy=False)
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def records_from_rows(

@@ -25,7 +25,7 @@ from server.deps_tiles import (
     XYZDep,
 )
 from server.responses import ERROR_RESPONSES, MediaType
-from server.tilecache import layer_versions, tile_key, tile_response
+from server.tilecache import LayerTile, layer_mvt_response, layer_versions, tile_key, tile_response
 
 router = APIRouter(tags=["Tiles"], responses=ERROR_RESPONSES)
 
@@ -52,12 +52,8 @@ def _lights(plan: PlanYear | None, as_of: date | None) -> tuple[LightsAt | None,
 def _layer_mvt(ctx: TileContext, query: FeatureQuery, tile: TileAddress, plan: PlanYear | None) -> Response:
     grid = tile.grid()
     lights, day = _lights(plan, query.selection.as_of)
-    key = tile_key(ctx.request, layer_versions(ctx.store, [query.layer.id]), f"mvt:{tile.tms_id}{day}")
-
-    def build() -> bytes:
-        return vector_tile(ctx.store, [(query.layer, query.to_filter(ctx.store))], grid, ctx.spec(), lights)[0]
-
-    return tile_response(ctx.request, ctx.cache, key, MVT, build, compress=True)
+    selection = LayerTile(query.layer, query.to_filter(ctx.store), tile.tms_id, grid, lights, day)
+    return layer_mvt_response(ctx.request, ctx.store, ctx.cache, ctx.spec(), selection)
 
 
 def _layer_png(ctx: TileContext, query: FeatureQuery, tile: TileAddress) -> Response:

@@ -99,3 +99,116 @@ def test_cached_tiles_still_need_a_token_when_reads_are_private(app_factory, wri
         refused = client.get(XYZ)
         assert refused.status_code == 401 and refused.json()["code"] == "NotAuthenticated"
         assert fast_answers(client) == 1
+
+
+def fast_builds(client) -> int:
+    return getattr(client.app.state, "fast_tile_builds", 0)
+
+
+@pytest.mark.parametrize("path", [TILE, XYZ, "/collections/farmland/tiles/WorldCRS84Quad/9/843/170"])
+@pytest.mark.parametrize("gzip", [True, False])
+def test_plain_tiles_built_before_routing_answer_as_the_route(writable_client, monkeypatch, path, gzip):
+    import server.fasttiles
+
+    client = writable_client
+    client.app.state.tile_cache = None
+    headers = {"Origin": "http://example.org", "Accept-Encoding": "gzip" if gzip else "identity"}
+    before = fast_builds(client)
+    fast = client.get(path, headers=headers)
+    assert fast.status_code in (200, 204) and fast_builds(client) == before + 1
+    client.app.state.tile_cache = None  # built afresh by the route
+    with monkeypatch.context() as patch:
+        patch.setattr(server.fasttiles, "plain_tile", lambda request: None)
+        routed = client.get(path, headers=headers)
+    assert fast_builds(client) == before + 1
+    assert routed.status_code == fast.status_code and routed.content == fast.content
+    assert comparable(routed.headers) == comparable(fast.headers)
+    if fast.status_code == 200:
+        assert len(mapbox_vector_tile.decode(fast.content)["farmland"]["features"]) > 0
+    client.app.state.tile_cache = None
+    revalidated = client.get(path, headers={**headers, "If-None-Match": fast.headers["etag"]})
+    assert revalidated.status_code == 304 and fast_builds(client) == before + 2
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        (TILE + "?status=completed", (200, 204)),  # a filter: the route
+        (PLAN, (200, 204)),  # the composite plan tile: the route
+        ("/collections/nowhere/tiles/WebMercatorQuad/10/843/427", (404,)),
+        ("/collections/farmland/tiles/NoSuchTMS/10/843/427", (404,)),
+        ("/collections/farmland/tiles/WebMercatorQuad/3/843/427", (404,)),  # outside the matrix
+        ("/tiles/farmland/33/1/1.mvt", (404,)),
+    ],
+)
+def test_other_tile_requests_go_to_the_routes(writable_client, path, status):
+    client = writable_client
+    before = fast_builds(client)
+    response = client.get(path)
+    assert response.status_code in status and fast_builds(client) == before
+    if response.status_code == 404:
+        assert response.json()["code"] and response.headers["content-type"].startswith("application/json")
+
+
+def test_a_build_that_fails_is_answered_by_the_route(writable_client, monkeypatch):
+    import server.tilecache
+    from geo.errors import StoreUnavailable
+
+    def failing(*args, **kwargs):
+        raise StoreUnavailable("the GeoPackage went away")
+
+    monkeypatch.setattr(server.tilecache, "vector_tile", failing)
+    writable_client.app.state.tile_cache = None
+    response = writable_client.get(TILE)
+    assert response.status_code == 503 and response.json()["code"] == "StoreUnavailable"
+    assert "went away" in response.json()["description"]
+
+
+def test_private_reads_need_a_token_for_cold_tiles_too(app_factory, writable_store_url, writable_store):
+    viewer = {"Authorization": "Bearer " + create_token(writable_store, "wang", "viewer")}
+    with TestClient(app_factory(writable_store_url, public_reads=False)) as client:
+        refused = client.get(XYZ)
+        assert refused.status_code == 401 and fast_builds(client) == 0
+        assert client.get(XYZ, headers=viewer).status_code in (200, 204) and fast_builds(client) == 1
+
+
+def test_quick_kinds_are_built_on_the_event_loop_and_slow_ones_in_a_thread(writable_client, monkeypatch):
+    import threading
+
+    import server.tilecache
+
+    client = writable_client
+    client.app.state.tile_cache = None
+    threads = []
+    real = server.tilecache.vector_tile
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(server.tilecache, "vector_tile", recorded)
+    assert client.get(TILE).status_code in (200, 204)  # a kind not seen yet: a worker thread
+    cache = client.app.state.tile_cache
+    kind = ("farmland", "WebMercatorQuad", 10)
+    for column, seconds in ((842, 0.0001), (841, 5.0)):
+        cache.build_times = server.tilecache.BuildTimes()
+        cache.build_times.record(kind, seconds)
+        assert client.get(TILE.replace("/843/", f"/{column}/")).status_code in (200, 204)
+    workers = [name for name in threads if name.startswith("AnyIO worker")]
+    local = client.app.state.store.local_reads
+    assert len(threads) == 3 and threads[0] in workers and threads[2] in workers
+    assert (threads[1] not in workers) == local  # the embedded store builds a quick kind on the loop
+
+
+def test_build_times_average_each_kind():
+    from server.tilecache import QUICK_BUILD_S, BuildTimes
+
+    times, kind = BuildTimes(), ("farmland", "WebMercatorQuad", 14)
+    assert not times.quick(kind)
+    times.record(kind, QUICK_BUILD_S / 4)
+    assert times.quick(kind) and not times.quick(("farmland", "WebMercatorQuad", 8))
+    for _ in range(20):
+        times.record(kind, QUICK_BUILD_S * 10)  # the kind has become slow
+    assert not times.quick(kind)
+    times.record(kind, 0.0)
+    assert not times.quick(kind)  # one quick build does not undo a slow average at once

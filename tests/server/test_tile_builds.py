@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-import server.routers.tiles as tiles_router
+import server.tilecache as tile_builder
 from server.main import create_app
 from server.settings import Settings, StoreSettings, TileSettings
 
@@ -25,7 +25,7 @@ def counting(monkeypatch):
     """Wrap the tile builder: count calls and the most running at once (each takes a little while)."""
     state = {"running": 0, "most": 0, "calls": 0}
     lock = threading.Lock()
-    real = tiles_router.vector_tile
+    real = tile_builder.vector_tile
 
     def slow(*args, **kwargs):
         with lock:
@@ -39,7 +39,7 @@ def counting(monkeypatch):
             with lock:
                 state["running"] -= 1
 
-    monkeypatch.setattr(tiles_router, "vector_tile", slow)
+    monkeypatch.setattr(tile_builder, "vector_tile", slow)
     return state
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import geopandas as gpd
 import shapely
 
-from geo.storage.codec import decode_column, frame_from_rows, gpkg_blob_to_wkb
+from geo.storage.codec import decode_array, frame_from_rows, gpkg_blob_to_wkb
 from geo.storage.gpkg.dialect import SQLITE, rtree
 from geo.storage.sql import Params, quote_ident, render_where
 from geo.storage.values import Filter
@@ -100,7 +100,7 @@ def gpkg_tile_arrays(
     rows = _rows_in_order(conn, layer, geom, fids, columns)
     values = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(columns) + 2)]
     wkb = np.fromiter((gpkg_blob_to_wkb(b) for b in values[-1]), dtype=object, count=len(rows))
-    arrays = {name: np.asarray(decode_column(values[i + 1], types.get(name))) for i, name in enumerate(columns)}
+    arrays = {name: decode_array(values[i + 1], types.get(name)) for i, name in enumerate(columns)}
     return shapely.from_wkb(wkb), arrays
 
 
