@@ -319,3 +319,33 @@ def test_db_load_carries_accounts_and_their_tokens(writable_gpkg, fresh_schema):
         assert pg_store.users() == accounts
         assert password_matches(pg_store.user("li").password_hash, "planner password")
         assert authenticate(pg_store, token).user == "li"
+
+
+@pytest.mark.parametrize("lat", [27.8, 60.0])
+def test_nearest_finds_the_geodesically_nearest_where_degrees_mislead(fresh_schema, tmp_path, lat):
+    """Two rings of points at 100 m and 150 m: in degrees the far ring's north and south points come before
+    the near ring's east and west ones (at 60°N markedly), so the KNN candidates hold far points and the
+    exact search, in a box shrunk to their bound, must still find the whole near ring."""
+    import geopandas as gpd
+    from pyproj import Geod
+    from shapely.geometry import Point
+
+    from geo.storage import open_store
+
+    url, schema = fresh_schema
+    lon, geod = 112.9, Geod(ellps="WGS84")
+    azimuths = np.arange(0, 360, 45.0)
+    points, ids = [], []
+    for ring in (100.0, 150.0):
+        x, y, _ = geod.fwd(np.full(8, lon), np.full(8, lat), azimuths, np.full(8, ring))
+        points += [Point(a, b) for a, b in zip(x, y, strict=True)]
+        ids += [f"r{ring:.0f}-{int(a)}" for a in azimuths]
+    frame = gpd.GeoDataFrame({"id": ids, "status": "planned"}, geometry=points, crs="EPSG:4326")
+    for store in (GeoPackageStore(tmp_path / "rings.gpkg"), open_store(url, schema=schema)):
+        with store:
+            store.write_layer("rings", frame)
+            near = store.nearest("rings", lon, lat, 2000, limit=8)
+            assert sorted(near["id"]) == sorted(i for i in ids if i.startswith("r100"))
+            np.testing.assert_allclose(near["distance_m"], 100.0, atol=0.01)
+            everything = store.nearest("rings", lon, lat, 2000, limit=12)
+            assert len(everything) == 12 and (everything["distance_m"].iloc[8:] > 149.9).all()

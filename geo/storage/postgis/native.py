@@ -38,11 +38,16 @@ bound AS (
     SELECT CASE WHEN %(knn)s = 0 OR count(*) < %(knn)s THEN %(r)s::float8
         ELSE least(%(r)s::float8, max(d)) END AS r FROM knn
 ),
+box AS (
+    SELECT r + 1 AS r, ST_MakeEnvelope(
+        greatest(-180, %(lon)s - %(sx)s * (r + 1)), greatest(-90, %(lat)s - %(sy)s * (r + 1)),
+        least(180, %(lon)s + %(sx)s * (r + 1)), least(90, %(lat)s + %(sy)s * (r + 1)), 4326) AS b
+    FROM bound
+),
 hits AS (
     SELECT {select}, t.geom, ST_Distance(t.geom::geography, p.g::geography) AS distance_m
-    FROM {table} t, p, bound
-    WHERE t.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)
-        AND ST_DWithin(t.geom::geography, p.g::geography, bound.r + 1)
+    FROM {table} t, p, box
+    WHERE t.geom && box.b AND ST_DWithin(t.geom::geography, p.g::geography, box.r)
 ),
 top AS (
     SELECT * FROM hits WHERE distance_m <= (SELECT r FROM bound) ORDER BY distance_m, "id" LIMIT %(limit)s
@@ -60,9 +65,13 @@ def nearest(
     """Return the features within ``radius_m`` of a point, nearest first, measured on the spheroid.
 
     The GiST index's KNN order (``<->``) finds the ``limit`` nearest candidates first; their largest
-    geodesic distance bounds the exact search, so a large radius does not measure every feature in it.
+    geodesic distance bounds the exact search, whose index box shrinks to that bound, so a large radius
+    does not measure every feature in it. The box of a bound ``r`` below the radius scales the radius's
+    box by ``r / radius_m``: its longitude span was taken at the far latitude of the larger box, so the
+    smaller box still holds every point within ``r``.
     """
     x0, y0, x1, y1 = search_box(lon, lat, radius_m)
+    per_m = max(float(radius_m), 1.0)
     with db.read() as conn:
         types = db.columns(conn, layer)
         wanted = read_columns(columns, types, _ID)
@@ -72,6 +81,8 @@ def nearest(
         sql = _NEAREST.format(table=db.t(layer), select=select, columns=columns_sql)
         params: dict[str, Any] = {"lon": lon, "lat": lat, "r": float(radius_m), "k": _lon_scale(lat)}
         params |= {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "knn": limit or 0, "limit": limit}
+        whole = x1 - x0 >= 360.0  # near a pole the box already spans every longitude: keep it so
+        params |= {"sx": 360.0 if whole else max(x1 - lon, lon - x0) / per_m, "sy": max(y1 - lat, lat - y0) / per_m}
         rows = conn.execute(sql, params).fetchall()
     frame = frame_from_rows([r[: len(wanted) + 1] for r in rows], wanted, types)
     frame["distance_m"] = [float(r[-2]) for r in rows]
