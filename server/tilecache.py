@@ -11,8 +11,8 @@ import gzip
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -69,6 +69,7 @@ class TileCache:
         self.max_items = max_items
         self.builds = threading.BoundedSemaphore(builds)
         self.build_times = BuildTimes()
+        self._threads_building = 0
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -103,6 +104,26 @@ class TileCache:
     def __len__(self) -> int:
         """Return the number of cached tiles."""
         return len(self._items)
+
+    @property
+    def threads_building(self) -> int:
+        """Return how many tiles worker threads are building now."""
+        return self._threads_building
+
+    @contextmanager
+    def building(self, bounded: bool) -> Iterator[None]:
+        """Hold a turn among ``builds`` for a threaded (``bounded``) build and count it; nothing for the loop's."""
+        if not bounded:
+            yield
+            return
+        with self.builds:
+            with self._lock:
+                self._threads_building += 1
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._threads_building -= 1
 
 
 def get_tile_cache(request: Request) -> TileCache:
@@ -155,14 +176,14 @@ def tile_response(
     With ``compress`` (vector tiles) the cache holds the gzip-compressed tile, built once, and clients
     that accept gzip get it as is (``Content-Encoding: gzip``, so the gzip middleware leaves it alone).
     ``bounded`` builds take a turn among the cache's ``builds`` (threads); a build on the event loop
-    does not wait for one (the loop builds one tile at a time anyway).
+    does not wait for one (the loop builds one tile at a time anyway, and only while no thread builds).
     """
     gzipped, headers = _validators(request, key, compress)
     if none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return not_modified(headers)
     data = cache.get(key)
     if data is None:
-        with cache.builds if bounded else nullcontext():
+        with cache.building(bounded):
             data = cache.peek(key)  # built by a request that went first
             if data is None:
                 data = build()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -98,10 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args(argv)
-    print(f"nearby {RADIUS:.0f} m, limit {LIMIT}, {args.queries} points, alternating per point")
-    print("| parcels   | system    | p50 ms  | p95 ms  | rows    | planmap p50 / this |")
-    print("|----------:|-----------|--------:|--------:|--------:|------:|")
+    head = [
+        f"nearby {RADIUS:.0f} m, limit {LIMIT}, {args.queries} points, alternating per point",
+        "",
+        "| parcels   | system    | p50 ms  | p95 ms  | rows    | planmap p50 / this |",
+        "|----------:|-----------|--------:|--------:|--------:|------:|",
+    ]
+    print("\n".join(head), flush=True)
+    rows = []
     for n in args.sizes:
         for row in run(n, args.queries):
             print(row, flush=True)
+            rows.append(row)
+    out = HERE / "results" / "nearsql.md"
+    title = f"# Nearby on PostGIS against the SQL floor\n\n`{' '.join(sys.argv)}` on {time.strftime('%Y-%m-%d')}\n"
+    out.write_text("\n".join([title, *head, *rows, ""]), encoding="utf-8")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
@@ -31,6 +32,7 @@ from geo.storage.gpkg import tokens as token_rows
 from geo.storage.gpkg.database import Database, now_iso
 from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
 from geo.storage.gpkg.nearest import NearestIndexes, nearest_fids, nearest_in_window
+from geo.storage.gpkg.thinning import LayerEnvelopes
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
@@ -81,10 +83,12 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         self._replies = ReplySQL("", "?")
         self.path = self._db.path
         self._nearest = NearestIndexes(self.version, lambda layer, columns: self.read(layer, columns=columns))
+        self._envelopes = LayerEnvelopes(self.version, self._size_bound)
 
     def close(self) -> None:
         """Close every connection this store opened and drop its indexes."""
         self._nearest.clear()
+        self._envelopes.clear()
         self._db.close()
 
     def layers(self) -> list[str]:
@@ -210,7 +214,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         types = self.columns(layer)
         wanted = read_columns(columns, types, self.id_column)
         with self._db.reading() as conn:
-            fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
+            fids = self._candidate_fids(conn, layer, bbox, where, types, cell, limit)
             return tiles.gpkg_rows_by_fid(conn, layer, _GEOM, fids, wanted, types)
 
     def mvt_layer(self, layer: str, tile: MvtTile, where: Filter | None = None) -> tuple[bytes, int]:
@@ -218,9 +222,27 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         types = self.columns(layer)
         names = [c for c in tile.properties if c in types or c == self.id_column]
         with self._db.reading() as conn:
-            fids = tiles.gpkg_candidate_fids(conn, layer, _GEOM, tile.bbox, where, types, tile.cell, tile.limit)
+            fids = self._candidate_fids(conn, layer, tile.bbox, where, types, tile.cell, tile.limit)
             geoms, columns = tiles.gpkg_tile_arrays(conn, layer, _GEOM, fids, names, types)
         return mvt_layer_from_arrays(geoms, columns, tile)
+
+    def _candidate_fids(
+        self,
+        conn: sqlite3.Connection,
+        layer: str,
+        bbox: BBox,
+        where: Filter | None,
+        types: dict[str, str],
+        cell: float | None,
+        limit: int | None,
+    ) -> list[int]:
+        """Choose a tile's feature ids: a wide box without conditions from the envelopes in memory, else in SQL."""
+        plain = where is None or (not where.equals and where.cql is None and where.ids is None and not where.intersects)
+        if plain and cell:
+            fids = self._envelopes.candidate_fids(conn, layer, _GEOM, bbox, cell, limit)
+            if fids is not None:
+                return fids
+        return tiles.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
 
     def nearest(
         self,
