@@ -13,9 +13,8 @@ versions and one cache look-up. Two kinds of request are answered here:
   selection an empty query makes, when the layer, tile matrix set and tile exist.
 
 On the embedded store cached answers, and tiles of a kind that lately built in under 2 ms
-(:class:`server.tilecache.BuildTimes`) while no worker thread is building a tile, are answered on the event
-loop: the hop to a worker thread and the interpreter-lock hand-offs around it cost about as much. Everything
-else is answered in a worker thread.
+(:class:`server.tilecache.BuildTimes`), are answered on the event loop: the hop to a worker thread and the
+interpreter-lock hand-offs around it cost about as much. Everything else is answered in a worker thread.
 
 Anything else (a filter, ``lights``, the plan's composite tiles, an unknown layer or tile, a POST, a build
 that fails) goes on to the routes unchanged, which give their own answer or error. This layer sits inside
@@ -178,15 +177,13 @@ def fast_answer(request: Request, cached: bool = True) -> Response | None:
 
 def quick_answer(request: Request) -> Response | None:
     """Answer on the event loop what costs about what a thread hop costs: on the embedded store, a cached tile
-    or a plain layer tile whose kind builds quickly (``BuildTimes``) while no worker thread is building one
-    (the loop would then contend with them for the interpreter); None for the rest."""
+    or a plain layer tile whose kind builds quickly (``BuildTimes``); None for the rest."""
     response = _counted(request, cached_answer(request), "fast_tile_answers")
     if response is not None:
         return response
     tile = plain_tile(request)
-    cache = get_tile_cache(request)
-    if tile is None or cache.threads_building or not cache.build_times.quick(tile.kind):
-        return None  # a slow tile, or threads building already: the loop keeps to answering
+    if tile is None or not get_tile_cache(request).build_times.quick(tile.kind):
+        return None
     return _counted(request, built_answer(request, tile, bounded=False), "fast_tile_builds")
 
 

@@ -69,7 +69,6 @@ class TileCache:
         self.max_items = max_items
         self.builds = threading.BoundedSemaphore(builds)
         self.build_times = BuildTimes()
-        self._threads_building = 0
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -105,25 +104,14 @@ class TileCache:
         """Return the number of cached tiles."""
         return len(self._items)
 
-    @property
-    def threads_building(self) -> int:
-        """Return how many tiles worker threads are building now."""
-        return self._threads_building
-
     @contextmanager
     def building(self, bounded: bool) -> Iterator[None]:
-        """Hold a turn among ``builds`` for a threaded (``bounded``) build and count it; nothing for the loop's."""
+        """Hold a turn among ``builds`` for a threaded (``bounded``) build; nothing for the event loop's."""
         if not bounded:
             yield
             return
         with self.builds:
-            with self._lock:
-                self._threads_building += 1
-            try:
-                yield
-            finally:
-                with self._lock:
-                    self._threads_building -= 1
+            yield
 
 
 def get_tile_cache(request: Request) -> TileCache:
@@ -176,7 +164,7 @@ def tile_response(
     With ``compress`` (vector tiles) the cache holds the gzip-compressed tile, built once, and clients
     that accept gzip get it as is (``Content-Encoding: gzip``, so the gzip middleware leaves it alone).
     ``bounded`` builds take a turn among the cache's ``builds`` (threads); a build on the event loop
-    does not wait for one (the loop builds one tile at a time anyway, and only while no thread builds).
+    does not wait for one (the loop builds one tile at a time anyway).
     """
     gzipped, headers = _validators(request, key, compress)
     if none_match(request.headers.get("if-none-match"), headers["ETag"]):
