@@ -44,9 +44,16 @@ class _Ranked:
     maxy: np.ndarray
 
 
+_FETCH_ROWS = 65_536
+"""R-tree rows turned into an array at a time (a million Python tuples at once would cost ~200 MB)."""
+
+
 def _ranked(conn: sqlite3.Connection, layer: str, geom: str, version: str) -> _Ranked:
-    rows = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree(layer, geom)}").fetchall()
-    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    cursor = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree(layer, geom)}")
+    parts = [np.empty((0, 5))]
+    while rows := cursor.fetchmany(_FETCH_ROWS):
+        parts.append(np.array(rows, dtype=np.float64))
+    table = np.concatenate(parts)
     fid = table[:, 0].astype(np.int64)
     area = (table[:, 3] - table[:, 1]) * (table[:, 4] - table[:, 2])
     order = np.lexsort((fid, -area))
