@@ -44,7 +44,8 @@ def prepare(geoms: np.ndarray, extent: int, buffer: int, min_size: float = 1.0) 
     pixel = extent / 256.0
     geoms = np.asarray(geoms, dtype=object)
     kinds = shapely.get_type_id(geoms)
-    lower, upper = shapely.bounds(geoms)[:, :2], shapely.bounds(geoms)[:, 2:]
+    bounds = shapely.bounds(geoms)
+    lower, upper = bounds[:, :2], bounds[:, 2:]
     size = np.nanmax(upper - lower, axis=1)
     tiny = (kinds != 0) & (kinds != 4) & (size < min_size * pixel)
     out = geoms.copy()
