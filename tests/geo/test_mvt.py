@@ -178,4 +178,3 @@ def test_geopackage_tiles_made_from_arrays_decode_as_the_frame_based_reference(p
     decoded = mapbox_vector_tile.decode(fast, default_options=options)["parcels"]["features"]
     expected = mapbox_vector_tile.decode(reference, default_options=options)["parcels"]["features"]
     assert [(f["properties"], f["geometry"]) for f in decoded] == [(f["properties"], f["geometry"]) for f in expected]
-
