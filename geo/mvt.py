@@ -59,14 +59,55 @@ def prepare(geoms: np.ndarray, extent: int, buffer: int, min_size: float = 1.0) 
     return out[kept], kept
 
 
+def _repeating(geoms: np.ndarray) -> np.ndarray:
+    """Return which geometries have two equal consecutive coordinates (or may have: across two parts)."""
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    same = np.all(coords[1:] == coords[:-1], axis=1) & (owner[1:] == owner[:-1])
+    out = np.zeros(len(geoms), dtype=bool)
+    out[owner[1:][same]] = True
+    return out
+
+
+def _misoriented(geoms: np.ndarray) -> np.ndarray:
+    """Return which geometries ``orient_polygons`` might change: every polygon with holes or parts, and the
+    one-ring polygons whose shoelace area is not positive (y down); lines and points never."""
+    kinds = shapely.get_type_id(geoms)
+    simple = (kinds == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    out = (kinds == 3) | (kinds == 6)
+    if simple.any():
+        coords, owner = shapely.get_coordinates(geoms[simple], return_index=True)
+        x, y = coords[:, 0], coords[:, 1]
+        cross = x[:-1] * y[1:] - x[1:] * y[:-1]
+        within = owner[1:] == owner[:-1]
+        area = np.bincount(owner[:-1][within], weights=cross[within], minlength=int(simple.sum()))
+        out[simple] = ~(area > 0)
+    return out
+
+
 def _snap(geoms: np.ndarray) -> np.ndarray:
-    """Round to the integer grid; only shapes made invalid by rounding go through GEOS's slower snapping."""
+    """Round to the integer grid; only shapes made invalid by rounding go through GEOS's slower snapping.
+
+    Removing repeated points and orienting rings make new geometries, so only the shapes that need them
+    go through (rounding rarely makes two points of a half-pixel-simplified shape equal).
+    """
     rounded = shapely.transform(geoms, np.round)
     bad = ~shapely.is_valid(rounded)
-    rounded[~bad] = shapely.remove_repeated_points(rounded[~bad])  # MVT forbids zero-length moves
+    few = len(geoms) <= _FEW  # for a few shapes the checks cost more than the passes they save
+    repeats = ~bad if few else ~bad & _repeating(rounded)
+    if repeats.any():
+        rounded[repeats] = shapely.remove_repeated_points(rounded[repeats])  # MVT forbids zero-length moves
     if bad.any():
         rounded[bad] = shapely.set_precision(geoms[bad], 1.0)
-    return shapely.orient_polygons(rounded, exterior_cw=False)  # positive shoelace area in y-down space
+    if few:
+        return shapely.orient_polygons(rounded, exterior_cw=False)  # positive shoelace area in y-down space
+    turn = _misoriented(rounded)
+    if turn.any():
+        rounded[turn] = shapely.orient_polygons(rounded[turn], exterior_cw=False)
+    return rounded
+
+
+_FEW = 64
+"""Up to this many shapes every one is cleaned and oriented; beyond, only those that need it."""
 
 
 def encode(layers: Sequence[TileLayer], extent: int = EXTENT) -> bytes:
