@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -40,13 +42,17 @@ def tiles_over(z: int) -> list[tuple[int, int, int]]:
     return [(t.z, t.x, t.y) for t in tms.tiles(*BOUNDS, [z])]
 
 
+def built(store: GeoPackageStore, layer: str = "parcels") -> None:
+    """Read the layer's envelopes now (requests start that in the background)."""
+    store._envelopes.build(layer, store.version(layer))
+
+
 def both(store: GeoPackageStore, z: int, x: int, y: int, limit: int | None) -> tuple[list[int], list[int] | None]:
     grid = tile_grid("WebMercatorQuad", z, x, y)
     bbox, cell = grid.lonlat_bbox(64 / 4096), grid.pixel_size_deg() * THIN_PX
     with store._db.reading() as conn:
         sql = tiles.gpkg_candidate_fids(conn, "parcels", "geom", bbox, None, {}, cell, limit)
-        memory = store._envelopes.candidate_fids(conn, "parcels", "geom", bbox, cell, limit)
-    return sql, memory
+    return sql, store._envelopes.candidate_fids("parcels", bbox, cell, limit)
 
 
 @pytest.mark.parametrize("z", [6, 7, 8, 9, 10, 11, 12, 13])
@@ -55,6 +61,7 @@ def test_memory_chooses_what_sql_chooses(parcels, monkeypatch, z, limit):
     monkeypatch.setattr(thinning, "MIN_SPAN_DEG", 0.0)  # every box, small ones included
     monkeypatch.setattr(thinning, "_FETCH_ROWS", 997)  # the envelopes read in several parts
     parcels._envelopes.clear()
+    built(parcels)
     compared = 0
     for tile in tiles_over(z)[:40]:
         sql, memory = both(parcels, *tile, limit)
@@ -65,11 +72,23 @@ def test_memory_chooses_what_sql_chooses(parcels, monkeypatch, z, limit):
 
 def test_only_wide_boxes_and_bounded_layers_are_thinned_in_memory(parcels, monkeypatch):
     wide, narrow = tiles_over(8)[0], tiles_over(13)[0]
+    built(parcels)
     assert both(parcels, *wide, None)[1] is not None
     assert both(parcels, *narrow, None)[1] is None  # a z13 box: the R-tree is quicker
     monkeypatch.setattr(thinning, "ENVELOPES_MAX_FEATURES", 100)
     parcels._envelopes.clear()
+    built(parcels)
     assert both(parcels, *wide, None)[1] is None
+
+
+def test_the_first_wide_tile_is_thinned_in_sql_while_the_envelopes_are_read_in_the_background(parcels):
+    parcels._envelopes.clear()
+    sql, memory = both(parcels, *tiles_over(8)[0], None)
+    assert memory is None and sql  # answered by SQL; a build started
+    deadline = time.monotonic() + 30
+    while parcels._envelopes.ready("parcels") is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert both(parcels, *tiles_over(8)[0], None) == (sql, sql)
 
 
 def test_a_new_version_of_the_layer_is_read_again(tmp_path):
@@ -79,10 +98,32 @@ def test_a_new_version_of_the_layer_is_read_again(tmp_path):
     tile = get_tms("WebMercatorQuad").tile(112.9, 27.8, 8)
     grid = tile_grid("WebMercatorQuad", tile.z, tile.x, tile.y)
     bbox, cell = grid.lonlat_bbox(64 / 4096), grid.pixel_size_deg() * THIN_PX
-    with store._db.reading() as conn:
-        assert len(store._envelopes.candidate_fids(conn, "parcels", "geom", bbox, cell, None)) == 1
+    built(store)
+    assert len(store._envelopes.candidate_fids("parcels", bbox, cell, None)) == 1
     far = shapely.box(113.10, 27.90, 113.11, 27.91)
     store.write_layer("parcels", gpd.GeoDataFrame({"id": ["a", "b"]}, geometry=[small, far], crs="EPSG:4326"))
-    with store._db.reading() as conn:
-        assert len(store._envelopes.candidate_fids(conn, "parcels", "geom", bbox, cell, None)) == 2
+    assert store._envelopes.candidate_fids("parcels", bbox, cell, None) is None  # the old version is not used
+    built(store)
+    assert len(store._envelopes.candidate_fids("parcels", bbox, cell, None)) == 2
+    store.close()
+
+
+def test_envelopes_are_read_by_one_thread_on_one_connection_and_again_after_close(tmp_path):
+    store = GeoPackageStore(tmp_path / "one.gpkg")
+    tile = get_tms("WebMercatorQuad").tile(112.9, 27.8, 8)
+    wide = tile_grid("WebMercatorQuad", tile.z, tile.x, tile.y)
+    bbox, cell = wide.lonlat_bbox(64 / 4096), wide.pixel_size_deg() * THIN_PX
+    for n in range(1, 4):  # three versions: three reads, one reading thread, one connection for it
+        boxes = [shapely.box(112.9 + i / 10, 27.8, 112.905 + i / 10, 27.805) for i in range(n)]  # cells apart
+        store.write_layer("parcels", gpd.GeoDataFrame({"id": list("abc")[:n]}, geometry=boxes, crs="EPSG:4326"))
+        store._envelopes.candidate_fids("parcels", bbox, cell, None)
+        store._envelopes._reader.submit(lambda: None).result()  # the read has run
+        assert len(store._envelopes.candidate_fids("parcels", bbox, cell, None)) == n
+    connections = len(store._db._connections)
+    store.close()
+    store.write_layer("parcels", gpd.GeoDataFrame({"id": ["a"]}, geometry=boxes[:1], crs="EPSG:4326"))
+    assert store._envelopes.candidate_fids("parcels", bbox, cell, None) is None
+    store._envelopes._reader.submit(lambda: None).result()
+    assert store._envelopes.candidate_fids("parcels", bbox, cell, None) == [1]
+    assert connections <= 2  # this thread's and the reader's
     store.close()

@@ -32,7 +32,7 @@ from geo.storage.gpkg import tokens as token_rows
 from geo.storage.gpkg.database import Database, now_iso
 from geo.storage.gpkg.dialect import SQLITE, bbox_count, to_sql_value
 from geo.storage.gpkg.nearest import NearestIndexes, nearest_fids, nearest_in_window
-from geo.storage.gpkg.thinning import LayerEnvelopes
+from geo.storage.gpkg.thinning import LayerEnvelopes, read_envelopes
 from geo.storage.sql import quote_ident as q
 from geo.storage.sql import render_where
 from geo.storage.sql.accounts import AccountSQL, AccountVerbs
@@ -83,12 +83,12 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         self._replies = ReplySQL("", "?")
         self.path = self._db.path
         self._nearest = NearestIndexes(self.version, lambda layer, columns: self.read(layer, columns=columns))
-        self._envelopes = LayerEnvelopes(self.version, self._size_bound)
+        self._envelopes = LayerEnvelopes(self.version, self._size_bound, self._read_envelopes)
 
     def close(self) -> None:
         """Close every connection this store opened and drop its indexes."""
         self._nearest.clear()
-        self._envelopes.clear()
+        self._envelopes.close()
         self._db.close()
 
     def layers(self) -> list[str]:
@@ -239,7 +239,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         """Choose a tile's feature ids: a wide box without conditions from the envelopes in memory, else in SQL."""
         plain = where is None or (not where.equals and where.cql is None and where.ids is None and not where.intersects)
         if plain and cell:
-            fids = self._envelopes.candidate_fids(conn, layer, _GEOM, bbox, cell, limit)
+            fids = self._envelopes.candidate_fids(layer, bbox, cell, limit)
             if fids is not None:
                 return fids
         return tiles.gpkg_candidate_fids(conn, layer, _GEOM, bbox, where, types, cell, limit)
@@ -269,6 +269,11 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             fids = nearest_fids(ids, envelopes, (lon, lat), radius_m, limit, read_geoms).tolist()
             geoms, arrays = tiles.gpkg_tile_arrays(conn, layer, _GEOM, fids, wanted, types)
         return nearest_in_window(geoms, arrays, STORE_CRS, (lon, lat), radius_m, limit, geometry)
+
+    def _read_envelopes(self, layer: str) -> np.ndarray:
+        """Return the layer's R-tree rows (id and envelope) as an array."""
+        with self._db.reading() as conn:
+            return read_envelopes(conn, layer, _GEOM)
 
     def _size_bound(self, layer: str) -> int:
         """Return the layer's largest fid: at least its feature count, read from the B-tree at once (count(*)

@@ -18,11 +18,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from geo.errors import GeoError
 from geo.storage.gpkg.dialect import rtree
 from geo.types import BBox
 
@@ -50,12 +52,16 @@ _FETCH_ROWS = 65_536
 """R-tree rows turned into an array at a time (a million Python tuples at once would cost ~200 MB)."""
 
 
-def _ranked(conn: sqlite3.Connection, layer: str, geom: str, version: str) -> _Ranked:
+def read_envelopes(conn: sqlite3.Connection, layer: str, geom: str) -> np.ndarray:
+    """Return a layer's R-tree rows as an ``(n, 5)`` array: id, minx, miny, maxx, maxy."""
     cursor = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree(layer, geom)}")
     parts = [np.empty((0, 5))]
     while rows := cursor.fetchmany(_FETCH_ROWS):
         parts.append(np.array(rows, dtype=np.float64))
-    table = np.concatenate(parts)
+    return np.concatenate(parts)
+
+
+def _ranked(table: np.ndarray, version: str) -> _Ranked:
     fid = table[:, 0].astype(np.int64)
     area = (table[:, 3] - table[:, 1]) * (table[:, 4] - table[:, 2])
     order = np.lexsort((fid, -area))
@@ -65,43 +71,61 @@ def _ranked(conn: sqlite3.Connection, layer: str, geom: str, version: str) -> _R
 class LayerEnvelopes:
     """Per-layer ranked envelopes of one store, read again when a layer's data version changes.
 
+    A layer's envelopes are read by a background thread the first time a wide box asks for them (a million
+    take about a second); until they are there, tiles are thinned in SQL, so no request waits for them.
+
     Parameters
     ----------
     version : returns a layer's current data version.
     size : returns an upper bound of a layer's feature count (asked once per version).
+    read : returns a layer's envelopes (:func:`read_envelopes` on a connection of the calling thread).
     """
 
-    def __init__(self, version: Callable[[str], str], size: Callable[[str], int]) -> None:
-        self._version, self._size = version, size
+    def __init__(
+        self, version: Callable[[str], str], size: Callable[[str], int], read: Callable[[str], np.ndarray]
+    ) -> None:
+        self._version, self._size, self._read = version, size, read
         self._layers: dict[str, _Ranked] = {}
-        self._too_large: dict[str, str] = {}
+        self._skipped: dict[str, str] = {}  # layer -> version too large (or unreadable) to hold
+        self._building: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        # One long-lived thread reads envelopes (its GeoPackage connection lives as long as the store's).
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="envelopes")
 
-    def _entry(self, conn: sqlite3.Connection, layer: str, geom: str) -> _Ranked | None:
+    def ready(self, layer: str) -> _Ranked | None:
+        """Return the layer's envelopes at its current version, or None (a build is then started)."""
         version = self._version(layer)
         entry = self._layers.get(layer)
         if entry is not None and entry.version == version:
             return entry
-        if self._too_large.get(layer) == version:
-            return None
         with self._lock:
-            entry = self._layers.get(layer)
-            if entry is None or entry.version != version:
-                if self._size(layer) > ENVELOPES_MAX_FEATURES:
-                    self._too_large[layer] = version
-                    self._layers.pop(layer, None)
-                    return None
-                entry = self._layers[layer] = _ranked(conn, layer, geom, version)
-        return entry
+            if self._skipped.get(layer) == version or (layer, version) in self._building:
+                return None
+            self._building.add((layer, version))
+        self._reader.submit(self.build, layer, version)
+        return None
 
-    def candidate_fids(
-        self, conn: sqlite3.Connection, layer: str, geom: str, bbox: BBox, cell: float, limit: int | None
-    ) -> list[int] | None:
+    def build(self, layer: str, version: str) -> None:
+        """Read and rank the layer's envelopes as of ``version`` (in the calling thread)."""
+        try:
+            if self._size(layer) > ENVELOPES_MAX_FEATURES:
+                self._skipped[layer] = version
+                return
+            entry = _ranked(self._read(layer), version)
+            if self._version(layer) == version:  # not replaced while it was read
+                self._layers[layer] = entry
+        except (GeoError, sqlite3.Error):
+            self._skipped[layer] = version  # the SQL path answers (and reports the problem) for this version
+        finally:
+            with self._lock:
+                self._building.discard((layer, version))
+
+    def candidate_fids(self, layer: str, bbox: BBox, cell: float, limit: int | None) -> list[int] | None:
         """Return the tile's feature ids as ``gpkg_candidate_fids`` chooses them without a filter; None when
-        the box is too small or the layer too large to choose them here."""
+        the box is too small, the layer too large or its envelopes not read yet (SQL then chooses them)."""
         if bbox[2] - bbox[0] < MIN_SPAN_DEG:
             return None
-        entry = self._entry(conn, layer, geom)
+        entry = self.ready(layer)
         if entry is None:
             return None
         inside = np.flatnonzero(
@@ -119,4 +143,13 @@ class LayerEnvelopes:
         """Drop every layer's envelopes."""
         with self._lock:
             self._layers.clear()
-            self._too_large.clear()
+            self._skipped.clear()
+
+    def close(self) -> None:
+        """Drop every layer's envelopes and stop the reading thread (a read under way is let finish).
+
+        A store may be used again after ``close`` (its connections reopen): a new reader starts on demand.
+        """
+        self._reader.shutdown(wait=True, cancel_futures=True)
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="envelopes")  # no thread until a read
+        self.clear()
