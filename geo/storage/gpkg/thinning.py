@@ -8,7 +8,7 @@ takes a few milliseconds: the box is a mask, the ranking is already done, and a 
 
 The envelopes are the R-tree's own values (its 32-bit floats, held as doubles, so every comparison is the
 one SQLite makes), read once per data version of a layer of at most ``ENVELOPES_MAX_FEATURES`` features
-(about 40 bytes a feature). Only boxes at least ``MIN_SPAN_DEG`` wide use them: for a smaller box the R-tree
+(about 40 bytes a feature; larger layers are thinned in SQL). Only boxes at least ``MIN_SPAN_DEG`` wide use them: for a smaller box the R-tree
 finds the few rows in it faster than a pass over every envelope. Within a cell two envelopes of exactly
 the same area are told apart by id here and by R-tree order in SQL.
 """
@@ -28,8 +28,10 @@ from geo.errors import GeoError
 from geo.storage.gpkg.dialect import rtree
 from geo.types import BBox
 
-ENVELOPES_MAX_FEATURES = 2_000_000
-"""Layers up to this many features keep their envelopes in memory for low-zoom tiles."""
+ENVELOPES_MAX_FEATURES = 250_000
+"""Layers up to this many features keep their envelopes in memory for low-zoom tiles. A layer's data version
+changes with every field report, and reading the envelopes again costs ~1.5 s of CPU per million features
+per worker: beyond this size a busy day's reports would keep the workers re-reading them."""
 MIN_SPAN_DEG = 0.15
 """Boxes at least this wide (about a z11 tile) are thinned from memory; smaller ones in SQL. A pass over the
 envelopes costs ~3 ns a feature of the layer, the SQL ~450 ns a feature in the box: memory wins from about 1 %
@@ -71,8 +73,8 @@ def _ranked(table: np.ndarray, version: str) -> _Ranked:
 class LayerEnvelopes:
     """Per-layer ranked envelopes of one store, read again when a layer's data version changes.
 
-    A layer's envelopes are read by a background thread the first time a wide box asks for them (a million
-    take about a second); until they are there, tiles are thinned in SQL, so no request waits for them.
+    A layer's envelopes are read by a background thread the first time a wide box asks for them (100,000
+    take about 0.1 s); until they are there, tiles are thinned in SQL, so no request waits for them.
 
     Parameters
     ----------
