@@ -8,9 +8,9 @@ takes a few milliseconds: the box is a mask, the ranking is already done, and a 
 
 The envelopes are the R-tree's own values (its 32-bit floats, held as doubles, so every comparison is the
 one SQLite makes), read once per data version of a layer of at most ``ENVELOPES_MAX_FEATURES`` features
-(about 40 bytes a feature; larger layers are thinned in SQL). Only boxes at least ``MIN_SPAN_DEG`` wide use them: for a smaller box the R-tree
-finds the few rows in it faster than a pass over every envelope. Within a cell two envelopes of exactly
-the same area are told apart by id here and by R-tree order in SQL.
+(about 40 bytes a feature; larger layers are thinned in SQL). Only boxes at least ``MIN_SPAN_DEG`` wide use
+them: for a smaller box the R-tree finds the few rows in it faster than a pass over every envelope. Within a
+cell two envelopes of exactly the same area are told apart by id here and by R-tree order in SQL.
 """
 
 from __future__ import annotations
