@@ -341,14 +341,29 @@ class Replica:
             time.sleep(0.02)
 
     @contextmanager
+    def _alone(self):
+        """Hold the replica for this block across the test processes (xdist workers share the one replica:
+        another test resuming replay inside this one's pause would let the replica catch up)."""
+        import fcntl
+        import tempfile
+
+        with open(Path(tempfile.gettempdir()) / "planmap-test-replica.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextmanager
     def paused(self):
         """Pause the replica's WAL replay (it lags behind every write) for the block; resume it after."""
-        self.caught_up()
-        self._sql(self.url, "SELECT pg_wal_replay_pause()::text")
-        try:
-            yield
-        finally:
-            self._sql(self.url, "SELECT pg_wal_replay_resume()::text")
+        with self._alone():
+            self.caught_up()
+            self._sql(self.url, "SELECT pg_wal_replay_pause()::text")
+            try:
+                yield
+            finally:
+                self._sql(self.url, "SELECT pg_wal_replay_resume()::text")
 
     @contextmanager
     def stopped(self):
@@ -357,12 +372,13 @@ class Replica:
 
         version, name = self.cluster.split("/")
         ctl = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name]
-        subprocess.run([*ctl, "stop", "-m", "fast"], check=True, capture_output=True)
-        try:
-            yield
-        finally:
-            subprocess.run([*ctl, "start"], check=True, capture_output=True)
-            self.caught_up()
+        with self._alone():
+            subprocess.run([*ctl, "stop", "-m", "fast"], check=True, capture_output=True)
+            try:
+                yield
+            finally:
+                subprocess.run([*ctl, "start"], check=True, capture_output=True)
+                self.caught_up()
 
 
 @pytest.fixture(scope="session")
