@@ -166,25 +166,30 @@ def _counted(request: Request, response: Response | None, name: str) -> Response
     return response
 
 
-def fast_answer(request: Request, cached: bool = True) -> Response | None:
-    """Return the cached answer (unless ``cached`` is False), else a plain layer tile's, else None. Blocking."""
-    response = _counted(request, cached_answer(request), "fast_tile_answers") if cached else None
+def fast_answer(request: Request) -> Response | None:
+    """Return the cached answer, else a plain layer tile's, else None (the route answers). Blocking."""
+    response = _counted(request, cached_answer(request), "fast_tile_answers")
     if response is not None:
         return response
     tile = plain_tile(request)
     return None if tile is None else _counted(request, built_answer(request, tile), "fast_tile_builds")
 
 
-def quick_answer(request: Request) -> Response | None:
-    """Answer on the event loop what costs about what a thread hop costs: on the embedded store, a cached tile
-    or a plain layer tile whose kind builds quickly (``BuildTimes``); None for the rest."""
+async def local_answer(request: Request) -> Response | None:
+    """Answer as :func:`fast_answer` on the embedded store: the cache look-up, and a plain layer tile whose kind
+    builds quickly (``BuildTimes``), on the event loop (each costs about what a thread hop costs); other plain
+    layer tiles in a worker thread."""
     response = _counted(request, cached_answer(request), "fast_tile_answers")
     if response is not None:
         return response
     tile = plain_tile(request)
-    if tile is None or not get_tile_cache(request).build_times.quick(tile.kind):
+    if tile is None:
         return None
-    return _counted(request, built_answer(request, tile, bounded=False), "fast_tile_builds")
+    if get_tile_cache(request).build_times.quick(tile.kind):
+        response = built_answer(request, tile, bounded=False)
+    else:
+        response = await anyio.to_thread.run_sync(built_answer, request, tile)
+    return _counted(request, response, "fast_tile_builds")
 
 
 class CachedTiles:
@@ -197,10 +202,10 @@ class CachedTiles:
         """Answer here when this request is cached or a plain layer tile, else pass the request on."""
         if scope["type"] == "http" and scope["method"] == "GET" and _tile_path(scope["path"]):
             request = Request(scope, receive)
-            local = scope["app"].state.store.local_reads
-            response = quick_answer(request) if local else None
-            if response is None:
-                response = await anyio.to_thread.run_sync(fast_answer, request, not local)
+            if scope["app"].state.store.local_reads:
+                response = await local_answer(request)
+            else:
+                response = await anyio.to_thread.run_sync(fast_answer, request)
             if response is not None:
                 await response(scope, receive, send)
                 return

@@ -11,8 +11,8 @@ import gzip
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -104,15 +104,6 @@ class TileCache:
         """Return the number of cached tiles."""
         return len(self._items)
 
-    @contextmanager
-    def building(self, bounded: bool) -> Iterator[None]:
-        """Hold a turn among ``builds`` for a threaded (``bounded``) build; nothing for the event loop's."""
-        if not bounded:
-            yield
-            return
-        with self.builds:
-            yield
-
 
 def get_tile_cache(request: Request) -> TileCache:
     """Return the application's tile cache, created on first use with ``settings.tiles.tile_cache_items``."""
@@ -171,7 +162,7 @@ def tile_response(
         return not_modified(headers)
     data = cache.get(key)
     if data is None:
-        with cache.building(bounded):
+        with cache.builds if bounded else nullcontext():
             data = cache.peek(key)  # built by a request that went first
             if data is None:
                 data = build()

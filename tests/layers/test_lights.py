@@ -143,6 +143,16 @@ def test_custom_rules_move_the_thresholds(reservoirs):
 
 
 days = st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31))
+light_rules = st.builds(
+    lambda y, dy, n, dn: LightRules(
+        yellow_lag_pts=y, red_lag_pts=y + dy, not_started_yellow_days=n, not_started_red_days=n + dn
+    ),
+    st.floats(0, 50),
+    st.floats(0, 50),
+    st.integers(0, 120),
+    st.integers(0, 120),
+)
+"""Valid light thresholds (yellow before red)."""
 percents = st.floats(min_value=0, max_value=99.9, allow_nan=False)
 
 
@@ -153,15 +163,7 @@ percents = st.floats(min_value=0, max_value=99.9, allow_nan=False)
     as_of=days,
     higher=percents,
     lower=percents,
-    rules=st.builds(
-        lambda y, dy, n, dn: LightRules(
-            yellow_lag_pts=y, red_lag_pts=y + dy, not_started_yellow_days=n, not_started_red_days=n + dn
-        ),
-        st.floats(0, 50),
-        st.floats(0, 50),
-        st.integers(0, 120),
-        st.integers(0, 120),
-    ),
+    rules=light_rules,
 )
 def test_a_light_never_improves_when_progress_drops(reservoirs, start, due, as_of, higher, lower, rules):
     higher, lower = max(higher, lower), min(higher, lower)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from layers.lights import LIGHT_COLUMNS, LightRules, has_lights, project_lights
 from tests.layers import lights_reference
+from tests.layers.test_lights import light_rules
 
 EARLY, LATE = date(2024, 1, 1), date(2026, 12, 31)
 days = st.dates(min_value=EARLY, max_value=LATE)
@@ -26,15 +27,7 @@ def day_values(form):
 
 percents = st.one_of(st.floats(-10, 110, allow_nan=False), st.none(), st.just(float("nan")), st.just("35.5"))
 STATUSES = ["planned", "in_progress", "completed", "accepted", "suspended", None]
-rules = st.builds(
-    lambda y, dy, n, dn: LightRules(
-        yellow_lag_pts=y, red_lag_pts=y + dy, not_started_yellow_days=n, not_started_red_days=n + dn
-    ),
-    st.floats(0, 50),
-    st.floats(0, 50),
-    st.integers(0, 120),
-    st.integers(0, 120),
-)
+rules = light_rules
 
 
 @st.composite
