@@ -66,3 +66,32 @@ def test_create_replace_delete_keep_index_history_and_archive(writable_store, wr
     if writable_store_url.kind == "gpkg":
         (rows, minx, maxx), features, extent = rtree_state(writable_store_url.url)
         assert rows == features and extent == (pytest.approx(minx), pytest.approx(maxx))
+
+
+def geometry_counter(store, kind) -> int:
+    """Read ``planmap_versions.geometry_version`` of farmland straight from the store's database."""
+    sql = "SELECT geometry_version FROM {}planmap_versions WHERE layer = 'farmland'"
+    if kind == "gpkg":
+        with store._db.reading() as conn:
+            return conn.execute(sql.format("")).fetchone()[0]
+    with store._db.conn() as conn:
+        return conn.execute(sql.format(store._db.s + ".")).fetchone()[0]
+
+
+def test_geometry_version_counts_edits_of_features_not_progress_reports(writable_store, writable_store_url):
+    store, kind = writable_store, writable_store_url.kind
+    start = geometry_counter(store, kind)
+    assert start >= 1  # the demo layer was written
+    version = store.version("farmland")
+    first, second = store.read("farmland", where=None, columns=["id"])["id"].iloc[:2]
+    store.record_progress(entry(first, "report"), {"status": "in_progress"})
+    store.append_history([entry(second, "report")])
+    assert store.version("farmland") != version and geometry_counter(store, kind) == start
+    store.create_feature(write("T-2", shapely.MultiPolygon([box(113.5, 28.5, 113.51, 28.51)])))
+    assert geometry_counter(store, kind) == start + 1
+    moved = shapely.MultiPolygon([box(112.9, 27.8, 112.91, 27.81)])
+    store.replace_feature(FeatureWrite(entry("T-2", "replace"), {}, moved), store.feature_version("farmland", "T-2"))
+    store.delete_feature(entry("T-2", "delete"), store.feature_version("farmland", "T-2"), {})
+    assert geometry_counter(store, kind) == start + 3
+    if kind == "gpkg":
+        assert store.geometry_version("farmland").endswith(f".g{start + 3}")

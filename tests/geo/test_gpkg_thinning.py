@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import geopandas as gpd
 import shapely
 
 from geo.storage import GeoPackageStore
+from geo.storage.base import FeatureWrite, HistoryEntry
 from geo.storage.gpkg import thinning, tiles
 from geo.tms import get_tms, tile_grid
 from layers.tiles import THIN_PX
@@ -44,7 +46,7 @@ def tiles_over(z: int) -> list[tuple[int, int, int]]:
 
 def built(store: GeoPackageStore, layer: str = "parcels") -> None:
     """Read the layer's envelopes now (requests start that in the background)."""
-    store._envelopes.build(layer, store.version(layer))
+    store._envelopes.build(layer, store.geometry_version(layer))
 
 
 def both(store: GeoPackageStore, z: int, x: int, y: int, limit: int | None) -> tuple[list[int], list[int] | None]:
@@ -58,7 +60,8 @@ def both(store: GeoPackageStore, z: int, x: int, y: int, limit: int | None) -> t
 @pytest.mark.parametrize("z", [6, 7, 8, 9, 10, 11, 12, 13])
 @pytest.mark.parametrize("limit", [None, 40])
 def test_memory_chooses_what_sql_chooses(parcels, monkeypatch, z, limit):
-    monkeypatch.setattr(thinning, "MIN_SPAN_DEG", 0.0)  # every box, small ones included
+    monkeypatch.setattr(thinning, "MIN_SPAN_DEG", 0.0)  # every box, small and sparse ones included
+    monkeypatch.setattr(thinning, "PASS_NS", 0.0)
     monkeypatch.setattr(thinning, "_FETCH_ROWS", 997)  # the envelopes read in several parts
     parcels._envelopes.clear()
     built(parcels)
@@ -70,11 +73,44 @@ def test_memory_chooses_what_sql_chooses(parcels, monkeypatch, z, limit):
     assert compared > 0
 
 
+def test_features_centred_on_cell_edges_are_chosen_as_sql_chooses(tmp_path, monkeypatch):
+    """Boxes centred exactly on grid lines (tile edges are cell edges at every zoom), where a feature of a
+    cell inside the box is also near the box's edge cells. Areas all differ (ties are told apart differently)."""
+    monkeypatch.setattr(thinning, "MIN_SPAN_DEG", 0.0)
+    monkeypatch.setattr(thinning, "PASS_NS", 0.0)
+    rng = np.random.default_rng(11)
+    n, step = 3000, 1 / 256  # binary fractions: exact in the R-tree's 32-bit floats and on every zoom's grid
+    lon = 112.5 + step * rng.integers(-64, 256, n)
+    lat = 27.5 + step * rng.integers(-64, 192, n)
+    half_w = (rng.permutation(n) + 1) / 2**17
+    frame = gpd.GeoDataFrame(
+        {"id": [f"e{i}" for i in range(n)]},
+        geometry=shapely.box(lon - half_w, lat - step / 4, lon + half_w, lat + step / 4),
+        crs="EPSG:4326",
+    )
+    store = GeoPackageStore(tmp_path / "edges.gpkg")
+    store.write_layer("parcels", frame)
+    built(store)
+    compared = 0
+    for z in (7, 8, 9, 10, 11, 12):
+        tms = get_tms("WebMercatorQuad")
+        for t in tms.tiles(112.3, 27.2, 113.6, 28.3, [z]):
+            sql, memory = both(store, t.z, t.x, t.y, None)
+            assert memory == sql, (t.z, t.x, t.y)
+            compared += len(sql)
+    assert compared > 0
+    store.close()
+
+
 def test_only_wide_boxes_and_bounded_layers_are_thinned_in_memory(parcels, monkeypatch):
     wide, narrow = tiles_over(8)[0], tiles_over(13)[0]
     built(parcels)
     assert both(parcels, *wide, None)[1] is not None
     assert both(parcels, *narrow, None)[1] is None  # a z13 box: the R-tree is quicker
+    dense = max(tiles_over(11), key=lambda t: len(both(parcels, *t, None)[0]))
+    assert both(parcels, *dense, None)[1] is not None  # a z11 box holding ~4 % of the layer
+    sparse = get_tms("WebMercatorQuad").tile(100.0, 27.8, 8)  # wide, but far from every feature
+    assert both(parcels, sparse.z, sparse.x, sparse.y, None)[1] is None
     monkeypatch.setattr(thinning, "ENVELOPES_MAX_FEATURES", 100)
     parcels._envelopes.clear()
     built(parcels)
@@ -105,6 +141,44 @@ def test_a_new_version_of_the_layer_is_read_again(tmp_path):
     assert store._envelopes.candidate_fids("parcels", bbox, cell, None) is None  # the old version is not used
     built(store)
     assert len(store._envelopes.candidate_fids("parcels", bbox, cell, None)) == 2
+    store.close()
+
+
+def test_progress_reports_keep_the_envelopes_and_edits_of_shapes_read_them_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(thinning, "PASS_NS", 0.0)  # a box holding none is thinned in memory too
+    store = GeoPackageStore(tmp_path / "edits.gpkg")
+    small = shapely.box(112.90, 27.80, 112.901, 27.801)
+    frame = gpd.GeoDataFrame({"id": ["a"], "status": ["planned"]}, geometry=[small], crs="EPSG:4326")
+    store.write_layer("parcels", frame)
+    tile = get_tms("WebMercatorQuad").tile(112.9, 27.8, 8)
+    grid = tile_grid("WebMercatorQuad", tile.z, tile.x, tile.y)
+    bbox, cell = grid.lonlat_bbox(64 / 4096), grid.pixel_size_deg() * THIN_PX
+    reads = []
+    read = store._envelopes._read
+    store._envelopes._read = lambda layer: reads.append(layer) or read(layer)
+    built(store)
+    entry = HistoryEntry("parcels", "a", date(2026, 3, 1), "in_progress", 10.0)
+    store.record_progress(entry, {"status": "in_progress"})
+    store.append_history([entry])
+    assert store._envelopes.candidate_fids("parcels", bbox, cell, None) == [1]  # still held: no new read
+    assert reads == ["parcels"]
+    far = shapely.box(112.95, 27.85, 112.96, 27.86)  # larger, so it ranks first
+    store.create_feature(FeatureWrite(HistoryEntry("parcels", "b", date(2026, 3, 2), "planned"), {"id": "b"}, far))
+    assert store._envelopes.candidate_fids("parcels", bbox, cell, None) is None  # the old shapes are not used
+    built(store)
+    assert store._envelopes.candidate_fids("parcels", bbox, cell, None) == [2, 1]
+    moved = shapely.box(113.5, 28.5, 113.51, 28.51)  # out of the tile
+    store.replace_feature(
+        FeatureWrite(HistoryEntry("parcels", "b", date(2026, 3, 3), "planned"), {}, moved),
+        store.feature_version("parcels", "b"),
+    )
+    built(store)
+    assert store._envelopes.candidate_fids("parcels", bbox, cell, None) == [1]
+    store.delete_feature(
+        HistoryEntry("parcels", "a", date(2026, 3, 4), "planned"), store.feature_version("parcels", "a"), {}
+    )
+    built(store)
+    assert store._envelopes.candidate_fids("parcels", bbox, cell, None) == []
     store.close()
 
 

@@ -22,6 +22,7 @@ import geopandas as gpd
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point
 
+from geo.errors import StoreUnavailable
 from geo.storage.base import HistoryEntry
 from geo.storage.gpkg import GeoPackageStore
 from geo.storage.gpkg.database import Database as GeoPackageDatabase
@@ -113,6 +114,39 @@ def _old_pg_migrate(self) -> None:
         )
 
 
+def _old_gpkg_bump(self, conn, layer: str, *, geometry: bool = False) -> str:
+    """Count a write as the stores did before ``geometry_version``."""
+    conn.execute(
+        "INSERT INTO planmap_versions (layer, version) VALUES (?, 1) "
+        "ON CONFLICT(layer) DO UPDATE SET version = version + 1",
+        (layer,),
+    )
+    return (
+        f"{self.uid()}.{conn.execute('SELECT version FROM planmap_versions WHERE layer = ?', (layer,)).fetchone()[0]}"
+    )
+
+
+def _old_pg_bump(self, conn, layer: str, *, geometry: bool = False) -> str:
+    row = conn.execute(
+        f"INSERT INTO {self.s}.planmap_versions AS v (layer, version) VALUES (%s, 1) "
+        f"ON CONFLICT (layer) DO UPDATE SET version = v.version + 1 RETURNING {self.uid_sql()}, version",
+        [layer],
+    ).fetchone()
+    return f"{row[0]}.{row[1]}"
+
+
+def _as_old_gpkg(monkeypatch) -> None:
+    """Make GeoPackage stores opened from now on create and write the system tables of before Alembic."""
+    monkeypatch.setattr(GeoPackageDatabase, "init_system_tables", _old_gpkg_init)
+    monkeypatch.setattr(GeoPackageDatabase, "bump", _old_gpkg_bump)
+
+
+def _as_old_pg(monkeypatch) -> None:
+    """Make PostGIS stores opened from now on create and write the system tables of before Alembic."""
+    monkeypatch.setattr(PostGISDatabase, "migrate", _old_pg_migrate)
+    monkeypatch.setattr(PostGISDatabase, "bump", _old_pg_bump)
+
+
 ADDED_TABLES = (
     "planmap_auth_events",
     "planmap_idempotency",
@@ -123,6 +157,8 @@ ADDED_TABLES = (
     "planmap_users",
 )
 """The attribute tables the revisions after the baseline register in gpkg_contents."""
+ADDED_COLUMNS = {("planmap_versions", "geometry_version")}
+"""Columns the revisions after the baseline add to the old tables (left out of the shapes compared)."""
 
 # Tokens as the previous ``layers.tokens`` kept them: one JSON list in the metadata.
 OLD_TOKENS = {"pm_old-admin": ("root", "admin", []), "pm_old-field": ("zhang", "field", ["430321", "430381"])}
@@ -202,6 +238,7 @@ def _gpkg_shape(path) -> dict:
         columns = [
             (name, kind, bool(pk), default, bool(notnull) if not pk else None)
             for _, name, kind, notnull, default, pk in conn.execute(f"PRAGMA table_info({table})")
+            if (table, name) not in ADDED_COLUMNS
         ]
         indexes = sorted((r[1], r[2]) for r in conn.execute(f"PRAGMA index_list({table})") if r[3] == "c")
         triggers = sorted(
@@ -225,6 +262,7 @@ def _pg_shape(schema: str) -> dict:
             "('planmap_history', 'planmap_versions', 'planmap_meta') ORDER BY table_name, ordinal_position",
             [schema],
         ).fetchall()
+        columns = [c for c in columns if (c[0], c[1]) not in ADDED_COLUMNS]
         indexes = conn.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename LIKE 'planmap_%%' "
             "AND tablename IN ('planmap_history', 'planmap_versions', 'planmap_meta') ORDER BY 1",
@@ -244,13 +282,13 @@ def _version_num(conn: sqlite3.Connection | psycopg.Connection, table: str) -> l
     return [r[0] for r in conn.execute(f"SELECT version_num FROM {table}").fetchall()]
 
 
-def test_head_is_the_idempotency_revision():
-    assert head() == "0005"
+def test_head_is_the_geometry_version_revision():
+    assert head() == "0006"
 
 
 def test_old_geopackage_is_upgraded_in_place(tmp_path, monkeypatch):
     path = tmp_path / "old.gpkg"
-    monkeypatch.setattr(GeoPackageDatabase, "init_system_tables", _old_gpkg_init)
+    _as_old_gpkg(monkeypatch)
     with GeoPackageStore(path) as old:
         before = _fill(old)
     old_shape = _gpkg_shape(path)
@@ -281,7 +319,7 @@ def test_a_current_geopackage_is_opened_without_writing(tmp_path):
 
 
 def test_new_geopackage_has_the_tables_the_old_code_made(tmp_path, monkeypatch):
-    monkeypatch.setattr(GeoPackageDatabase, "init_system_tables", _old_gpkg_init)
+    _as_old_gpkg(monkeypatch)
     GeoPackageStore(tmp_path / "old.gpkg").close()
     monkeypatch.undo()
     GeoPackageStore(tmp_path / "new.gpkg").close()
@@ -315,7 +353,7 @@ def test_geopackage_reset_rebuilds_every_table(tmp_path):
 
 def test_tokens_revision_downgrades_back_to_the_metadata_list(tmp_path, monkeypatch):
     path = tmp_path / "old.gpkg"
-    monkeypatch.setattr(GeoPackageDatabase, "init_system_tables", _old_gpkg_init)
+    _as_old_gpkg(monkeypatch)
     with GeoPackageStore(path) as old:
         old.set_meta("auth:tokens", OLD_TOKEN_LIST)
     monkeypatch.undo()
@@ -369,7 +407,7 @@ def _pg(schema: str) -> PostGISStore:
 
 @pytest.mark.postgis
 def test_old_postgis_schema_is_upgraded_in_place(pg_schema, monkeypatch):
-    monkeypatch.setattr(PostGISDatabase, "migrate", _old_pg_migrate)
+    _as_old_pg(monkeypatch)
     with _pg(pg_schema) as old:
         before = _fill(old)
     old_shape = _pg_shape(pg_schema)
@@ -389,7 +427,7 @@ def test_old_postgis_schema_is_upgraded_in_place(pg_schema, monkeypatch):
 @pytest.mark.postgis
 def test_new_postgis_schema_has_the_tables_the_old_code_made(pg_schema, monkeypatch):
     old_schema = pg_schema + "_old"
-    monkeypatch.setattr(PostGISDatabase, "migrate", _old_pg_migrate)
+    _as_old_pg(monkeypatch)
     try:
         _pg(old_schema).close()
         monkeypatch.undo()
@@ -435,7 +473,7 @@ def test_processes_opening_an_old_geopackage_at_once_upgrade_it_once(tmp_path, m
     import multiprocessing
 
     path = tmp_path / "old.gpkg"
-    monkeypatch.setattr(GeoPackageDatabase, "init_system_tables", _old_gpkg_init)
+    _as_old_gpkg(monkeypatch)
     with GeoPackageStore(path) as old:
         old.set_meta("auth:tokens", OLD_TOKEN_LIST)
         uid = old.get_meta("dataset_uid")
@@ -446,3 +484,59 @@ def test_processes_opening_an_old_geopackage_at_once_upgrade_it_once(tmp_path, m
     with GeoPackageStore(path) as store:
         assert len(store.tokens(include_revoked=True)) == len(OLD_TOKEN_LIST)
     assert _version_num(sqlite3.connect(path), VERSION_TABLE) == [head()]
+
+
+def test_the_geometry_version_is_added_to_old_geopackages_counting_from_zero(tmp_path, monkeypatch):
+    path = tmp_path / "old.gpkg"
+    _as_old_gpkg(monkeypatch)
+    with GeoPackageStore(path) as old:
+        _fill(old)
+    monkeypatch.undo()
+    with GeoPackageStore(path) as store:
+        assert store.geometry_version("parcels").endswith(".g0")
+        version = store.version("parcels")
+        store.append_history([HistoryEntry("parcels", "c", dt.date(2025, 6, 1), "completed", 100.0)])
+        assert store.geometry_version("parcels").endswith(".g0") and store.version("parcels") != version
+        store.write_layer("parcels", _frame())
+        assert store.geometry_version("parcels").endswith(".g1")
+    conn = sqlite3.connect(path)
+    assert ("geometry_version", "INTEGER", 1, "'0'") in [
+        r[1:5] for r in conn.execute("PRAGMA table_info(planmap_versions)")
+    ]
+
+
+@pytest.mark.postgis
+def test_the_geometry_version_is_added_to_old_postgis_schemas(pg_schema, monkeypatch):
+    _as_old_pg(monkeypatch)
+    with _pg(pg_schema) as old:
+        _fill(old)
+    monkeypatch.undo()
+    with _pg(pg_schema) as store:
+        store.append_history([HistoryEntry("parcels", "c", dt.date(2025, 6, 1), "completed", 100.0)])
+        store.write_layer("parcels", _frame())
+    with psycopg.connect(PG_URL) as conn:
+        row = conn.execute(
+            f"SELECT version, geometry_version FROM {pg_schema}.planmap_versions WHERE layer = 'parcels'"
+        )
+        version, geometry = row.fetchone()
+    assert geometry == 1 and version > 2
+
+
+def test_a_geopackage_from_a_newer_planmap_is_refused_with_a_message(tmp_path):
+    path = tmp_path / "newer.gpkg"
+    GeoPackageStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0099'")
+    before = path.read_bytes()
+    with pytest.raises(StoreUnavailable, match=r"newer.gpkg: .*revision 0099.*newer planmap"):
+        GeoPackageStore(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.postgis
+def test_a_postgis_schema_from_a_newer_planmap_is_refused_with_a_message(pg_schema):
+    _pg(pg_schema).close()
+    with psycopg.connect(PG_URL) as conn:
+        conn.execute(f"UPDATE {pg_schema}.{VERSION_TABLE} SET version_num = '0099'")
+    with pytest.raises(StoreUnavailable, match=rf"{pg_schema}.*revision 0099.*newer planmap"):
+        _pg(pg_schema)

@@ -224,12 +224,16 @@ class Database:
         """Return the dataset uid (new after a reset, so versions never repeat)."""
         return str(self.get_meta("dataset_uid"))
 
-    def bump(self, conn: sqlite3.Connection, layer: str) -> str:
-        """Count one more write of ``layer`` inside the caller's transaction; return the new version."""
+    def bump(self, conn: sqlite3.Connection, layer: str, *, geometry: bool = False) -> str:
+        """Count one more write of ``layer`` inside the caller's transaction; return the new version.
+
+        ``geometry``: the write may change the layer's geometry (its ``geometry_version`` is counted too).
+        """
         conn.execute(
-            "INSERT INTO planmap_versions (layer, version) VALUES (?, 1) "
-            "ON CONFLICT(layer) DO UPDATE SET version = version + 1",
-            (layer,),
+            "INSERT INTO planmap_versions (layer, version, geometry_version) VALUES (?, 1, ?) "
+            "ON CONFLICT(layer) DO UPDATE SET version = version + 1, "
+            "geometry_version = geometry_version + excluded.geometry_version",
+            (layer, int(geometry)),
         )
         n = conn.execute("SELECT version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()[0]
         return f"{self.uid()}.{n}"

@@ -83,7 +83,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         self._replies = ReplySQL("", "?")
         self.path = self._db.path
         self._nearest = NearestIndexes(self.version, lambda layer, columns: self.read(layer, columns=columns))
-        self._envelopes = LayerEnvelopes(self.version, self._size_bound, self._read_envelopes)
+        self._envelopes = LayerEnvelopes(self.geometry_version, self._size_bound, self._read_envelopes)
 
     def close(self) -> None:
         """Close every connection this store opened and drop its indexes."""
@@ -131,7 +131,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             conn.execute(f"CREATE UNIQUE INDEX {q(layer + '_id')} ON {q(layer)} ({q(self.id_column)})")
             self._db.set_meta(conn, f"columns:{layer}", column_types)
             self._insert_history(conn, history)
-            self._db.bump(conn, layer)
+            self._db.bump(conn, layer, geometry=True)
 
         kind = gpkg_layer.layer_geometry_type(encoded.frame.geometry)
         staging = gpkg_layer.write_staging(encoded.slices(), layer, self.path.parent, _GEOM, kind)
@@ -378,7 +378,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             archived = self._records.get(conn, tombstone_kind(entry.layer), entry.feature_id) is not None
             edits.insert(conn, entry.layer, self.id_column, write.values, write.geometry, types, archived)
             self._insert_history(conn, [entry])
-            return self._db.bump(conn, entry.layer)
+            return self._db.bump(conn, entry.layer, geometry=True)
 
     def replace_feature(self, write: FeatureWrite, expected_version: str) -> str:
         """Check the feature's version, set its attributes and geometry and append the entry, atomically."""
@@ -388,7 +388,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             edits.check_current(conn, entry, self.id_column, current, expected_version)
             edits.replace(conn, entry, self.id_column, write.values, write.geometry, types)
             self._insert_history(conn, [entry])
-            return self._db.bump(conn, entry.layer)
+            return self._db.bump(conn, entry.layer, geometry=True)
 
     def delete_feature(self, entry: HistoryEntry, expected_version: str, archive: Mapping[str, Any]) -> str:
         """Check the version, archive the feature, delete its row and append the entry, atomically."""
@@ -398,7 +398,7 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
             self._records.put(conn, tombstone_kind(entry.layer), entry.feature_id, archive, None, entry.author)
             edits.delete(conn, entry, self.id_column)
             self._insert_history(conn, [entry])
-            return self._db.bump(conn, entry.layer)
+            return self._db.bump(conn, entry.layer, geometry=True)
 
     def report_reply(self, layer: str, key: str) -> StoredReply | None:
         """Return the report recorded under ``key`` in ``layer``, or None."""
@@ -417,6 +417,15 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         if row is None:
             self._check_layer(layer)
         return f"{self._db.uid()}.{0 if row is None else row[0]}"
+
+    def geometry_version(self, layer: str) -> str:
+        """Return ``<dataset uid>.g<geometry write counter>``: it changes when the layer's geometry may have
+        changed (a layer write, a feature created, replaced or deleted), not with progress reports."""
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT geometry_version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
+        if row is None:
+            self._check_layer(layer)
+        return f"{self._db.uid()}.g{0 if row is None else row[0]}"
 
     def feature_version(self, layer: str, feature_id: str) -> str:
         """Return ``<dataset uid>.f<last history seq>`` for the feature."""

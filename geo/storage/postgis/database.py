@@ -216,12 +216,17 @@ class Database:
         """Return a scalar subquery of the dataset uid (JSON text)."""
         return f"(SELECT value FROM {self.s}.planmap_meta WHERE key = 'dataset_uid')"
 
-    def bump(self, conn: Connection, layer: str) -> str:
-        """Count one more write of ``layer`` inside the caller's transaction; return the new version."""
+    def bump(self, conn: Connection, layer: str, *, geometry: bool = False) -> str:
+        """Count one more write of ``layer`` inside the caller's transaction; return the new version.
+
+        ``geometry``: the write may change the layer's geometry (its ``geometry_version`` is counted too).
+        """
         row = conn.execute(
-            f"INSERT INTO {self.s}.planmap_versions AS v (layer, version) VALUES (%s, 1) "
-            f"ON CONFLICT (layer) DO UPDATE SET version = v.version + 1 RETURNING {self.uid_sql()}, version",
-            [layer],
+            f"INSERT INTO {self.s}.planmap_versions AS v (layer, version, geometry_version) VALUES (%s, 1, %s) "
+            "ON CONFLICT (layer) DO UPDATE SET version = v.version + 1, "
+            "geometry_version = v.geometry_version + excluded.geometry_version "
+            f"RETURNING {self.uid_sql()}, version",
+            [layer, int(geometry)],
         ).fetchone()
         return version_string(row, "")
 

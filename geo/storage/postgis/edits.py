@@ -48,7 +48,7 @@ def _finish(db: Database, conn: Connection, entry: HistoryEntry) -> str:
     db.set_meta(conn, f"extent:{entry.layer}", None if extent is None or extent[0] is None else list(extent))
     native.build_overview(db, conn, entry.layer)
     history_rows.insert(db, conn, [entry])
-    return db.bump(conn, entry.layer)
+    return db.bump(conn, entry.layer, geometry=True)
 
 
 def create(db: Database, records: RecordSQL, write: FeatureWrite) -> str:
@@ -86,8 +86,8 @@ def replace(db: Database, write: FeatureWrite, expected: str) -> str:
         settable = {k: v for k, v in write.values.items() if k != _ID}
         check_settable(entry.layer, settable, types, _ID)
         names, params = _values(settable, types)
-        assign = ", ".join(f"{n} = %s" for n in names)
-        sql = f"UPDATE {db.t(entry.layer)} SET {assign}, geom = ST_GeomFromEWKB(%s) WHERE {q(_ID)} = %s"
+        assign = "".join(f"{n} = %s, " for n in names)  # none when only the geometry is written
+        sql = f"UPDATE {db.t(entry.layer)} SET {assign}geom = ST_GeomFromEWKB(%s) WHERE {q(_ID)} = %s"
         try:
             conn.execute(sql, [*params, _ewkb(write.geometry), entry.feature_id])
         except psycopg.DataError as exc:

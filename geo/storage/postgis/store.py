@@ -171,7 +171,7 @@ class PostGISStore(AccountVerbs, FeatureStore):
             db.set_meta(conn, f"columns:{layer}", column_types)
             db.set_meta(conn, f"extent:{layer}", None if extent is None or extent[0] is None else list(extent))
             history_rows.insert(db, conn, history)
-            db.bump(conn, layer)
+            db.bump(conn, layer, geometry=True)
 
     def _load(self, conn: Connection, table: str, encoded: EncodedLayer, types: dict[str, str]) -> None:
         """Create ``table``, COPY the encoded layer into it a slice at a time, then index and analyse it."""

@@ -53,7 +53,19 @@ def upgrade(connection: sa.Connection, schema: str | None) -> None:
         by the caller; the caller commits.
     schema : the PostgreSQL schema holding the tables (and the version table); None for SQLite.
     """
+    current = revision(connection, schema)
+    if current is not None and current not in known_revisions():
+        raise StoreUnavailable(
+            f"the database is at schema revision {current}, which this planmap does not know (it knows up to "
+            f"{head()}): a newer planmap wrote it; run that version, or a copy of the data made for this one"
+        )
     command.upgrade(alembic_config(connection, schema), "head")
+
+
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    """Return the ids of every revision this planmap ships."""
+    return frozenset(r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions())
 
 
 def revision(connection: sa.Connection, schema: str | None) -> str | None:
@@ -89,6 +101,8 @@ def upgrade_geopackage(path: Path) -> None:
             _seed_uid(connection, None)
     except sa.exc.OperationalError as exc:
         raise StoreUnavailable(f"cannot upgrade GeoPackage {path}: {exc.orig}") from exc
+    except StoreUnavailable as exc:
+        raise StoreUnavailable(f"GeoPackage {path}: {exc}") from exc
     finally:
         engine.dispose()
 
@@ -120,6 +134,8 @@ def upgrade_postgis(dsn: str, schema: str, connect_timeout: int) -> None:
             _seed_uid(connection, schema)
     except sa.exc.DBAPIError as exc:
         raise StoreUnavailable(f"cannot upgrade PostGIS schema {schema!r}: {exc.orig}") from exc
+    except StoreUnavailable as exc:
+        raise StoreUnavailable(f"PostGIS schema {schema!r}: {exc}") from exc
     finally:
         engine.dispose()
 

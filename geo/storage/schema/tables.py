@@ -51,8 +51,9 @@ versions = sa.Table(
     metadata,
     sa.Column("layer", Key, primary_key=True),
     sa.Column("version", Counter, nullable=False),
+    sa.Column("geometry_version", Counter, nullable=False, server_default="0"),
 )
-"""The write counter of each layer."""
+"""The write counter of each layer, and the counter of those writes that may change its geometry."""
 
 meta = sa.Table(
     "planmap_meta",
