@@ -8,8 +8,9 @@ its checkout's default worker count (this checkout: one per core). Parcels are t
 ``bench_tiles`` (GeoPackage files kept in ``--data-dir``) and of ``bench_tipg`` (PostGIS schema
 ``bench_<n>`` in ``PLANMAP_TEST_DATABASE_URL``).
 
-- **scaling**: the z8-z16 tile list of ``bench_tiles`` (tile cache off) at 1 and 16 clients, per store;
-  the last column is 16-client req/s over 1-client req/s.
+- **scaling**: the z8-z16 tile list of ``bench_tiles`` (tile cache off) at 1 and 16 connections, per store,
+  cycled for ``COLD_SECONDS`` by ``wrk`` when installed (else each tile once from httpx threads, whose own CPU
+  then competes with the server's); the last column is 16-connection req/s over 1-connection req/s.
 - **memory (1M parcels, GeoPackage)**: the first ``/nearby`` (2 km) after start, then the tile list and 200
   nearby queries at 16 clients while each worker's ``RssAnon`` and ``VmRSS`` (``/proc/PID/status``) are
   sampled every 50 ms; peaks per worker are printed.
@@ -64,8 +65,18 @@ def nearby_paths(count: int, seed: int = 3) -> list[str]:
     ]
 
 
+COLD_SECONDS = 8.0
+"""How long wrk cycles through the cold tile list per measurement."""
+
+
 def rate(base: str, urls: list[str], clients: int) -> float:
-    """Return requests per second over ``urls`` at ``clients`` concurrent clients."""
+    """Return requests per second over ``urls`` at ``clients`` concurrent connections.
+
+    With ``wrk`` the list is cycled for ``COLD_SECONDS`` (a client in C: the 16-connection row is not held
+    back by a Python client competing for the same two cores); without it, each URL once with httpx threads.
+    """
+    if shutil.which("wrk"):
+        return wrk_rate(base, urls, [], clients, COLD_SECONDS)
     latencies, wall = run(base, urls, clients)
     return len(latencies) / wall
 
@@ -173,10 +184,23 @@ def _lua(items: list[str]) -> str:
     return ", ".join(f'"{item}"' if '"' not in item else "'" + item + "'" for item in items)
 
 
+def wrk_rate(base: str, paths: list[str], etags: list[str], connections: int, seconds: float) -> float:
+    """Return wrk's req/s cycling through ``paths`` (``If-None-Match: etags`` when given) on ``connections``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT % (_lua(paths), _lua(etags)))
+    threads = min(connections, 2)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "-s", script.name, base]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    Path(script.name).unlink()
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise RuntimeError(f"{bad.group(1)} failed requests against {base}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
 def cached_rate(base: str, paths: list[str], etags: list[str], seconds: float = 4.0) -> float:
     """Return req/s over ``paths`` (with ``If-None-Match: etags`` when given) at 16 connections."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
+    if shutil.which("wrk") is None:
         import httpx
 
         headers = [{"If-None-Match": e} for e in etags] if etags else [{} for _ in paths]
@@ -190,16 +214,7 @@ def cached_rate(base: str, paths: list[str], etags: list[str], seconds: float = 
                     list(pool.map(lambda ph: client.get(ph[0], headers=ph[1]), zip(paths, headers, strict=True)))
                     count += len(paths)
             return count / (time.perf_counter() - started)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT % (_lua(paths), _lua(etags)))
-    out = subprocess.run(
-        [wrk, "-t2", "-c16", f"-d{seconds:g}s", "-s", script.name, base], capture_output=True, text=True, check=True
-    ).stdout
-    Path(script.name).unlink()
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if bad:
-        raise RuntimeError(f"{bad.group(1)} failed requests against {base}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return wrk_rate(base, paths, etags, 16, seconds)
 
 
 def cached_rows(n: int, data_dir: Path, trees: dict[str, Path]) -> list[str]:
@@ -251,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         load(n, False)
         kept_store(n, args.data_dir)
     if "scaling" in only:
-        print("| parcels   | store   | checkout | c=1 /s   | c=16 /s  | 16/1   |")
+        client = f"wrk, {COLD_SECONDS:g} s each" if shutil.which("wrk") else "httpx, each tile once"
+        print(f"| parcels   | store   | checkout | c=1 /s   | c=16 /s  | 16/1   |   ({client})")
         print("|----------:|---------|----------|---------:|---------:|-------:|", flush=True)
         for n in sizes:
             print("\n".join(scaling_rows(n, args.data_dir, trees)), flush=True)
