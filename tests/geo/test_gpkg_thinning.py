@@ -62,7 +62,6 @@ def both(store: GeoPackageStore, z: int, x: int, y: int, limit: int | None) -> t
 def test_memory_chooses_what_sql_chooses(parcels, monkeypatch, z, limit):
     monkeypatch.setattr(thinning, "MIN_SPAN_DEG", 0.0)  # every box, small and sparse ones included
     monkeypatch.setattr(thinning, "PASS_NS", 0.0)
-    monkeypatch.setattr(thinning, "_FETCH_ROWS", 997)  # the envelopes read in several parts
     parcels._envelopes.clear()
     built(parcels)
     compared = 0
@@ -200,4 +199,17 @@ def test_envelopes_are_read_by_one_thread_on_one_connection_and_again_after_clos
     store._envelopes._reader.submit(lambda: None).result()
     assert store._envelopes.candidate_fids("parcels", bbox, cell, None) == [1]
     assert connections <= 2  # this thread's and the reader's
+    store.close()
+
+
+def test_an_empty_layer_has_no_envelopes_and_no_winners(tmp_path, monkeypatch):
+    monkeypatch.setattr(thinning, "PASS_NS", 0.0)
+    store = GeoPackageStore(tmp_path / "empty.gpkg")
+    frame = gpd.GeoDataFrame({"id": ["a"]}, geometry=[shapely.box(112.9, 27.8, 112.91, 27.81)], crs="EPSG:4326")
+    store.write_layer("parcels", frame.iloc[:0])
+    built(store)
+    assert store._envelopes.ready("parcels").fid.size == 0
+    tile = get_tms("WebMercatorQuad").tile(112.9, 27.8, 8)
+    grid = tile_grid("WebMercatorQuad", tile.z, tile.x, tile.y)
+    assert store._envelopes.candidate_fids("parcels", grid.lonlat_bbox(64 / 4096), grid.pixel_size_deg() * 8, 10) == []
     store.close()
