@@ -213,3 +213,64 @@ def test_an_empty_layer_has_no_envelopes_and_no_winners(tmp_path, monkeypatch):
     grid = tile_grid("WebMercatorQuad", tile.z, tile.x, tile.y)
     assert store._envelopes.candidate_fids("parcels", grid.lonlat_bbox(64 / 4096), grid.pixel_size_deg() * 8, 10) == []
     store.close()
+
+
+def _table_rows(store: GeoPackageStore, layer: str = "parcels") -> np.ndarray:
+    with store._db.reading() as conn:
+        rows = conn.execute(f'SELECT id, minx, miny, maxx, maxy FROM "rtree_{layer}_geom" ORDER BY id').fetchall()
+    return np.array(rows, dtype=np.float64).reshape(-1, 5)
+
+
+def _by_id(table: np.ndarray) -> np.ndarray:
+    return table[np.argsort(table[:, 0], kind="stable")]
+
+
+@pytest.mark.parametrize("n", [0, 1, 40, 5000])
+def test_envelopes_read_from_the_rtree_nodes_are_the_rows_of_the_rtree(tmp_path, n):
+    rng = np.random.default_rng(n)
+    x, y = rng.uniform(112.4, 113.4, n), rng.uniform(27.5, 28.2, n)
+    w = rng.uniform(1e-5, 0.02, n)
+    frame = gpd.GeoDataFrame(
+        {"id": [f"r{i}" for i in range(n)]}, geometry=shapely.box(x, y, x + w, y + w / 2), crs="EPSG:4326"
+    )
+    store = GeoPackageStore(tmp_path / "nodes.gpkg")
+    store.write_layer("parcels", frame)
+    if n > 1:  # edits move cells between nodes, split and merge them
+        for i in range(0, n, max(n // 25, 1)):
+            fid = f"r{i}"
+            entry = HistoryEntry("parcels", fid, date(2026, 3, 1), "planned")
+            if i % 2:
+                store.delete_feature(entry, store.feature_version("parcels", fid), {})
+            else:
+                moved = shapely.box(113.0 + i * 1e-4, 27.9, 113.01 + i * 1e-4, 27.91)
+                store.replace_feature(FeatureWrite(entry, {}, moved), store.feature_version("parcels", fid))
+    expected = _table_rows(store)
+    with store._db.reading() as conn:
+        nodes = thinning._leaf_cells(conn, "parcels", "geom")
+        read = thinning.read_envelopes(conn, "parcels", "geom")
+    assert nodes is not None  # read from the nodes, not by the fallback
+    np.testing.assert_array_equal(_by_id(nodes), expected)
+    np.testing.assert_array_equal(_by_id(read), expected)
+    store.close()
+
+
+def test_envelopes_are_read_through_the_table_when_the_nodes_miss_rows(parcels, monkeypatch):
+    monkeypatch.setattr(thinning, "_LEAF_CELL", np.dtype([("id", ">i8"), ("c", ">f4", 5)]))  # a wrong layout
+    with parcels._db.reading() as conn:
+        assert thinning._leaf_cells(conn, "parcels", "geom") is None
+        read = thinning.read_envelopes(conn, "parcels", "geom")
+    np.testing.assert_array_equal(_by_id(read), _table_rows(parcels))
+
+
+def test_the_estimate_of_a_box_counts_at_least_the_features_centred_in_it(parcels):
+    built(parcels)
+    entry = parcels._envelopes.ready("parcels")
+    cx, cy = entry.cx - 180.0, entry.cy - 90.0
+    assert entry.estimate((100.0, 20.0, 120.0, 30.0)) == entry.fid.size
+    assert entry.estimate((100.0, 20.0, 101.0, 21.0)) == 0
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        x0, y0 = rng.uniform(BOUNDS[0] - 0.1, BOUNDS[2]), rng.uniform(BOUNDS[1] - 0.1, BOUNDS[3])
+        box = (x0, y0, x0 + rng.uniform(0.001, 0.5), y0 + rng.uniform(0.001, 0.5))
+        inside = int(((cx >= box[0]) & (cx <= box[2]) & (cy >= box[1]) & (cy <= box[3])).sum())
+        assert inside <= entry.estimate(box) <= inside + entry.fid.size // 10

@@ -34,6 +34,7 @@ import pandas as pd
 
 from geo.errors import GeoError
 from geo.storage.gpkg.dialect import rtree
+from geo.storage.sql import quote_ident
 from geo.types import BBox
 
 ENVELOPES_MAX_FEATURES = 2_000_000
@@ -111,17 +112,56 @@ class _Ranked:
 
 
 _ENVELOPE_ROW = np.dtype([("id", "f8"), ("minx", "f8"), ("miny", "f8"), ("maxx", "f8"), ("maxy", "f8")])
+_LEAF_CELL = np.dtype([("id", ">i8"), ("minx", ">f4"), ("maxx", ">f4"), ("miny", ">f4"), ("maxy", ">f4")])
+"""A leaf cell of a 2-D SQLite R-tree node: rowid, then each dimension's min and max, big-endian."""
 
 
 def read_envelopes(conn: sqlite3.Connection, layer: str, geom: str) -> np.ndarray:
-    """Return a layer's R-tree rows as an ``(n, 5)`` array: id, minx, miny, maxx, maxy.
+    """Return a layer's R-tree rows as an ``(n, 5)`` array: id, minx, miny, maxx, maxy (in no set order).
 
-    The rows go straight from the cursor into one structured array (no list of tuples in between: half the
-    time, 1.1 s for a million rows, and no transient copy).
+    Read from the R-tree's node pages in one read transaction (a million rows in ~0.1 s instead of ~1.1 s
+    through the virtual table), unless they do not add up to the R-tree's row count: then through the table.
     """
-    cursor = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree(layer, geom)}")
-    rows = np.fromiter(cursor, dtype=_ENVELOPE_ROW)
-    return rows.view(np.float64).reshape(-1, 5)
+    began = not conn.in_transaction
+    if began:
+        conn.execute("BEGIN")  # one snapshot for the node, parent and row-count reads
+    try:
+        table = _leaf_cells(conn, layer, geom)
+        if table is not None:
+            return table
+        cursor = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree(layer, geom)}")
+        return np.fromiter(cursor, dtype=_ENVELOPE_ROW).view(np.float64).reshape(-1, 5)
+    finally:
+        if began:
+            conn.execute("COMMIT")
+
+
+def _leaf_cells(conn: sqlite3.Connection, layer: str, geom: str) -> np.ndarray | None:
+    """Return the envelopes held in the R-tree's leaf nodes, or None when they miss some of its rows.
+
+    Written by hand: SQLite has no bulk read of an R-tree, and its virtual table hands rows over one Python
+    tuple at a time. The node layout is SQLite's on-disk format (``ext/rtree/rtree.c``, stable since 2008):
+    a 2-byte depth (root only), a 2-byte cell count, then the cells; a node is a leaf when no node names it
+    as parent (a lone root is a leaf too). The coordinates are the very 32-bit floats the table returns.
+    """
+    shadow = f"rtree_{layer}_{geom}"
+    nodes = conn.execute(f"SELECT nodeno, data FROM {quote_ident(shadow + '_node')}").fetchall()
+    parents = {row[0] for row in conn.execute(f"SELECT DISTINCT parentnode FROM {quote_ident(shadow + '_parent')}")}
+    expected = conn.execute(f"SELECT count(*) FROM {quote_ident(shadow + '_rowid')}").fetchone()[0]
+    cells = b"".join(
+        bytes(data[4 : 4 + _LEAF_CELL.itemsize * int.from_bytes(data[2:4], "big")])
+        for nodeno, data in nodes
+        if nodeno not in parents
+    )
+    if len(cells) % _LEAF_CELL.itemsize:  # not 2-D cells
+        return None
+    leaf = np.frombuffer(cells, dtype=_LEAF_CELL)
+    if leaf.size != expected:
+        return None
+    table = np.empty((leaf.size, 5))
+    for i, name in enumerate(("id", "minx", "miny", "maxx", "maxy")):
+        table[:, i] = leaf[name]
+    return table
 
 
 def _cells(cx: np.ndarray, cy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:
@@ -139,21 +179,23 @@ def _density(cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, tuple[float, f
     """Return a summed-area table of the centres' counts on a ``_DENSITY_BINS`` grid, and the grid."""
     if cx.size == 0:
         return np.zeros((_DENSITY_BINS + 1, _DENSITY_BINS + 1), np.int64), (0.0, 0.0, 1.0, 1.0)
+    n = _DENSITY_BINS
     x0, y0 = float(cx.min()) - 180.0, float(cy.min()) - 90.0
-    w = max((float(cx.max()) - 180.0 - x0) / _DENSITY_BINS, 1e-9) * (1 + 1e-9)
-    h = max((float(cy.max()) - 90.0 - y0) / _DENSITY_BINS, 1e-9) * (1 + 1e-9)
-    counts, _, _ = np.histogram2d(
-        cx - 180.0, cy - 90.0, bins=_DENSITY_BINS, range=[[x0, x0 + w * _DENSITY_BINS], [y0, y0 + h * _DENSITY_BINS]]
-    )
+    w = max((float(cx.max()) - 180.0 - x0) / n, 1e-9) * (1 + 1e-9)
+    h = max((float(cy.max()) - 90.0 - y0) / n, 1e-9) * (1 + 1e-9)
+    ix = np.minimum(((cx - 180.0 - x0) / w).astype(np.int64), n - 1)
+    iy = np.minimum(((cy - 90.0 - y0) / h).astype(np.int64), n - 1)
+    counts = np.bincount(ix * n + iy, minlength=n * n).reshape(n, n)
     table = np.zeros((_DENSITY_BINS + 1, _DENSITY_BINS + 1), np.int64)
-    table[1:, 1:] = counts.astype(np.int64).cumsum(0).cumsum(1)
+    table[1:, 1:] = counts.cumsum(0).cumsum(1)
     return table, (x0, y0, w, h)
 
 
 def _ranked(table: np.ndarray, version: str) -> _Ranked:
     fid = table[:, 0].astype(np.int64)
     area = (table[:, 3] - table[:, 1]) * (table[:, 4] - table[:, 2])
-    order = np.lexsort((fid, -area))
+    by_fid = np.argsort(fid)
+    order = by_fid[np.argsort(-area[by_fid], kind="stable")]  # largest first, ties by fid (lexsort: 1.6x slower)
     minx, miny, maxx, maxy = (np.ascontiguousarray(table[order, i]) for i in range(1, 5))
     cx, cy = (minx + maxx) / 2 + 180.0, (miny + maxy) / 2 + 90.0
     density, grid = _density(cx, cy)
