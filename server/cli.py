@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from tqdm import tqdm
 
+from geo.errors import StoreUnavailable
 from geo.textlists import split_list
 from layers.import_report import OnInvalid
 from layers.import_zh import every_skipped_csv
@@ -363,9 +364,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": lambda: cli_report.run(settings, args),
         "alerts": lambda: cli_alerts.run(settings, args),
     }
-    if args.command in commands:
-        return commands[args.command]()
-    return serve(settings, args.host, args.port, args.workers)
+    try:
+        if args.command in commands:
+            return commands[args.command]()
+        return serve(settings, args.host, args.port, args.workers)
+    except StoreUnavailable as exc:  # the store cannot be opened or reached: say why, without a traceback
+        print(f"planmap: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

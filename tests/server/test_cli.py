@@ -63,3 +63,17 @@ def test_plan_commands_copy_load_and_activate(demo_gpkg, tmp_path):
     assert bad.returncode == 2 and "unknown county" in bad.stderr and "Traceback" not in bad.stderr
     missing = _planmap("plan", "show", "2040", data_dir=tmp_path)
     assert missing.returncode == 2 and "no plan for 2040" in missing.stderr
+
+
+def test_data_from_a_newer_planmap_is_refused_with_a_message_not_a_traceback(demo_gpkg, tmp_path):
+    import sqlite3
+
+    target = tmp_path / "planmap.gpkg"
+    shutil.copyfile(demo_gpkg, target)
+    with sqlite3.connect(target) as conn:
+        conn.execute("UPDATE planmap_alembic_version SET version_num = '0099'")
+    for command in (["info"], ["serve", "--workers", "2", "--port", "1"]):
+        result = _planmap(*command, data_dir=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert "schema revision 0099" in result.stderr and "newer planmap" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -412,20 +412,19 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
 
     def version(self, layer: str) -> str:
         """Return ``<dataset uid>.<write counter>`` for the layer."""
-        with self._db.reading() as conn:
-            row = conn.execute("SELECT version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
-        if row is None:
-            self._check_layer(layer)
-        return f"{self._db.uid()}.{0 if row is None else row[0]}"
+        return self._counter(layer, "version", "")
 
     def geometry_version(self, layer: str) -> str:
         """Return ``<dataset uid>.g<geometry write counter>``: it changes when the layer's geometry may have
         changed (a layer write, a feature created, replaced or deleted), not with progress reports."""
+        return self._counter(layer, "geometry_version", "g")
+
+    def _counter(self, layer: str, column: str, prefix: str) -> str:
         with self._db.reading() as conn:
-            row = conn.execute("SELECT geometry_version FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
+            row = conn.execute(f"SELECT {column} FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
         if row is None:
             self._check_layer(layer)
-        return f"{self._db.uid()}.g{0 if row is None else row[0]}"
+        return f"{self._db.uid()}.{prefix}{0 if row is None else row[0]}"
 
     def feature_version(self, layer: str, feature_id: str) -> str:
         """Return ``<dataset uid>.f<last history seq>`` for the feature."""
