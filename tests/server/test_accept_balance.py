@@ -11,25 +11,18 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from uvicorn.config import Config
 
 from server.protocol import FairAcceptLoop, server_options
 from server.settings import ApiSettings
+from tests.serving import planmap_serve
 
 CONNECTIONS = 16
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _workers(pid: int) -> list[int]:
@@ -68,25 +61,9 @@ def _connections_of(pid: int, port: int) -> int:
 @pytest.fixture
 def served(demo_gpkg, tmp_path) -> Iterator[tuple[subprocess.Popen, int]]:
     """``planmap serve --workers 2`` on the demo GeoPackage; stopped with SIGINT afterwards."""
-    port = _free_port()
-    env = {**os.environ, "PLANMAP_GPKG_PATH": str(demo_gpkg), "PLANMAP_DATA_DIR": str(tmp_path)}
-    cli = Path(sys.executable).with_name("planmap")
-    cmd = [str(cli), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("planmap serve did not start")
-        yield proc, port
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+    env = {"PLANMAP_GPKG_PATH": str(demo_gpkg), "PLANMAP_DATA_DIR": str(tmp_path)}
+    with planmap_serve(env, tmp_path / "serve.log") as (proc, base):
+        yield proc, int(base.rsplit(":", 1)[1])
 
 
 def _cpu_ticks(pid: int) -> int:

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import mapbox_vector_tile
@@ -23,6 +17,7 @@ from server.main import create_app
 from server.replication import COOKIE
 from server.settings import ApiSettings, Settings, StoreSettings
 from tests.conftest import REPLICA_URL
+from tests.serving import planmap_serve
 
 pytestmark = pytest.mark.postgis
 LAYER = "farmland"
@@ -179,11 +174,7 @@ def test_a_malformed_position_cookie_is_ignored(target):
 
 
 def test_serve_with_two_workers_reads_a_report_through_either_worker(target, replica, planner, tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = {
-        **os.environ,
         "PLANMAP_DATABASE_URL": target.url,
         "PLANMAP_DATABASE_SCHEMA": target.schema,
         "PLANMAP_DATABASE_POOL_SIZE": "2",
@@ -191,16 +182,8 @@ def test_serve_with_two_workers_reads_a_report_through_either_worker(target, rep
         "PLANMAP_DATABASE_REPLICA_WAIT_S": "0.2",
         "PLANMAP_DATA_DIR": str(tmp_path),
     }
-    cli = Path(sys.executable).with_name("planmap")
-    cmd = [str(cli), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
-    log = tmp_path / "serve.log"  # a file, not a pipe: a full pipe would stall the workers' access log
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with planmap_serve(env, tmp_path / "serve.log", timeout=120) as (_, base):
         deadline = time.monotonic() + 120
-        while not _answers(base):
-            assert time.monotonic() < deadline and proc.poll() is None, "planmap serve did not start"
-            time.sleep(0.2)
         with target.open() as store:
             fid = store.read(LAYER, limit=1)["id"].iloc[0]
         item = f"/collections/{LAYER}/items/{fid}"
@@ -231,17 +214,3 @@ def test_serve_with_two_workers_reads_a_report_through_either_worker(target, rep
                     break
             assert len(seen) == 2, f"only workers {sorted(seen)} answered"
             assert all(mine == 41 and others != 41 for mine, others in seen.values()), seen
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            assert proc.wait(timeout=30) == 0, log.read_text()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(base + "/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -6,15 +6,8 @@ so no worker can serve a stale answer after another process writes.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import httpx
 import mapbox_vector_tile
@@ -23,16 +16,11 @@ import pytest
 import morecantile
 
 from geo.storage import HistoryEntry
+from tests.serving import planmap_serve
 
 pytestmark = pytest.mark.postgis
 
 FARM_TILE = "/tiles/farmland/10/{x}/{y}.mvt"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -49,38 +37,14 @@ def pg_copy(postgis_demo):
 @pytest.fixture
 def served(pg_copy, tmp_path) -> Iterator[tuple[str, object]]:
     """Run ``planmap serve --workers 2`` on the copy; stop it cleanly (SIGINT, exit 0) afterwards."""
-    writable_store_url = pg_copy
-    port = _free_port()
     env = {
-        **os.environ,
-        "PLANMAP_DATABASE_URL": writable_store_url.url,
-        "PLANMAP_DATABASE_SCHEMA": writable_store_url.schema,
+        "PLANMAP_DATABASE_URL": pg_copy.url,
+        "PLANMAP_DATABASE_SCHEMA": pg_copy.schema,
         "PLANMAP_DATABASE_POOL_SIZE": "2",
         "PLANMAP_DATA_DIR": str(tmp_path),
     }
-    cli = Path(sys.executable).with_name("planmap")
-    cmd = [str(cli), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("planmap serve did not start")
-        with writable_store_url.open() as store:
-            yield base, store
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            assert proc.wait(timeout=30) == 0, proc.stderr.read().decode() if proc.stderr else ""
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    with planmap_serve(env, tmp_path / "serve.log") as (_, base), pg_copy.open() as store:
+        yield base, store
 
 
 def by_worker(base: str, path: str, want: int = 2, tries: int = 400) -> dict[int, httpx.Response]:
