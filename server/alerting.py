@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from fastapi import Request
 
@@ -12,8 +13,27 @@ from layers.alerts import run_alerts
 logger = logging.getLogger(__name__)
 
 
-def after_write(request: Request, layer_id: str, feature_id: str) -> threading.Thread | None:
-    """Start checking the project's alerts (overdue, red light) and the review rules; return the thread.
+class AlertChecks:
+    """The alert checks writes start, run one at a time in a background thread.
+
+    The app's shutdown waits for them before it closes the store they read: a check still reading when the
+    store closed its connections crashed the process (SQLite freed a connection in use).
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planmap-alerts")
+
+    def submit(self, check: Callable[[], None]) -> Future[None]:
+        """Queue one check."""
+        return self._executor.submit(check)
+
+    def shutdown(self) -> None:
+        """Run the checks already queued to their end, then stop the thread."""
+        self._executor.shutdown(wait=True)
+
+
+def after_write(request: Request, layer_id: str, feature_id: str) -> Future[None] | None:
+    """Queue a check of the project's alerts (overdue, red light) and the review rules; return its future.
 
     The check reads the store once for destinations and does nothing more when none is configured.
     """
@@ -30,6 +50,4 @@ def after_write(request: Request, layer_id: str, feature_id: str) -> threading.T
         except Exception:  # an alert must never break or slow the report that triggered it
             logger.exception("alerts after a write to %s/%s failed", layer_id, feature_id)
 
-    thread = threading.Thread(target=check, name="planmap-alerts", daemon=True)
-    thread.start()
-    return thread
+    return app.state.alert_checks.submit(check)

@@ -18,6 +18,7 @@ from layers.import_jobs import ImportJobs
 from layers.plans import ensure_seed
 from layers.registry import load_catalogue
 from server import uploads
+from server.alerting import AlertChecks
 from server.auth import install_auth
 from server.errors import add_exception_handlers
 from server.fasttiles import CachedTiles
@@ -60,11 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = settings.store.open()
         app.state.store = store
         app.state.import_jobs = ImportJobs(settings.store.uploads, settings.store.upload_max_age_s)
+        app.state.alert_checks = AlertChecks()
         seed_plans(store)
         try:
             yield
         finally:
             app.state.import_jobs.shutdown()  # a running import ends before the store closes
+            app.state.alert_checks.shutdown()  # and so do the alert checks of the last writes
             store.close()
 
     app = FastAPI(
