@@ -12,9 +12,10 @@ versions and one cache look-up. Two kinds of request are answered here:
   built here by the same code the route runs (:func:`server.tilecache.layer_mvt_response`) with the
   selection an empty query makes, when the layer, tile matrix set and tile exist.
 
-On the embedded store cached answers, and tiles of a kind that lately built in under 2 ms
-(:class:`server.tilecache.BuildTimes`), are answered on the event loop: the hop to a worker thread and the
-interpreter-lock hand-offs around it cost about as much. Everything else is answered in a worker thread.
+On the embedded store cached answers, and tiles of a kind that lately built in under 20 ms of CPU
+(:class:`server.tilecache.BuildTimes`), are answered on the event loop: building them in a worker thread
+costs more CPU than it saves (the thread and the loop take the interpreter lock from each other). Everything
+else is answered in a worker thread.
 
 Anything else (a filter, ``lights``, the plan's composite tiles, an unknown layer or tile, a POST, a build
 that fails) goes on to the routes unchanged, which give their own answer or error. This layer sits inside
@@ -177,8 +178,7 @@ def fast_answer(request: Request) -> Response | None:
 
 async def local_answer(request: Request) -> Response | None:
     """Answer as :func:`fast_answer` on the embedded store: the cache look-up, and a plain layer tile whose kind
-    builds quickly (``BuildTimes``), on the event loop (each costs about what a thread hop costs); other plain
-    layer tiles in a worker thread."""
+    builds quickly (``BuildTimes``), on the event loop; other plain layer tiles in a worker thread."""
     response = _counted(request, cached_answer(request), "fast_tile_answers")
     if response is not None:
         return response

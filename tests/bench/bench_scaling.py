@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
+import wrkload  # noqa: E402
 from bench_tiles import ANCHORS, kept_store, tile_list  # noqa: E402
 from bench_tipg import PROBE, Server, load, planmap_env, run  # noqa: E402
 
@@ -76,8 +75,8 @@ def rate(base: str, urls: list[str], clients: int) -> float:
     With ``wrk`` the list is cycled for ``COLD_SECONDS`` (a client in C: the 16-connection row is not held
     back by a Python client competing for the same two cores); without it, each URL once with httpx threads.
     """
-    if shutil.which("wrk"):
-        return wrk_rate(base, urls, [], clients, COLD_SECONDS)
+    if wrkload.available():
+        return wrkload.wrk(base, urls, clients, COLD_SECONDS).rate
     latencies, wall = run(base, urls, clients)
     return len(latencies) / wall
 
@@ -172,40 +171,9 @@ def memory_rows(n: int, data_dir: Path, trees: dict[str, Path]) -> list[str]:
     return lines
 
 
-_WRK_SCRIPT = """
-paths = {%s}
-etags = {%s}
-i = 0
-request = function()
-  i = i %% #paths + 1
-  local headers = {["Accept-Encoding"] = "gzip"}
-  if #etags > 0 then headers["If-None-Match"] = etags[i] end
-  return wrk.format("GET", paths[i], headers)
-end
-"""
-
-
-def _lua(items: list[str]) -> str:
-    return ", ".join(f'"{item}"' if '"' not in item else "'" + item + "'" for item in items)
-
-
-def wrk_rate(base: str, paths: list[str], etags: list[str], connections: int, seconds: float) -> float:
-    """Return wrk's req/s cycling through ``paths`` (``If-None-Match: etags`` when given) on ``connections``."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT % (_lua(paths), _lua(etags)))
-    threads = min(connections, 2)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "-s", script.name, base]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    Path(script.name).unlink()
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if bad:
-        raise RuntimeError(f"{bad.group(1)} failed requests against {base}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-
-
 def cached_rate(base: str, paths: list[str], etags: list[str], seconds: float = 4.0) -> float:
     """Return req/s over ``paths`` (with ``If-None-Match: etags`` when given) at 16 connections."""
-    if shutil.which("wrk") is None:
+    if not wrkload.available():
         import httpx
 
         headers = [{"If-None-Match": e} for e in etags] if etags else [{} for _ in paths]
@@ -219,7 +187,7 @@ def cached_rate(base: str, paths: list[str], etags: list[str], seconds: float = 
                     list(pool.map(lambda ph: client.get(ph[0], headers=ph[1]), zip(paths, headers, strict=True)))
                     count += len(paths)
             return count / (time.perf_counter() - started)
-    return wrk_rate(base, paths, etags, 16, seconds)
+    return wrkload.wrk(base, paths, 16, seconds, etags).rate
 
 
 def cached_rows(n: int, data_dir: Path, trees: dict[str, Path]) -> list[str]:
@@ -271,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         load(n, False)
         kept_store(n, args.data_dir)
     if "scaling" in only:
-        client = f"wrk, {COLD_SECONDS:g} s each" if shutil.which("wrk") else "httpx, each tile once"
+        client = f"wrk, {COLD_SECONDS:g} s each" if wrkload.available() else "httpx, each tile once"
         print(f"| parcels   | store   | checkout | c=1 /s   | c=16 /s  | 16/1   | c=16 min | min/1  |   ({client})")
         print("|----------:|---------|----------|---------:|---------:|-------:|---------:|-------:|", flush=True)
         for n in sizes:
@@ -284,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print("|----------:|----------|--------:|---------:|---------:|---------:|---------:|---------:|---------:|")
         print("\n".join(memory_rows(1_000_000, args.data_dir, trees)), flush=True)
     if "cached" in only:
-        client = "wrk" if shutil.which("wrk") else "httpx"
+        client = "wrk" if wrkload.available() else "httpx"
         print(f"\n| parcels   | store   | checkout | cached/s | 304/s    |   ({client}, 16 connections)")
         print("|----------:|---------|----------|---------:|---------:|", flush=True)
         print("\n".join(cached_rows(sizes[-1], args.data_dir, trees)), flush=True)

@@ -15,7 +15,9 @@ tiles are decoded and only those whose feature ids agree are kept; features/tile
 printed beside req/s), and **mixed**, z8-z16 under random parcels, where planmap's thinning sends far
 fewer features at low zoom. Each server is a uvicorn process (``--workers``, 1 by default, for every
 system); planmap's tile cache is off except in the "warm" row. Rows are measured A B A B A B (three
-rounds) so drift hits every system alike. Ports come from ``PLANMAP_BENCH_PORTS`` (``8670-8689``) when set.
+rounds) so drift hits every system alike; in each round ``wrk`` (``tests/bench/wrkload.py``) cycles through
+the list for ``ROUND_SECONDS`` (without wrk, each URL once from httpx threads, whose CPU competes with the
+servers'). Ports come from ``PLANMAP_BENCH_PORTS`` (``8670-8689``) when set.
 Prints a table and writes ``tests/bench/results/tipg_vs_planmap.md``.
 """
 
@@ -34,6 +36,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import wrkload  # noqa: E402
+
 DSN = os.environ.get("PLANMAP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/planmap_test")
 PROPS = "id,name,status,progress_pct,county"
 ZOOMS = range(8, 17)
@@ -291,31 +297,47 @@ def tile_sizes(
     return out
 
 
+ROUND_SECONDS = 4.0
+"""How long wrk cycles through a list per system and round."""
+
+
+def load_once(base: str, urls: list[str], concurrency: int) -> wrkload.Load:
+    """Load ``base`` with ``urls``: wrk cycling through them for ``ROUND_SECONDS``, else each once from httpx."""
+    if wrkload.available():
+        return wrkload.wrk(base, urls, concurrency, ROUND_SECONDS)
+    latencies, wall = run(base, urls, concurrency)
+    p50, p95 = np.percentile(latencies * 1000, [50, 95])
+    return wrkload.Load(len(latencies), wall, float(p50), float(p95))
+
+
 def measure(servers: dict[str, tuple[Server, str]], rows: list[tuple[str, str, int]], urls: dict, rounds: int = 3):
-    """Measure each (row, system, concurrency) ``rounds`` times, interleaving systems A B A B A B per row."""
+    """Measure each (row, system, concurrency) ``rounds`` times, interleaving systems A B A B A B per row.
+
+    Each result is the rounds' total requests over their total time and the median of their percentiles.
+    """
     results = {}
     for row, system_names, concurrency in rows:
-        lat: dict[str, list[np.ndarray]] = {s: [] for s in system_names.split("|")}
-        wall = dict.fromkeys(lat, 0.0)
+        loads: dict[str, list[wrkload.Load]] = {s: [] for s in system_names.split("|")}
         for _ in range(rounds):
-            for system in lat:
+            for system in loads:
                 server, _ = servers[system]
-                one, seconds = run(server.base, urls[(row, system)], concurrency)
-                lat[system].append(one)
-                wall[system] += seconds
-        for system in lat:
-            results[(row, system, concurrency)] = (np.concatenate(lat[system]), wall[system])
+                loads[system].append(load_once(server.base, urls[(row, system)], concurrency))
+        for system, done in loads.items():
+            results[(row, system, concurrency)] = wrkload.Load(
+                sum(d.requests for d in done),
+                sum(d.seconds for d in done),
+                float(np.median([d.p50_ms for d in done])),
+                float(np.median([d.p95_ms for d in done])),
+            )
     return results
 
 
-def _line(n: int, what: str, system: str, c: int, lat: np.ndarray, wall: float, size: tuple, tipg: float) -> str:
-    p50, p95 = np.percentile(lat * 1000, [50, 95])
-    rate = len(lat) / wall
-    ratio = f"{rate / tipg:5.2f}x" if tipg else "     "
+def _line(n: int, what: str, system: str, c: int, res: wrkload.Load, size: tuple, tipg: float) -> str:
+    ratio = f"{res.rate / tipg:5.2f}x" if tipg else "     "
     features, nbytes = size if size else (float("nan"), float("nan"))
     return (
-        f"| {n:>9,} | {what:<18} | {system:<18} | {c:>2} | {rate:8.1f} | {ratio} | {p50:8.1f} | {p95:8.1f} "
-        f"| {features:7.0f} | {nbytes / 1024:7.1f} |"
+        f"| {n:>9,} | {what:<18} | {system:<18} | {c:>2} | {res.rate:8.1f} | {ratio} | {res.p50_ms:8.1f} "
+        f"| {res.p95_ms:8.1f} | {features:7.0f} | {nbytes / 1024:7.1f} |"
     )
 
 
@@ -366,9 +388,9 @@ def bench_size(n: int, reload: bool, data_dir: Path, workers: int, before: Path 
     lines = []
     for (row, system, c), res in results.items():
         tipg = results.get((row, "tipg", c))
-        tipg_rate = len(tipg[0]) / tipg[1] if tipg else 0.0
+        tipg_rate = tipg.rate if tipg else 0.0
         size = sizes.get(row, {}).get(system.removesuffix(" warm"), ())  # a warm server sends the cold one's tiles
-        lines.append(_line(n, what[row], system, c, *res, size, tipg_rate))
+        lines.append(_line(n, what[row], system, c, res, size, tipg_rate))
     return lines
 
 

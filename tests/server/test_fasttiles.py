@@ -200,6 +200,26 @@ def test_quick_kinds_are_built_on_the_event_loop_and_slow_ones_in_a_thread(writa
     assert (threads[1] not in workers) == local  # the embedded store builds a quick kind on the loop
 
 
+def test_build_times_count_cpu_time_not_waits(writable_client, monkeypatch):
+    """A build that waits (for the interpreter lock of a busy worker, say) is not made slow by the wait."""
+    import time
+
+    import server.tilecache
+
+    client = writable_client
+    client.app.state.tile_cache = None
+    real = server.tilecache.vector_tile
+
+    def waiting(*args, **kwargs):
+        time.sleep(3 * server.tilecache.QUICK_BUILD_S)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(server.tilecache, "vector_tile", waiting)
+    assert client.get(TILE).status_code in (200, 204)
+    times = client.app.state.tile_cache.build_times
+    assert times.quick(("farmland", "WebMercatorQuad", 10))
+
+
 def test_build_times_average_each_kind():
     from server.tilecache import QUICK_BUILD_S, BuildTimes
 
