@@ -69,6 +69,20 @@ def _zigzag(values: np.ndarray) -> np.ndarray:
 
 def _paths(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split geometries into paths; return (coords, coord -> path, path -> feature, path kind)."""
+    if (shapely.get_type_id(geoms) == 3).all() and not shapely.get_num_interior_rings(geoms).any():
+        return _ring_paths(geoms)
+    return _part_paths(geoms)
+
+
+def _ring_paths(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_paths` of polygons of one ring each (most parcels): one path per feature, in order."""
+    coords, coord_path = shapely.get_coordinates(shapely.get_exterior_ring(geoms), return_index=True)
+    closing = np.r_[coord_path[1:] != coord_path[:-1], True]
+    return coords[~closing], coord_path[~closing], np.arange(len(geoms)), np.full(len(geoms), _POLYGON)
+
+
+def _part_paths(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_paths` of any geometries: parts, then the rings of polygon parts."""
     parts, part_owner = shapely.get_parts(geoms, return_index=True)
     kinds = shapely.get_type_id(parts)
     polygons = kinds == 3
@@ -166,12 +180,28 @@ _SMALL_COLUMN = 256
 """Columns up to this many values are factorised with a dict."""
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Value types whose missing ones are exactly None and float NaN."""
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    """Return which values are there (not None or NaN, as ``pd.isna`` tells): a tile's column of plain Python
+    values, or of floats, is checked without pandas' dispatch (which costs more than the check)."""
+    if values.dtype.kind == "f":
+        return ~np.isnan(values)
+    if values.dtype == object and len(values) <= _SMALL_COLUMN:
+        items = values.tolist()
+        if all(type(v) in _PLAIN for v in items):
+            return np.array([v is not None and v == v for v in items], dtype=bool)
+    return np.asarray(~pd.isna(values), dtype=bool)
+
+
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """Return which features have a value, the index of each present value among the uniques, and the uniques.
 
     Equal values of different MVT kinds (``True``, ``1``, ``1.0``) stay apart, as they are different values.
     """
-    present = np.asarray(~pd.isna(values), dtype=bool)
+    present = _present(values)
     kept = values[present]
     if values.dtype == object and len({_kind(t) for t in set(map(type, kept))}) > 1:
         table: dict[tuple[str, Any], int] = {}
@@ -220,15 +250,95 @@ def _spread(flat: np.ndarray, counts: np.ndarray, starts: np.ndarray, out: np.nd
     out[np.repeat(starts, counts) + local] = flat
 
 
+FEW_FEATURES = 64
+"""Layers of up to this many features are written feature by feature (:func:`_encode_few`): the numpy pass
+costs ~150 array operations whatever the count, more than the Python loop over a few dozen features."""
+
+
+def _feature_commands(geoms: np.ndarray) -> list[list[int]]:
+    """Return each geometry's command integers (as :func:`geometry_ints`), paths walked in Python."""
+    coords, cpath, owner, kind = _paths(geoms)
+    xy = np.round(coords).astype(np.int64)
+    feature_of = owner[cpath]
+    first = np.r_[True, feature_of[1:] != feature_of[:-1]] if len(cpath) else np.zeros(0, dtype=bool)
+    delta = xy - np.where(first[:, None], 0, np.roll(xy, 1, axis=0))  # the cursor restarts at each feature
+    zigzag = _zigzag(delta).tolist()
+    counts = np.bincount(cpath, minlength=len(owner)).tolist()
+    points = np.bincount(owner[kind == _POINT], minlength=len(geoms)).tolist()
+    out: list[list[int]] = [[] for _ in range(len(geoms))]
+    i = 0
+    for k, feature, path_kind in zip(counts, owner.tolist(), kind.tolist(), strict=True):
+        ints = out[feature]
+        if path_kind == _POINT:  # the points of a feature share one MoveTo
+            if not ints:
+                ints.append(points[feature] << 3 | _MOVE_TO)
+            ints += zigzag[i]
+        else:
+            ints += [1 << 3 | _MOVE_TO, *zigzag[i], (k - 1) << 3 | _LINE_TO]
+            for pair in zigzag[i + 1 : i + k]:
+                ints += pair
+            if path_kind == _POLYGON:
+                ints.append(1 << 3 | _CLOSE)
+        i += k
+    return out
+
+
+def _packed(values: list[int]) -> bytes:
+    """Return the varints of non-negative integers, one after another."""
+    try:
+        return b"".join(map(_SMALL.__getitem__, values))
+    except IndexError:  # a value of 16384 or more
+        return b"".join([_varint(v) for v in values])
+
+
+def _encode_few(name: str, geoms: np.ndarray, columns: Columns, extent: int) -> bytes:
+    """Return the layer message :func:`encode_layer` writes, byte for byte, feature by feature."""
+    n = len(geoms)
+    tags: list[list[int]] = [[] for _ in range(n)]
+    keys: list[str] = []
+    chunks: list[list[Any]] = []
+    size = 0
+    for column_name, column in columns.items():
+        present, codes, uniques = _codes(np.asarray(column))
+        if not present.any():
+            continue
+        j = len(keys)
+        keys.append(column_name)
+        for feature, code in zip(np.flatnonzero(present).tolist(), codes.tolist(), strict=True):
+            tags[feature] += (j, code + size)
+        chunks.append(uniques)
+        size += len(uniques)
+    types = _MVT_TYPES[shapely.get_type_id(geoms)].tolist()
+    features = []
+    small = _SMALL  # ids, kinds and tag lengths of a few features are all below 16384
+    for fid, (commands, feature_tags, kind) in enumerate(zip(_feature_commands(geoms), tags, types, strict=True), 1):
+        tag_bytes, geom_bytes = _packed(feature_tags), _packed(commands)
+        body = b"".join((b"\x08", small[fid], b"\x12", small[len(tag_bytes)], tag_bytes, b"\x18", small[kind], b"\x22"))
+        body += _varint(len(geom_bytes)) + geom_bytes
+        features.append(b"\x12" + _varint(len(body)) + body)
+    head = b"\x78\x02" + _field(1, name.encode("utf-8"))
+    key_fields = b"".join(_field(3, k.encode("utf-8")) for k in keys)
+    value_fields = b"".join(_value_fields(chunk) for chunk in chunks)
+    return head + b"".join(features) + key_fields + value_fields + b"\x28" + _varint(extent)
+
+
 def encode_layer(name: str, geoms: np.ndarray, properties: Sequence[Mapping[str, Any]] | Columns, extent: int) -> bytes:
     """Return one MVT layer message (the ``layers`` field of a tile) for valid, oriented geometries.
 
     ``properties`` are one dict per feature or columns (``Columns``); None and NaN are left out. Every
     feature message is a run of varints (field keys, lengths and the packed tags and geometry), so all
-    of them are laid out in one integer array and encoded at once: no Python work per feature.
+    of them are laid out in one integer array and encoded at once: no Python work per feature. Up to
+    ``FEW_FEATURES`` features the same bytes are written feature by feature instead.
     """
-    n = len(geoms)
     columns = properties if isinstance(properties, Mapping) else columns_of(properties)
+    if len(geoms) <= FEW_FEATURES:
+        return _encode_few(name, geoms, columns, extent)
+    return _encode_many(name, geoms, columns, extent)
+
+
+def _encode_many(name: str, geoms: np.ndarray, columns: Columns, extent: int) -> bytes:
+    """Return the layer message with every feature laid out in one integer array (see :func:`encode_layer`)."""
+    n = len(geoms)
     geom_ints, geom_counts = geometry_ints(geoms)
     tag_ints, tag_counts, keys, chunks = _tag_ints(columns, n)
     geom_bytes = np.bincount(np.repeat(np.arange(n), geom_counts), _varint_len(geom_ints), n).astype(np.int64)

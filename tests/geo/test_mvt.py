@@ -5,7 +5,7 @@ import pytest
 import geopandas as gpd
 import shapely
 
-from geo import mvt
+from geo import mvt, mvt_encode
 from geo.storage.base import FeatureStore, Filter
 from geo.storage.generic import thin_frame
 from geo.storage.gpkg import GeoPackageStore
@@ -211,3 +211,76 @@ def test_snapping_many_shapes_cleans_and_orients_only_those_that_need_it_with_th
     expected = shapely.orient_polygons(rounded, exterior_cw=False)
     assert len(geoms) > mvt._FEW and bad.any() and (shapely.get_type_id(expected) == 3).any()
     assert [g.wkb for g in got] == [g.wkb for g in expected]
+
+
+def _mixed_layer(rng: np.random.Generator, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return ``n`` snapped, oriented shapes of every kind in tile units, and property columns with gaps."""
+    makers = [
+        lambda x, y: shapely.buffer(shapely.Point(x, y), rng.uniform(5, 90), quad_segs=2),
+        lambda x, y: shapely.Polygon(
+            shapely.box(x, y, x + 900, y + 900).exterior, [shapely.box(x + 300, y + 300, x + 600, y + 600).exterior]
+        ),
+        lambda x, y: shapely.MultiPolygon(
+            [shapely.box(x, y, x + 70, y + 70), shapely.box(x + 90, y + 90, x + 180, y + 150)]
+        ),
+        lambda x, y: shapely.LineString(rng.uniform(-64, 4160, (int(rng.integers(2, 7)), 2))),
+        lambda x, y: shapely.MultiLineString([[(x, y), (x + 50, y + 70)], [(x + 3, y + 300), (x + 400, y + 100)]]),
+        lambda x, y: shapely.Point(x, y),
+        lambda x, y: shapely.MultiPoint([(x, y), (x + 70, y + 90), (4100, -20)]),
+        lambda x, y: shapely.LineString([(x, y), (x + 20_000, y + 9_000)]),  # moves of 16384 and more
+        lambda x, y: shapely.Point(x, y).buffer(2000, quad_segs=1500),  # a geometry of over 16 KiB
+    ]
+    shapes = [makers[int(rng.integers(len(makers)))](*rng.uniform(-60, 3200, 2)) for _ in range(n)]
+    geoms = mvt._snap(np.array(shapes, dtype=object))
+    columns = {
+        "id": np.array([f"g{i}" if i % 7 else None for i in range(n)], dtype=object),
+        "n": np.array([int(v) for v in rng.integers(-40_000, 40_000, n)], dtype=object),
+        "pct": np.where(rng.random(n) < 0.2, np.nan, np.round(rng.uniform(0, 100, n), 1)),
+        "mixed": np.array([[True, 1, 1.0, "1", None, np.nan, "状态"][i % 7] for i in range(n)], dtype=object),
+        "none": np.array([None] * n, dtype=object),
+    }
+    return geoms, columns
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 40, mvt_encode.FEW_FEATURES])
+def test_few_features_are_written_byte_for_byte_as_the_array_encoder_writes_them(n):
+    """Up to ``FEW_FEATURES`` a layer is written feature by feature; its bytes are the numpy encoder's."""
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        geoms, columns = _mixed_layer(rng, n)
+        few = mvt_encode._encode_few("t", geoms, columns, 4096)
+        assert few == mvt_encode._encode_many("t", geoms, columns, 4096)
+        decoded = mapbox_vector_tile.decode(mvt_encode._field(3, few), default_options={"y_coord_down": True})["t"][
+            "features"
+        ]
+        assert len(decoded) == n
+        assert [f["properties"].get("id") for f in decoded] == list(columns["id"])
+    assert mvt_encode.encode_layer("t", geoms, columns, 4096) == few  # the path encode_layer takes
+
+
+def test_one_ring_polygons_split_into_the_same_paths_as_any_geometries():
+    """The shortcut for polygons without holes gives the paths the general split gives."""
+    rng = np.random.default_rng(9)
+    rings = [
+        shapely.buffer(shapely.Point(*rng.uniform(0, 4000, 2)), rng.uniform(3, 80), quad_segs=2) for _ in range(30)
+    ]
+    geoms = np.array(rings + [shapely.reverse(r) for r in rings[:5]], dtype=object)
+    fast, general = mvt_encode._ring_paths(geoms), mvt_encode._part_paths(geoms)
+    assert all(np.array_equal(a, b) for a, b in zip(fast, general, strict=True))
+    assert mvt_encode._paths(geoms)[0].shape == fast[0].shape
+
+
+def test_present_values_are_the_ones_pandas_calls_present():
+    import pandas as pd
+
+    columns = [
+        np.array(["a", None, np.nan, 1, 2.5, True, "", 0.0], dtype=object),
+        np.array([pd.NA, pd.NaT, np.float64("nan"), np.datetime64("NaT"), "x", None], dtype=object),
+        np.array([1.0, np.nan, -0.0, np.inf]),
+        np.array([1, 2, 3]),
+        np.array([True, False]),
+        np.array([None] * 300 + ["x"], dtype=object),  # beyond a tile's few values: pandas checks them
+        np.array([], dtype=object),
+    ]
+    for column in columns:
+        assert mvt_encode._present(column).tolist() == (~pd.isna(column)).tolist(), column
