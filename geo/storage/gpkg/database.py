@@ -224,6 +224,17 @@ class Database:
         """Return the dataset uid (new after a reset, so versions never repeat)."""
         return str(self.get_meta("dataset_uid"))
 
+    def counter(self, layer: str, column: str) -> tuple[str, int | None]:
+        """Return the dataset uid and the layer's ``column`` of ``planmap_versions`` (None without a row), read
+        in one statement: a tile reads them on every request. ``column``: ``version`` or ``geometry_version``."""
+        with self.reading() as conn:
+            uid, count = conn.execute(
+                "SELECT (SELECT value FROM planmap_meta WHERE key = 'dataset_uid'), "
+                f"(SELECT {column} FROM planmap_versions WHERE layer = ?)",
+                (layer,),
+            ).fetchone()
+        return str(None if uid is None else json.loads(uid)), count
+
     def bump(self, conn: sqlite3.Connection, layer: str, *, geometry: bool = False) -> str:
         """Count one more write of ``layer`` inside the caller's transaction; return the new version.
 

@@ -420,11 +420,10 @@ class GeoPackageStore(AccountVerbs, FeatureStore):
         return self._counter(layer, "geometry_version", "g")
 
     def _counter(self, layer: str, column: str, prefix: str) -> str:
-        with self._db.reading() as conn:
-            row = conn.execute(f"SELECT {column} FROM planmap_versions WHERE layer = ?", (layer,)).fetchone()
-        if row is None:
+        uid, count = self._db.counter(layer, column)
+        if count is None:
             self._check_layer(layer)
-        return f"{self._db.uid()}.{prefix}{0 if row is None else row[0]}"
+        return f"{uid}.{prefix}{0 if count is None else count}"
 
     def feature_version(self, layer: str, feature_id: str) -> str:
         """Return ``<dataset uid>.f<last history seq>`` for the feature."""
