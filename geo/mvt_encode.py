@@ -97,6 +97,14 @@ def _part_paths(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return coords[~closing], coord_path[~closing], path_owner, path_kind
 
 
+def _cursor_moves(coords: np.ndarray, feature_of: np.ndarray) -> np.ndarray:
+    """Return each coordinate's zigzagged move from the one before it (integer tile units); the cursor
+    restarts at 0,0 with each feature (``feature_of``: the feature of each coordinate)."""
+    xy = np.round(coords).astype(np.int64)
+    first = np.r_[True, feature_of[1:] != feature_of[:-1]] if len(feature_of) else np.zeros(0, dtype=bool)
+    return _zigzag(xy - np.where(first[:, None], 0, np.roll(xy, 1, axis=0)))
+
+
 def geometry_ints(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the command integers of every geometry (tile units, already valid and oriented) and the
     number of integers per geometry."""
@@ -115,12 +123,10 @@ def geometry_ints(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out[start[head == 1]] = head_cmd[head == 1]
     out[(start + 3)[mid == 1]] = ((k - 1) << 3 | _LINE_TO)[mid == 1]
     out[(start + length - 1)[tail == 1]] = 1 << 3 | _CLOSE
-    xy = np.round(coords).astype(np.int64)
     local = np.arange(len(cpath)) - np.repeat(np.cumsum(k) - k, k)
-    feature_first = np.r_[True, owner[cpath][1:] != owner[cpath][:-1]] if len(cpath) else np.zeros(0, dtype=bool)
-    delta = xy - np.where(feature_first[:, None], 0, np.roll(xy, 1, axis=0))
     pos = start[cpath] + head[cpath] + np.where(local >= 1, mid[cpath], 0) + 2 * local
-    out[pos], out[pos + 1] = _zigzag(delta[:, 0]), _zigzag(delta[:, 1])
+    moves = _cursor_moves(coords, owner[cpath])
+    out[pos], out[pos + 1] = moves[:, 0], moves[:, 1]
     return out, np.bincount(owner, weights=length, minlength=len(geoms)).astype(np.int64)
 
 
@@ -215,25 +221,33 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     return present, np.asarray(codes, dtype=np.int64), list(uniques)
 
 
+def _value_tables(columns: Columns) -> tuple[list[str], list[list[Any]], list[tuple[np.ndarray, np.ndarray]]]:
+    """Return the keys table, the values table in chunks (one per key) and, per key, which features have a value
+    and the index of each value in the whole values table; columns without any value get no key."""
+    keys: list[str] = []
+    chunks: list[list[Any]] = []
+    tags: list[tuple[np.ndarray, np.ndarray]] = []
+    size = 0
+    for name, column in columns.items():
+        present, codes, uniques = _codes(np.asarray(column))
+        if present.any():
+            keys.append(name)
+            chunks.append(uniques)
+            tags.append((present, codes + size))
+            size += len(uniques)
+    return keys, chunks, tags
+
+
 def _tag_ints(columns: Columns, n: int) -> tuple[np.ndarray, np.ndarray, list[str], list[list[Any]]]:
     """Return every feature's tag integers (key index, value index pairs in column order), their count
     per feature, the keys table and the values table in chunks (one per column)."""
-    keys: list[str] = []
-    chunks: list[list[Any]] = []
-    size = 0
-    pairs = np.zeros((n, 2 * len(columns)), dtype=np.uint64)
-    mask = np.zeros((n, 2 * len(columns)), dtype=bool)
-    for name, column in columns.items():
-        present, codes, uniques = _codes(np.asarray(column))
-        if not present.any():
-            continue
-        j = len(keys)
-        keys.append(name)
+    keys, chunks, tags = _value_tables(columns)
+    pairs = np.zeros((n, 2 * len(keys)), dtype=np.uint64)
+    mask = np.zeros((n, 2 * len(keys)), dtype=bool)
+    for j, (present, codes) in enumerate(tags):
         pairs[present, 2 * j] = j
-        pairs[present, 2 * j + 1] = codes + size
+        pairs[present, 2 * j + 1] = codes
         mask[present, 2 * j : 2 * j + 2] = True
-        chunks.append(uniques)
-        size += len(uniques)
     return pairs[mask], mask.sum(axis=1), keys, chunks
 
 
@@ -258,11 +272,7 @@ costs ~150 array operations whatever the count, more than the Python loop over a
 def _feature_commands(geoms: np.ndarray) -> list[list[int]]:
     """Return each geometry's command integers (as :func:`geometry_ints`), paths walked in Python."""
     coords, cpath, owner, kind = _paths(geoms)
-    xy = np.round(coords).astype(np.int64)
-    feature_of = owner[cpath]
-    first = np.r_[True, feature_of[1:] != feature_of[:-1]] if len(cpath) else np.zeros(0, dtype=bool)
-    delta = xy - np.where(first[:, None], 0, np.roll(xy, 1, axis=0))  # the cursor restarts at each feature
-    zigzag = _zigzag(delta).tolist()
+    zigzag = _cursor_moves(coords, owner[cpath]).tolist()
     counts = np.bincount(cpath, minlength=len(owner)).tolist()
     points = np.bincount(owner[kind == _POINT], minlength=len(geoms)).tolist()
     out: list[list[int]] = [[] for _ in range(len(geoms))]
@@ -291,23 +301,21 @@ def _packed(values: list[int]) -> bytes:
         return b"".join([_varint(v) for v in values])
 
 
+def _layer_message(name: str, features: bytes, keys: list[str], chunks: list[list[Any]], extent: int) -> bytes:
+    """Return a layer message: version 2, name, the encoded features, keys, values and extent."""
+    head = b"\x78\x02" + _field(1, name.encode("utf-8"))
+    key_fields = b"".join(_field(3, k.encode("utf-8")) for k in keys)
+    value_fields = b"".join(_value_fields(chunk) for chunk in chunks)
+    return head + features + key_fields + value_fields + b"\x28" + _varint(extent)
+
+
 def _encode_few(name: str, geoms: np.ndarray, columns: Columns, extent: int) -> bytes:
     """Return the layer message :func:`encode_layer` writes, byte for byte, feature by feature."""
-    n = len(geoms)
-    tags: list[list[int]] = [[] for _ in range(n)]
-    keys: list[str] = []
-    chunks: list[list[Any]] = []
-    size = 0
-    for column_name, column in columns.items():
-        present, codes, uniques = _codes(np.asarray(column))
-        if not present.any():
-            continue
-        j = len(keys)
-        keys.append(column_name)
+    keys, chunks, value_tags = _value_tables(columns)
+    tags: list[list[int]] = [[] for _ in range(len(geoms))]
+    for j, (present, codes) in enumerate(value_tags):
         for feature, code in zip(np.flatnonzero(present).tolist(), codes.tolist(), strict=True):
-            tags[feature] += (j, code + size)
-        chunks.append(uniques)
-        size += len(uniques)
+            tags[feature] += (j, code)
     types = _MVT_TYPES[shapely.get_type_id(geoms)].tolist()
     features = []
     small = _SMALL  # ids, kinds and tag lengths of a few features are all below 16384
@@ -316,10 +324,7 @@ def _encode_few(name: str, geoms: np.ndarray, columns: Columns, extent: int) -> 
         body = b"".join((b"\x08", small[fid], b"\x12", small[len(tag_bytes)], tag_bytes, b"\x18", small[kind], b"\x22"))
         body += _varint(len(geom_bytes)) + geom_bytes
         features.append(b"\x12" + _varint(len(body)) + body)
-    head = b"\x78\x02" + _field(1, name.encode("utf-8"))
-    key_fields = b"".join(_field(3, k.encode("utf-8")) for k in keys)
-    value_fields = b"".join(_value_fields(chunk) for chunk in chunks)
-    return head + b"".join(features) + key_fields + value_fields + b"\x28" + _varint(extent)
+    return _layer_message(name, b"".join(features), keys, chunks, extent)
 
 
 def encode_layer(name: str, geoms: np.ndarray, properties: Sequence[Mapping[str, Any]] | Columns, extent: int) -> bytes:
@@ -358,10 +363,7 @@ def _encode_many(name: str, geoms: np.ndarray, columns: Columns, extent: int) ->
     _spread(tag_ints, tag_counts, starts + 6, out)
     _spread(geom_ints, geom_counts, tail + 4, out)
     features = varints(out)[0].tobytes()
-    head = b"\x78\x02" + _field(1, name.encode("utf-8"))
-    key_fields = b"".join(_field(3, k.encode("utf-8")) for k in keys)
-    value_fields = b"".join(_value_fields(chunk) for chunk in chunks)
-    return head + features + key_fields + value_fields + b"\x28" + _varint(extent)
+    return _layer_message(name, features, keys, chunks, extent)
 
 
 def encode_tile(layers: Sequence[tuple[str, np.ndarray, Sequence[Mapping[str, Any]] | Columns]], extent: int) -> bytes:
