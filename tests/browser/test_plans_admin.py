@@ -63,6 +63,7 @@ def test_planner_copies_and_edits_a_plan(browser, writable_gpkg, app_factory, se
         farmland = stored.plan.target("farmland")
         assert stored.version == 2 and farmland.value == 80000 and farmland.quotas["430321"] == 40000
         assert stored.plan.title_zh == "湘潭市2026年重点目标 <b>草案</b>" and stored.updated_by == "li"
+        page.wait_for_selector("#history li:nth-child(2)")  # the history is fetched again after the save
         assert page.locator("#history li").count() == 2
 
         # someone else saves first: this page's save is refused and says why, nothing is written
